@@ -1,0 +1,36 @@
+"""The ``plumbline`` console script: ``scan`` and ``parse-report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    parser = argparse.ArgumentParser(
+        prog="plumbline",
+        description="Audit databases and the code that talks to them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    from . import scan_command
+
+    scan_command.add_arguments(
+        commands.add_parser("scan", help="scan targets and report findings")
+    )
+    from .reports import cli as report_cli
+
+    report_cli.add_arguments(
+        commands.add_parser(
+            "parse-report", help="parse a Markdown audit report or SARIF file"
+        )
+    )
+    args = parser.parse_args(argv)
+    status: int = args.handler(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The engine's result types: severities, dimensions, efforts and issues."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Return 4 for critical down to 0 for info, so higher is worse."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        """Return the severity named by ``value``, case-insensitively."""
+        return cls(value.strip().lower())
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Dimension(str, Enum):
+    SCHEMA = "schema"
+    INTEGRITY = "integrity"
+    PERFORMANCE = "performance"
+    OPERATIONS = "operations"
+    SECURITY = "security"
+    ISOLATION = "isolation"
+
+    @property
+    def label(self) -> str:
+        """Return the heading used in reports' executive summary."""
+        return _DIMENSION_LABELS[self]
+
+
+_DIMENSION_LABELS = {
+    Dimension.SCHEMA: "Schema Design & Normalization",
+    Dimension.INTEGRITY: "ACID & Referential Integrity",
+    Dimension.PERFORMANCE: "Indexing & Query Performance",
+    Dimension.OPERATIONS: "Robustness & Operations",
+    Dimension.SECURITY: "SQL Injection & Secrets",
+    Dimension.ISOLATION: "Multi-Tenant Isolation",
+}
+
+
+class Effort(str, Enum):
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+
+
+class Evidence(str, Enum):
+    # SCHEMA is present whenever a schema model exists, from DDL or a live
+    # probe; DDL and LIVE say which. Schema checks that work on either
+    # ("ddl, live" in the catalogue) require SCHEMA.
+    SCHEMA = "schema"
+    DDL = "ddl"
+    LIVE = "live"
+    CODE = "code"
+    HISTORY = "history"
+
+
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` lower-cased with runs of whitespace collapsed."""
+    return _WS.sub(" ", text.strip().lower())
+
+
+def make_fingerprint(check: str, *parts: str) -> str:
+    """Return a stable 32-hex-digit fingerprint for a check and its location.
+
+    Parts are normalised (case, whitespace) so cosmetic changes to the
+    scanned text never change the fingerprint. Never pass a line number.
+    """
+    payload = "\x1f".join([check, *(normalise(p) for p in parts)])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found by one check in one place.
+
+    ``object`` names the schema object (``schedules.user_id``, an index or a
+    table); ``file``/``line``/``function`` locate code. ``fingerprint`` stays
+    the same from scan to scan while the problem is the same.
+    """
+
+    check: str
+    dimension: Dimension
+    severity: Severity
+    effort: Effort
+    title: str
+    fingerprint: str
+    object: str = ""
+    file: str = ""
+    line: int | None = None
+    function: str = ""
+    evidence: str = ""
+    remediation: str = ""
+    fix_sql: str = ""
+    sources: tuple[str, ...] = ()
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def with_changes(self, **changes: Any) -> Issue:
+        """Return a copy of the issue with ``changes`` applied."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the issue as the JSON contract's finding object."""
+        return {
+            "check": self.check,
+            "dimension": self.dimension.value,
+            "severity": self.severity.value,
+            "effort": self.effort.value,
+            "title": self.title,
+            "object": self.object,
+            "file": self.file or None,
+            "line": self.line,
+            "function": self.function or None,
+            "evidence": self.evidence,
+            "remediation": self.remediation,
+            "fix_sql": self.fix_sql or None,
+            "sources": list(self.sources),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def merge_issues(issues: list[Issue]) -> list[Issue]:
+    """Return ``issues`` with duplicates (same fingerprint) merged into one.
+
+    The merged issue keeps the first occurrence's fields, the worst severity,
+    the union of sources, and every distinct evidence text.
+    """
+    merged: dict[str, Issue] = {}
+    for issue in issues:
+        seen = merged.get(issue.fingerprint)
+        if seen is None:
+            merged[issue.fingerprint] = issue
+            continue
+        sources = tuple(dict.fromkeys(seen.sources + issue.sources))
+        evidence = seen.evidence
+        if issue.evidence and issue.evidence not in evidence:
+            evidence = f"{evidence}\n{issue.evidence}" if evidence else issue.evidence
+        severity = max(seen.severity, issue.severity, key=lambda s: s.rank)
+        merged[issue.fingerprint] = seen.with_changes(
+            sources=sources,
+            evidence=evidence,
+            severity=severity,
+            file=seen.file or issue.file,
+            line=seen.line if seen.line is not None else issue.line,
+        )
+    return list(merged.values())

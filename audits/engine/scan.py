@@ -1,0 +1,205 @@
+"""Scan targets: run the sources, the checks and the grading.
+
+A target is one thing to read: a SQLite file, a PostgreSQL or MySQL URL, DDL
+files, a code folder, or (from the command line) a folder walked for all of
+those. Each target is scanned on its own; a target that fails is an error on
+that target with a clear message, and the others still count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .issues import Evidence, Issue, merge_issues
+from .registry import Facts, run_checks
+from .schema import Schema
+from .sources import SourceError
+
+KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to scan. ``password`` is kept out of messages."""
+
+    kind: str
+    location: str
+    dialect: str | None = None
+    password: str | None = None
+    timeout: float = 10.0  # seconds, for connecting and for each statement
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Return the target as shown to users, without credentials."""
+        return f"{self.kind}:{redact(self.location)}"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: Target
+    ok: bool
+    error: str = ""
+    issues: tuple[Issue, ...] = ()
+    checks_run: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+    duration: float = 0.0
+    schema: Schema | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    targets: tuple[TargetResult, ...]
+    issues: tuple[Issue, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Return True when every target was scanned."""
+        return all(t.ok for t in self.targets)
+
+    @property
+    def checks_run(self) -> frozenset[str]:
+        """Return the ids of every check that ran on some target."""
+        ran: set[str] = set()
+        for t in self.targets:
+            ran |= t.checks_run
+        return frozenset(ran)
+
+
+def redact(location: str) -> str:
+    """Return ``location`` with any password in a URL replaced by ``***``."""
+    if "://" not in location or "@" not in location:
+        return location
+    scheme, rest = location.split("://", 1)
+    userinfo, host = rest.rsplit("@", 1)
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return f"{scheme}://{userinfo}@{host}"
+
+
+def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str]]:
+    """Return the schema a target describes, its evidence and notes."""
+    if target.kind == "sqlite":
+        from .sources import sqlite
+
+        schema = sqlite.probe(target.location, timeout=target.timeout)
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+    if target.kind == "postgresql":
+        from .sources import postgres
+
+        schema = postgres.probe(
+            target.location, password=target.password, timeout=target.timeout
+        )
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+    if target.kind == "mysql":
+        from .sources import mysql
+
+        schema = mysql.probe(
+            target.location, password=target.password, timeout=target.timeout
+        )
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+    if target.kind in ("ddl", "code", "folder"):
+        from .sources import ddl
+
+        path = Path(target.location)
+        if not path.exists():
+            raise SourceError(f"{target.location}: no such file or folder")
+        schema, notes = ddl.load_path(
+            path,
+            dialect=target.dialect,
+            include_python=target.kind in ("code", "folder"),
+            exclude=target.exclude,
+        )
+        if not schema.tables:
+            return None, set(), notes
+        return schema, {Evidence.SCHEMA, Evidence.DDL}, notes
+    raise SourceError(f"unknown target kind {target.kind!r}; use one of {KINDS}")
+
+
+def _read_code(target: Target) -> tuple[object | None, list[str]]:
+    """Return code facts for a code or folder target, and notes."""
+    if target.kind not in ("code", "folder"):
+        return None, []
+    from .sources import code
+
+    facts = code.load_code(Path(target.location), exclude=target.exclude)
+    return facts, list(facts.notes)
+
+
+def scan_target(
+    target: Target,
+    *,
+    borrowed_schema: Schema | None = None,
+    progress: Progress | None = None,
+) -> TargetResult:
+    """Scan one target and return its issues, or its error.
+
+    ``borrowed_schema`` gives a code target the schema of its project's
+    database, so the checks that join code and schema can run.
+    """
+    started = time.monotonic()
+    if progress:
+        progress(f"reading {target.label}")
+    try:
+        schema, evidence, notes = _read_schema(target)
+        code_facts, code_notes = _read_code(target)
+    except SourceError as exc:
+        return TargetResult(
+            target, ok=False, error=str(exc), duration=time.monotonic() - started
+        )
+    notes += code_notes
+    if code_facts is not None:
+        evidence.add(Evidence.CODE)
+        if schema is None and borrowed_schema is not None:
+            schema = borrowed_schema
+            evidence.add(Evidence.SCHEMA)
+    facts = Facts(
+        schema=schema,
+        code=code_facts,
+        evidence=frozenset(evidence),
+        root=target.location if target.kind in ("code", "folder") else "",
+        notes=notes,
+    )
+    if progress:
+        progress(f"checking {target.label}")
+    issues, ran, errors = run_checks(facts)
+    source = target.label
+    issues = [
+        i if i.sources else i.with_changes(sources=(source,)) for i in issues
+    ]
+    return TargetResult(
+        target,
+        ok=True,
+        issues=tuple(merge_issues(issues)),
+        checks_run=frozenset(ran),
+        notes=tuple(facts.notes + errors),
+        duration=time.monotonic() - started,
+        schema=schema,
+    )
+
+
+def scan(
+    targets: Sequence[Target], *, progress: Progress | None = None
+) -> ScanResult:
+    """Scan every target; code targets borrow the schema of the others."""
+    ordered = sorted(targets, key=lambda t: t.kind in ("code", "folder"))
+    results: list[TargetResult] = []
+    borrowed: Schema | None = None
+    for target in ordered:
+        result = scan_target(target, borrowed_schema=borrowed, progress=progress)
+        results.append(result)
+        if borrowed is None and result.schema is not None and target.kind not in (
+            "code",
+            "folder",
+        ):
+            borrowed = result.schema
+    return ScanResult(tuple(results), tuple(merge_issues(_all_issues(results))))
+
+
+def _all_issues(results: Iterable[TargetResult]) -> list[Issue]:
+    return [issue for result in results for issue in result.issues]
