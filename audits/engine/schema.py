@@ -21,6 +21,7 @@ class Column:
     collation: str | None = None
     primary_key: bool = False  # declared inline as PRIMARY KEY
     autoincrement: bool = False
+    comment: str | None = None  # a hint from the declaration, e.g. "json"
 
 
 @dataclass(frozen=True)
