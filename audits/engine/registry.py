@@ -99,8 +99,12 @@ class Implementation:
         return self.requires <= available
 
 
+# Catalogue rows put evidence before the texts; CheckSpec keeps it last.
 SPECS: dict[str, CheckSpec] = {
-    row[0]: CheckSpec(*row) for row in CATALOGUE
+    check_id: CheckSpec(
+        check_id, dim, sev, effort, title, rationale, remediation, evidence
+    )
+    for check_id, dim, sev, effort, evidence, title, rationale, remediation in CATALOGUE
 }
 _IMPLEMENTATIONS: list[Implementation] = []
 
