@@ -1,0 +1,290 @@
+"""The Markdown audit report, in the shape of the hand-written reports.
+
+Title and scope, an executive summary table of grades per dimension with the
+overall grade, one section per critical finding (location, risk, evidence,
+fix), every finding by severity with report ids (CRIT-1, HIGH-1, MED-1,
+LOW-1, INFO-1), recommendations by priority with effort, and the targets.
+The report importer reads these conventions back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from audits.engine.grading import Grades, grade
+from audits.engine.issues import Dimension, Issue, Severity
+from audits.engine.registry import SPECS
+from audits.engine.scan import ScanResult
+
+from ._common import code_location, ordered
+
+PREFIXES = {
+    Severity.CRITICAL: "CRIT",
+    Severity.HIGH: "HIGH",
+    Severity.MEDIUM: "MED",
+    Severity.LOW: "LOW",
+    Severity.INFO: "INFO",
+}
+HEADINGS = {
+    Severity.CRITICAL: "Critical",
+    Severity.HIGH: "High",
+    Severity.MEDIUM: "Medium",
+    Severity.LOW: "Low",
+    Severity.INFO: "Info",
+}
+STATUS_LABELS = {
+    "open": "Open",
+    "in_progress": "In progress",
+    "fixed": "Fixed",
+    "documented": "Documented",
+    "false_positive": "False positive",
+}
+PRIORITIES: tuple[tuple[str, tuple[Severity, ...]], ...] = (
+    ("Priority 1 — Fix Now", (Severity.CRITICAL, Severity.HIGH)),
+    ("Priority 2 — Improve Soon", (Severity.MEDIUM,)),
+    ("Priority 3 — When Convenient", (Severity.LOW,)),
+)
+
+
+def cell(text: str) -> str:
+    """Return ``text`` safe for one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    """Return ``text`` as inline code, safe for a table cell."""
+    text = " ".join(text.split())
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def assign_ids(issues: Sequence[Issue]) -> list[tuple[str, Issue]]:
+    """Return ``(report id, issue)`` pairs, worst first, numbered per severity."""
+    counters: dict[Severity, int] = {}
+    pairs = []
+    for issue in ordered(issues):
+        counters[issue.severity] = counters.get(issue.severity, 0) + 1
+        pairs.append((f"{PREFIXES[issue.severity]}-{counters[issue.severity]}", issue))
+    return pairs
+
+
+def _location_cell(issue: Issue) -> str:
+    parts = []
+    if issue.file:
+        parts.append(code(code_location(issue)))
+    if issue.object:
+        parts.append(code(issue.object))
+    if issue.function and not issue.object:
+        parts.append(code(issue.function))
+    if not parts:
+        return cell(issue.sources[0]) if issue.sources else "N/A"
+    return " · ".join(parts)
+
+
+def _finding_cell(issue: Issue) -> str:
+    # The object rides in the title too: importers read objects from titles.
+    where = f" — {code(issue.object)}" if issue.object else ""
+    return f"{cell(issue.title)}{where} ({code(issue.check)})"
+
+
+def _heading_title(issue: Issue) -> str:
+    title = " ".join(issue.title.split())
+    return f"{title} — {issue.object}" if issue.object else title
+
+
+def _risk(issue: Issue) -> str:
+    spec = SPECS.get(issue.check)
+    rationale = spec.rationale if spec else ""
+    first = rationale.split(". ")[0].rstrip(".")
+    return first or issue.title
+
+
+def _critical_section(ref: str, issue: Issue) -> list[str]:
+    head = []
+    if issue.file:
+        head.append(f"**File:** {code(code_location(issue))}")
+    if issue.object:
+        head.append(f"**Location:** {code(issue.object)}")
+    elif issue.function:
+        head.append(f"**Location:** {code(issue.function)}")
+    elif not issue.file and issue.sources:
+        head.append(f"**Location:** {code(issue.sources[0])}")
+    head.append(f"**Risk:** {_risk(issue)}")
+    lines = [f"### {ref}: {_heading_title(issue)}", " | ".join(head), ""]
+    evidence = issue.evidence.strip()
+    if evidence and "\n" in evidence:
+        lines += ["```text", evidence, "```", ""]
+    elif evidence:
+        lines += [evidence, ""]
+    spec = SPECS.get(issue.check)
+    fix = issue.remediation or (spec.remediation if spec else "")
+    lines += [f"**Fix:** {fix}", ""]
+    if issue.fix_sql:
+        lines += ["```sql", issue.fix_sql.strip(), "```", ""]
+    return lines
+
+
+def _header(result: ScanResult, title: str, project: str, date: str) -> list[str]:
+    lines = [f"# {title}", ""]
+    if project:
+        lines.append(f"**Project:** {project}")
+    labels = [t.target.label for t in result.targets]
+    if labels:
+        lines.append(f"**Targets:** {', '.join(code(label) for label in labels)}")
+    lines.append(f"**Date:** {date}")
+    ran = result.checks_run
+    dims = sorted(
+        {SPECS[c].dimension for c in ran if c in SPECS}, key=list(Dimension).index
+    )
+    scope = ", ".join(d.label for d in dims) if dims else "no checks ran"
+    lines.append(f"**Scope:** {scope}")
+    tables = sum(len(t.schema.tables) for t in result.targets if t.schema)
+    indexes = sum(
+        len(table.indexes)
+        for t in result.targets
+        if t.schema
+        for table in t.schema.tables
+    )
+    stats = [f"**Findings:** {len(result.issues)}", f"**Checks run:** {len(ran)}"]
+    if tables:
+        stats[:0] = [f"**Tables:** {tables}", f"**Indexes:** {indexes}"]
+    lines += [" | ".join(stats), "", "---", ""]
+    return lines
+
+
+def _summary(grades: Grades) -> list[str]:
+    lines = [
+        "## Executive Summary",
+        "",
+        "| Dimension | Grade | Summary |",
+        "|-----------|-------|---------|",
+    ]
+    for dimension in Dimension:
+        g = grades[dimension]
+        lines.append(f"| {dimension.label} | **{g.letter}** | {cell(g.summary)} |")
+    overall = grades.overall
+    lines += [
+        "",
+        f"**Overall: {overall.letter}** — score {grades.score:.1f}/10; "
+        f"{overall.summary}.",
+        "",
+        "---",
+        "",
+    ]
+    return lines
+
+
+def _by_severity(
+    pairs: list[tuple[str, Issue]], statuses: Mapping[str, str]
+) -> list[str]:
+    lines = ["## 2. Findings by Severity", ""]
+    if not pairs:
+        return lines + ["No findings.", ""]
+    for severity in Severity:
+        rows = [(ref, i) for ref, i in pairs if i.severity is severity]
+        if not rows:
+            continue
+        lines += [
+            f"### {HEADINGS[severity]} ({len(rows)})",
+            "",
+            "| ID | Finding | Location | Status |",
+            "|----|---------|----------|--------|",
+        ]
+        for ref, issue in rows:
+            status = statuses.get(issue.fingerprint, "open")
+            label = STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+            lines.append(
+                f"| {ref} | {_finding_cell(issue)} | {_location_cell(issue)} "
+                f"| {label} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _recommendations(pairs: list[tuple[str, Issue]]) -> list[str]:
+    lines = ["## 3. Recommendations", ""]
+    number = 0
+    for heading, severities in PRIORITIES:
+        groups: dict[str, list[tuple[str, Issue]]] = {}
+        for ref, issue in pairs:
+            if issue.severity in severities:
+                groups.setdefault(issue.check, []).append((ref, issue))
+        if not groups:
+            continue
+        lines += [
+            f"### {heading}",
+            "",
+            "| # | Action | Effort |",
+            "|---|--------|--------|",
+        ]
+        for items in groups.values():
+            number += 1
+            first = items[0][1]
+            spec = SPECS.get(first.check)
+            action = first.remediation or (spec.remediation if spec else first.title)
+            refs = ", ".join(ref for ref, _ in items)
+            where = ", ".join(code(i.object) for _, i in items[:5] if i.object)
+            if len(items) > 5:
+                where += f" and {len(items) - 5} more"
+            text = f"{cell(action)} ({refs}"
+            text += f": {where})" if where else ")"
+            lines.append(f"| {number} | {text} | {first.effort.value} |")
+        lines.append("")
+    if number == 0:
+        lines += ["Nothing to fix above info.", ""]
+    return lines
+
+
+def _targets(result: ScanResult) -> list[str]:
+    if not result.targets:
+        return []
+    lines = [
+        "## 4. Targets",
+        "",
+        "| Target | Status | Findings | Notes |",
+        "|--------|--------|----------|-------|",
+    ]
+    for t in result.targets:
+        status = "scanned" if t.ok else f"failed: {t.error}"
+        notes = "; ".join(t.notes) or "—"
+        lines.append(
+            f"| {code(t.target.label)} | {cell(status)} | {len(t.issues)} "
+            f"| {cell(notes)} |"
+        )
+    return [*lines, ""]
+
+
+def render(
+    result: ScanResult,
+    *,
+    grades: Grades | None = None,
+    title: str = "Database Audit Report",
+    project: str = "",
+    date: str | dt.date | None = None,
+    statuses: Mapping[str, str] | None = None,
+    **_: Any,
+) -> str:
+    """Return the scan result as a Markdown audit report.
+
+    ``statuses`` maps fingerprints to finding statuses (open by default),
+    for reports of tracked findings.
+    """
+    grades = grades or grade(result.issues)
+    day = date or dt.date.today()
+    pairs = assign_ids(result.issues)
+    lines = _header(result, title, project, str(day))
+    lines += _summary(grades)
+    lines += ["## 1. Critical Findings", ""]
+    criticals = [(ref, i) for ref, i in pairs if i.severity is Severity.CRITICAL]
+    for ref, issue in criticals:
+        lines += _critical_section(ref, issue)
+    if not criticals:
+        lines += ["No critical findings.", ""]
+    lines += ["---", ""]
+    lines += _by_severity(pairs, statuses or {})
+    lines += _recommendations(pairs)
+    lines += _targets(result)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,288 @@
+"""``plumbline scan TARGET...``: scan targets and report findings.
+
+A TARGET is a folder (walked for code and DDL, and every SQLite file in it
+scanned as its own database), a file (``.sql``/``.md`` DDL, ``.py`` code, a
+SQLite database), or a URL (``sqlite:///path``, ``postgresql://...``,
+``mysql://...``). Exit status: 0, or 1 with ``--fail-on`` when a finding at
+or above that severity is present, or 2 for a usage error or when every
+target failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from audits.engine.grading import grade
+from audits.engine.issues import Severity
+from audits.engine.render import FORMATS, json_out, markdown, sarif, text
+from audits.engine.scan import ScanResult, Target, scan
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DDL_SUFFIXES = frozenset({".sql", ".ddl", ".md", ".markdown"})
+# Folders that hold tools, caches or dependencies, never the project's data.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".tox",
+        ".nox",
+        "site-packages",
+    }
+)
+URL_KINDS = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line names something that cannot be scanned."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``scan`` subcommand's arguments to ``parser``."""
+    parser.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="a folder, a .sql/.md/.py file, a SQLite file, or a database URL",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", help="output format (text)"
+    )
+    parser.add_argument(
+        "--dialect", help="SQL dialect of DDL files (guessed when absent)"
+    )
+    parser.add_argument("--output", "-o", metavar="F", help="write the report to F")
+    parser.add_argument(
+        "--fail-on",
+        type=str.lower,
+        choices=[s.value for s in Severity],
+        metavar="SEVERITY",
+        help="exit 1 when a finding at or above SEVERITY is present "
+        "(critical, high, medium, low, info)",
+    )
+    parser.add_argument(
+        "--progress", action="store_true", help="write progress lines to stderr"
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files and folders matching GLOB (repeatable)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="connect and statement timeout for live databases (10)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Return True when ``path`` starts with the SQLite 3 file header."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def excluded(relative: str, patterns: Sequence[str]) -> bool:
+    """Return True when a relative path or its name matches any glob."""
+    name = relative.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns
+    )
+
+
+def find_sqlite_files(root: Path, exclude: Sequence[str] = ()) -> Iterator[Path]:
+    """Yield the SQLite database files under ``root``, in a stable order."""
+    for folder, dirs, files in os.walk(root):
+        base = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS
+            and not excluded((base / d).relative_to(root).as_posix(), exclude)
+        )
+        for name in sorted(files):
+            path = base / name
+            if excluded(path.relative_to(root).as_posix(), exclude):
+                continue
+            if path.is_file() and is_sqlite_file(path):
+                yield path
+
+
+def _sqlite_url_path(url: str) -> str:
+    rest = url[len("sqlite://") :]
+    if rest.startswith("//"):
+        return rest[1:]  # sqlite:////abs/path
+    rest = rest.lstrip("/")
+    # sqlite:///x means /x when that exists, else x relative to here.
+    absolute = "/" + rest
+    if Path(absolute).exists() or not Path(rest).exists():
+        return absolute
+    return rest
+
+
+def resolve_target(
+    spec: str, *, dialect: str | None, exclude: Sequence[str], timeout: float
+) -> list[Target]:
+    """Return the targets one command-line TARGET stands for.
+
+    Raise :class:`UsageError` when it names nothing scannable.
+    """
+    excl = tuple(exclude)
+    if "://" in spec:
+        scheme = spec.split("://", 1)[0].lower()
+        if scheme == "sqlite":
+            return [Target("sqlite", _sqlite_url_path(spec), timeout=timeout)]
+        if scheme in URL_KINDS:
+            kind = URL_KINDS[scheme]
+            url = kind + spec[len(scheme) :]
+            return [Target(kind, url, timeout=timeout)]
+        raise UsageError(
+            f"{spec.split('://', 1)[0]}:// URLs are not supported; "
+            "use sqlite:///, postgresql:// or mysql://"
+        )
+    path = Path(spec)
+    if path.is_dir():
+        found = [
+            Target("sqlite", str(p), timeout=timeout)
+            for p in find_sqlite_files(path, excl)
+        ]
+        return [Target("folder", spec, dialect=dialect, exclude=excl), *found]
+    if not path.exists():
+        raise UsageError(f"{spec}: no such file or folder")
+    if is_sqlite_file(path):
+        return [Target("sqlite", spec, timeout=timeout)]
+    suffix = path.suffix.lower()
+    if suffix in DDL_SUFFIXES:
+        return [Target("ddl", spec, dialect=dialect, exclude=excl)]
+    if suffix == ".py":
+        return [Target("code", spec, dialect=dialect, exclude=excl)]
+    raise UsageError(
+        f"{spec}: cannot tell what to scan; expected a folder, a .sql, .md or .py "
+        "file, a SQLite database, or a database URL"
+    )
+
+
+def resolve_targets(
+    specs: Sequence[str],
+    *,
+    dialect: str | None = None,
+    exclude: Sequence[str] = (),
+    timeout: float = 10.0,
+) -> list[Target]:
+    """Return the targets for every command-line TARGET, without duplicates."""
+    targets: list[Target] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in specs:
+        for target in resolve_target(
+            spec, dialect=dialect, exclude=exclude, timeout=timeout
+        ):
+            where = target.location
+            if "://" not in where:
+                where = str(Path(where).resolve())
+            if (target.kind, where) not in seen:
+                seen.add((target.kind, where))
+                targets.append(target)
+    return targets
+
+
+def render_result(result: ScanResult, fmt: str, *, color: bool = False) -> str:
+    """Return ``result`` rendered as ``fmt``."""
+    grades = grade(result.issues)
+    if fmt == "json":
+        return json_out.render(result, grades=grades) + "\n"
+    if fmt == "sarif":
+        return sarif.render(result) + "\n"
+    if fmt == "markdown":
+        return markdown.render(result, grades=grades)
+    return text.render(result, grades=grades, color=color)
+
+
+def fails(result: ScanResult, threshold: str | None) -> bool:
+    """Return True when a finding at or above ``threshold`` is present."""
+    if not threshold:
+        return False
+    limit = Severity.parse(threshold).rank
+    return any(issue.severity.rank >= limit for issue in result.issues)
+
+
+def _write(stream: TextIO, content: str) -> None:
+    try:
+        stream.write(content)
+    except UnicodeEncodeError:
+        stream.flush()
+        stream.buffer.write(content.encode("utf-8"))
+    stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan the targets named on the command line and return the exit status."""
+    err: TextIO = sys.stderr
+    try:
+        targets = resolve_targets(
+            args.targets,
+            dialect=args.dialect,
+            exclude=args.exclude,
+            timeout=args.timeout,
+        )
+    except UsageError as exc:
+        print(f"plumbline scan: error: {exc}", file=err)
+        return EXIT_USAGE
+
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"plumbline: {message}", file=err, flush=True)
+
+    result = scan(targets, progress=progress if args.progress else None)
+    if args.progress:
+        progress(
+            f"done: {len(result.issues)} finding(s) from {len(targets)} target(s) "
+            f"in {time.monotonic() - started:.2f} s"
+        )
+    for failed in (t for t in result.targets if not t.ok):
+        print(f"plumbline: {failed.target.label}: {failed.error}", file=err)
+
+    if args.output:
+        content = render_result(result, args.format)
+        try:
+            Path(args.output).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            print(f"plumbline scan: error: cannot write {args.output}: {exc}", file=err)
+            return EXIT_USAGE
+    else:
+        color = args.format == "text" and text.use_color(sys.stdout)
+        _write(sys.stdout, render_result(result, args.format, color=color))
+
+    if result.targets and not any(t.ok for t in result.targets):
+        return EXIT_USAGE
+    return EXIT_FAIL_ON if fails(result, args.fail_on) else EXIT_OK
