@@ -152,6 +152,13 @@ def scan_target(
         return TargetResult(
             target, ok=False, error=str(exc), duration=time.monotonic() - started
         )
+    except Exception as exc:  # noqa: BLE001 - a source bug fails one target only
+        return TargetResult(
+            target,
+            ok=False,
+            error=f"could not read the target: {type(exc).__name__}: {exc}",
+            duration=time.monotonic() - started,
+        )
     notes += code_notes
     if code_facts is not None:
         evidence.add(Evidence.CODE)
