@@ -22,6 +22,7 @@ class Column:
     primary_key: bool = False  # declared inline as PRIMARY KEY
     autoincrement: bool = False
     comment: str | None = None  # a hint from the declaration, e.g. "json"
+    line: int | None = None  # where the column is declared, when known
 
 
 @dataclass(frozen=True)

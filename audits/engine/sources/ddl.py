@@ -603,6 +603,7 @@ class _Loader:
                 primary_key=primary,
                 autoincrement=autoinc,
                 comment=comment,
+                line=col_line,
             )
         )
         if primary:
