@@ -1,0 +1,116 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from findings.models import Finding
+from projects.access import can_write, scoped
+from projects.models import Project
+
+from . import services
+from .models import Audit
+
+
+@login_required
+@require_GET
+def audit_list(request, pk):
+    project = scoped(request, Project.objects.select_related("team"), pk=pk)
+    page = Paginator(project.audits.order_by("-number"), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "audits/audit_list.html",
+        {
+            "project": project,
+            "page": page,
+            "can_write": can_write(project.role),
+        },
+    )
+
+
+@login_required
+@require_POST
+def audit_run(request, pk):
+    project = scoped(request, Project.objects.all(), pk=pk, write=True)
+    if not project.targets.filter(enabled=True).exists():
+        messages.error(
+            request, "Add an enabled target in settings before running an audit."
+        )
+        return redirect("projects:settings", pk=project.pk)
+    running = project.audits.active().first()
+    audit = running or services.start_audit(project, user=request.user)
+    if request.htmx:
+        audit.refresh_from_db()
+        return render(request, "audits/partials/audit_progress.html", {"audit": audit})
+    if running:
+        messages.info(request, f"Audit #{running.number} is already under way.")
+    return redirect(audit)
+
+
+@login_required
+@require_GET
+def audit_status(request, pk):
+    audit = scoped(request, Audit.objects.select_related("project"), pk=pk)
+    response = render(request, "audits/partials/audit_progress.html", {"audit": audit})
+    if audit.is_finished:
+        # Other parts of the page (grades, findings) refresh on this event.
+        response["HX-Trigger"] = "audit-finished"
+    return response
+
+
+@login_required
+@require_GET
+def audit_detail(request, pk):
+    audit = scoped(
+        request, Audit.objects.select_related("project", "project__team"), pk=pk
+    )
+    limit = 200
+    new = Finding.objects.filter(first_seen_audit=audit).order_by("-id")[:limit]
+    fixed = Finding.objects.filter(fixed_by_audit=audit).order_by("-id")[:limit]
+    reopened_ids = audit.project.findings.none()
+    from findings.models import FindingEvent
+
+    reopened_ids = FindingEvent.objects.filter(
+        audit=audit, kind=FindingEvent.Kind.REOPENED
+    ).values("finding_id")
+    reopened = Finding.objects.filter(pk__in=reopened_ids).order_by("-id")[:limit]
+    report_html = ""
+    if audit.report_markdown:
+        import markdown
+        import nh3
+
+        # Report text quotes scanned code and schemas: never trust it as HTML.
+        report_html = nh3.clean(
+            markdown.markdown(
+                audit.report_markdown, extensions=["tables", "fenced_code"]
+            )
+        )
+    return render(
+        request,
+        "audits/audit_detail.html",
+        {
+            "audit": audit,
+            "project": audit.project,
+            "new": new,
+            "fixed": fixed,
+            "reopened": reopened,
+            "report_html": report_html,
+            "limit": limit,
+        },
+    )
+
+
+@login_required
+@require_GET
+def audit_report(request, pk):
+    audit = scoped(request, Audit.objects.select_related("project"), pk=pk)
+    response = HttpResponse(
+        audit.report_markdown, content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{audit.project.slug}-audit-{audit.number}.md"'
+    )
+    return response

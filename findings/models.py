@@ -1,0 +1,409 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class Effort(models.TextChoices):
+    MINUTES = "minutes", "Minutes"
+    HOURS = "hours", "Hours"
+    DAYS = "days", "Days"
+
+
+class Dimension(models.TextChoices):
+    SCHEMA = "schema", "Schema design"
+    INTEGRITY = "integrity", "Integrity"
+    PERFORMANCE = "performance", "Performance"
+    OPERATIONS = "operations", "Operations"
+    SECURITY = "security", "Security"
+    ISOLATION = "isolation", "Isolation"
+
+
+class FindingQuerySet(models.QuerySet):
+    def for_project(self, project):
+        return self.filter(project=project)
+
+    def for_user(self, user):
+        """Return the findings of every team ``user`` belongs to."""
+        return self.filter(project__team__memberships__user=user)
+
+    def unresolved(self):
+        """Return open and in-progress findings (the ones that count)."""
+        return self.filter(status__in=Finding.UNRESOLVED)
+
+    def overdue(self, today=None):
+        """Return unresolved findings whose due date has passed."""
+        today = today or timezone.localdate()
+        return self.unresolved().filter(due_date__lt=today)
+
+
+class Finding(models.Model):
+    team_path = "project__team"  # for projects.access.scoped
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        FIXED = "fixed", "Fixed"
+        DOCUMENTED = "documented", "Documented"
+        FALSE_POSITIVE = "false_positive", "False positive"
+
+    UNRESOLVED = (Status.OPEN, Status.IN_PROGRESS)
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="findings"
+    )
+    fingerprint = models.CharField(max_length=64)
+    check_id = models.CharField("check", max_length=100)
+    dimension = models.CharField(max_length=20, choices=Dimension, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity)
+    effort = models.CharField(max_length=10, choices=Effort, blank=True)
+    title = models.CharField(max_length=300)
+    object = models.CharField(max_length=300, blank=True)
+    file = models.CharField(max_length=500, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    function = models.CharField(max_length=300, blank=True)
+    evidence = models.TextField(blank=True)
+    remediation = models.TextField(blank=True)
+    fix_sql = models.TextField(blank=True)
+    # "engine", "markdown" or "sarif": which kind of audit can fix it.
+    origin = models.CharField(max_length=20, default="engine")
+    ref = models.CharField(max_length=50, blank=True)  # an imported report's own id
+    target = models.ForeignKey(
+        "projects.Target",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="findings",
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    status_reason = models.TextField(blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_findings",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    regression = models.BooleanField(default=False)
+    first_seen_audit = models.ForeignKey(
+        "audits.Audit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_seen_audit = models.ForeignKey(
+        "audits.Audit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    fixed_by_audit = models.ForeignKey(
+        "audits.Audit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            # Deduplication: one finding per problem per project. Its index
+            # is the reconciliation lookup (project_id, fingerprint IN ...).
+            models.UniqueConstraint(
+                fields=["project", "fingerprint"],
+                name="finding_project_fingerprint_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "open",
+                        "in_progress",
+                        "fixed",
+                        "documented",
+                        "false_positive",
+                    ]
+                ),
+                name="finding_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=SEVERITY_ORDER), name="finding_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(effort__in=["", "minutes", "hours", "days"]),
+                name="finding_effort_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(origin__in=["engine", "markdown", "sarif"]),
+                name="finding_origin_valid",
+            ),
+        ]
+        indexes = [
+            # Findings list of a project filtered by status (the tabs and
+            # their counts), newest first.
+            models.Index(
+                fields=["project", "status", "-id"], name="finding_project_status_idx"
+            ),
+            # Priority matrix and severity filter: counts per severity and
+            # effort among a project's findings of a status.
+            models.Index(
+                fields=["project", "status", "severity", "effort"],
+                name="finding_matrix_idx",
+            ),
+            # "My findings": a user's unresolved findings, overdue first.
+            models.Index(
+                fields=["assignee", "due_date"],
+                name="finding_assignee_due_idx",
+                condition=Q(assignee__isnull=False),
+            ),
+            # Audit detail: what an audit fixed.
+            models.Index(
+                fields=["fixed_by_audit"],
+                name="finding_fixed_by_idx",
+                condition=Q(fixed_by_audit__isnull=False),
+            ),
+            # Audit detail: what an audit found first.
+            models.Index(fields=["first_seen_audit"], name="finding_first_seen_idx"),
+            models.Index(fields=["last_seen_audit"], name="finding_last_seen_idx"),
+            models.Index(fields=["target"], name="finding_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("findings:detail", args=[self.pk])
+
+    @property
+    def location(self) -> str:
+        if self.file:
+            return f"{self.file}:{self.line}" if self.line else self.file
+        return self.object
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status in self.UNRESOLVED
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
+    def change_status(self, new: str, *, by, reason: str = "") -> FindingEvent:
+        """Move the finding to ``new`` on behalf of ``by``, recording the event."""
+        check_transition(self.status, new, reason)
+        old = self.status
+        self.status = new
+        self.status_reason = reason.strip() if new in NEEDS_REASON else ""
+        if new == Finding.Status.OPEN:
+            # A reopened finding gets a fresh SLA clock.
+            self.due_date = self.compute_due_date()
+            self.fixed_by_audit = None
+        self.save(
+            update_fields=[
+                "status",
+                "status_reason",
+                "due_date",
+                "fixed_by_audit",
+                "updated_at",
+            ]
+        )
+        return FindingEvent.objects.create(
+            finding=self,
+            kind=FindingEvent.Kind.STATUS,
+            actor=by,
+            from_value=old,
+            to_value=new,
+            note=reason.strip(),
+        )
+
+    def assign(self, user, *, by) -> FindingEvent | None:
+        """Assign the finding to ``user`` (None to unassign), recording the event."""
+        if self.assignee_id == (user.pk if user else None):
+            return None
+        old = str(self.assignee) if self.assignee_id else ""
+        self.assignee = user
+        self.save(update_fields=["assignee", "updated_at"])
+        return FindingEvent.objects.create(
+            finding=self,
+            kind=FindingEvent.Kind.ASSIGNED,
+            actor=by,
+            from_value=old,
+            to_value=str(user) if user else "",
+        )
+
+    def comment(self, text: str, *, by) -> FindingEvent:
+        """Add a comment to the finding's history."""
+        if not text.strip():
+            raise TransitionError("A comment cannot be empty.")
+        return FindingEvent.objects.create(
+            finding=self, kind=FindingEvent.Kind.COMMENT, actor=by, note=text.strip()
+        )
+
+    def compute_due_date(self, start=None):
+        days = self.project.sla_days(self.severity)
+        if days is None:
+            return None
+        start = start or timezone.now()
+        return (start + timedelta(days=days)).date()
+
+
+class FindingEvent(models.Model):
+    """One change to a finding. Append-only: never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Found"
+        STATUS = "status", "Status changed"
+        REOPENED = "reopened", "Reopened (regression)"
+        FIXED = "fixed", "Verified fixed"
+        ASSIGNED = "assigned", "Assigned"
+        SEVERITY = "severity", "Severity changed"
+        COMMENT = "comment", "Comment"
+        DUE = "due", "Due date changed"
+
+    finding = models.ForeignKey(
+        Finding, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=10, choices=Kind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    audit = models.ForeignKey(
+        "audits.Audit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    from_value = models.CharField(max_length=200, blank=True)
+    to_value = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "created",
+                        "status",
+                        "reopened",
+                        "fixed",
+                        "assigned",
+                        "severity",
+                        "comment",
+                        "due",
+                    ]
+                ),
+                name="event_kind_valid",
+            ),
+        ]
+        indexes = [
+            # The history timeline of one finding, in order.
+            models.Index(
+                fields=["finding", "created_at"], name="event_finding_time_idx"
+            ),
+            models.Index(
+                fields=["audit"],
+                name="event_audit_idx",
+                condition=Q(audit__isnull=False),
+            ),
+            models.Index(
+                fields=["actor"],
+                name="event_actor_idx",
+                condition=Q(actor__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on finding {self.finding_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("finding events are append-only and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("finding events are append-only and cannot be deleted")
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_id:
+            return str(self.actor)
+        if self.audit_id:
+            return f"Audit #{self.audit.number}" if self.audit else "An audit"
+        return "Plumbline"
+
+
+class TransitionError(ValueError):
+    """A status change the lifecycle does not allow; the message says why."""
+
+
+# The allowed status changes by a person, in one place. Audits move findings
+# to fixed and back to open through reconciliation, not through this table.
+TRANSITIONS = {
+    Finding.Status.OPEN: {
+        Finding.Status.IN_PROGRESS,
+        Finding.Status.FIXED,
+        Finding.Status.DOCUMENTED,
+        Finding.Status.FALSE_POSITIVE,
+    },
+    Finding.Status.IN_PROGRESS: {
+        Finding.Status.OPEN,
+        Finding.Status.FIXED,
+        Finding.Status.DOCUMENTED,
+        Finding.Status.FALSE_POSITIVE,
+    },
+    Finding.Status.FIXED: {Finding.Status.OPEN},
+    Finding.Status.DOCUMENTED: {Finding.Status.OPEN},
+    Finding.Status.FALSE_POSITIVE: {Finding.Status.OPEN},
+}
+NEEDS_REASON = {Finding.Status.DOCUMENTED, Finding.Status.FALSE_POSITIVE}
+
+
+def check_transition(current: str, new: str, reason: str = "") -> None:
+    """Raise TransitionError unless a person may move a finding current → new."""
+    if new not in Finding.Status.values:
+        raise TransitionError(f"“{new}” is not a finding status.")
+    if current == new:
+        raise TransitionError(
+            f"The finding is already {Finding.Status(new).label.lower()}."
+        )
+    if new not in TRANSITIONS[current]:
+        allowed = ", ".join(
+            sorted(Finding.Status(s).label.lower() for s in TRANSITIONS[current])
+        )
+        raise TransitionError(
+            f"A {Finding.Status(current).label.lower()} finding can only become: {allowed}."
+        )
+    if new in NEEDS_REASON and not reason.strip():
+        raise TransitionError(
+            f"Marking a finding {Finding.Status(new).label.lower()} needs a reason."
+        )

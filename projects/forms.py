@@ -1,0 +1,211 @@
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.db.models import Q
+from django.utils.text import slugify
+
+from .models import Membership, Project, Target, Team
+
+URL_SCHEMES = {
+    Target.Kind.POSTGRESQL: ("postgresql", "postgres"),
+    Target.Kind.MYSQL: ("mysql", "mariadb"),
+}
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=False)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "team",
+            "name",
+            "slug",
+            "description",
+            "audit_interval_hours",
+            "sla_critical_days",
+            "sla_high_days",
+            "sla_medium_days",
+            "sla_low_days",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "audit_interval_hours": "Re-audit every (hours)",
+            "sla_critical_days": "Critical SLA (days)",
+            "sla_high_days": "High SLA (days)",
+            "sla_medium_days": "Medium SLA (days)",
+            "sla_low_days": "Low SLA (days)",
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = "Left blank, it is made from the name."
+        self.fields["team"].queryset = Team.objects.filter(
+            memberships__user=user, memberships__role__in=Membership.WRITER_ROLES
+        )
+        self.fields["team"].empty_label = None
+        if self.instance.pk:
+            self.fields["team"].disabled = True
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the project a name.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        team = data.get("team") or (self.instance.team if self.instance.pk else None)
+        slug = slugify(data.get("slug") or data.get("name") or "")
+        if data.get("name") and not slug:
+            self.add_error(
+                "slug",
+                "The name has no letters or digits to make a slug from; give one.",
+            )
+            return data
+        data["slug"] = slug
+        if team and slug:
+            clash = Project.objects.filter(team=team, slug=slug).exclude(
+                pk=self.instance.pk
+            )
+            if clash.exists():
+                self.add_error(
+                    "slug", f"The team already has a project with the slug “{slug}”."
+                )
+        return data
+
+
+class TargetForm(forms.ModelForm):
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted. Left blank on edit, the stored one is kept.",
+    )
+
+    class Meta:
+        model = Target
+        fields = ["name", "kind", "location", "dialect", "enabled"]
+
+    def clean_location(self):
+        return self.cleaned_data["location"].strip()
+
+    def clean(self):
+        data = super().clean()
+        kind, location = data.get("kind"), data.get("location")
+        if not kind or not location:
+            return data
+        if kind in URL_SCHEMES:
+            data["location"] = self._clean_url(kind, location, data)
+        else:
+            self._clean_path(kind, location)
+        return data
+
+    def _clean_url(self, kind, location, data):
+        schemes = URL_SCHEMES[kind]
+        example = f"{schemes[0]}://user@host:port/database"
+        try:
+            parts = urlsplit(location)
+            port = parts.port
+        except ValueError as exc:
+            self.add_error("location", f"This URL is malformed ({exc}). Use {example}.")
+            return location
+        if parts.scheme not in schemes:
+            self.add_error(
+                "location",
+                f"A {Target.Kind(kind).label} URL starts with {schemes[0]}://, e.g. {example}.",
+            )
+        elif not parts.hostname:
+            self.add_error("location", f"The URL names no host. Use {example}.")
+        elif not parts.path.strip("/"):
+            self.add_error("location", f"The URL names no database. Use {example}.")
+        elif port is not None and not 0 < port < 65536:
+            self.add_error("location", "The port must be between 1 and 65535.")
+        if parts.password:
+            # A password typed into the URL is moved to encrypted storage.
+            if not data.get("password"):
+                data["password"] = parts.password
+            netloc = parts.username or ""
+            netloc = f"{netloc}@{parts.hostname}" if netloc else parts.hostname
+            if port:
+                netloc += f":{port}"
+            location = urlunsplit(parts._replace(netloc=netloc))
+        return location
+
+    def _clean_path(self, kind, location):
+        path = Path(location).expanduser()
+        roots = [Path(r).resolve() for r in settings.TARGET_PATH_ROOTS]
+        if roots and not any(path.resolve().is_relative_to(r) for r in roots):
+            self.add_error(
+                "location", "This path is outside the folders targets may read."
+            )
+            return
+        if not path.exists():
+            self.add_error("location", f"No such file or folder: {location}")
+        elif kind == Target.Kind.SQLITE:
+            if not path.is_file():
+                self.add_error(
+                    "location", "A SQLite target is a database file, not a folder."
+                )
+            else:
+                with path.open("rb") as fh:
+                    if fh.read(16) != b"SQLite format 3\x00":
+                        self.add_error(
+                            "location", "This file is not a SQLite database."
+                        )
+        elif kind == Target.Kind.CODE and not path.is_dir():
+            self.add_error("location", "A code target is a folder of Python files.")
+
+    def save(self, commit=True):
+        target = super().save(commit=False)
+        password = self.cleaned_data.get("password")
+        if password:
+            target.password = password
+        if commit:
+            target.save()
+        return target
+
+
+class MemberAddForm(forms.Form):
+    user = forms.CharField(label="Username or email")
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices, initial=Membership.Role.MEMBER
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def clean_user(self):
+        value = self.cleaned_data["user"].strip()
+        User = get_user_model()
+        users = list(
+            User.objects.filter(Q(username__iexact=value) | Q(email__iexact=value))[:2]
+        )
+        if not users:
+            raise forms.ValidationError(
+                f"No user with the username or email “{value}”."
+            )
+        if len(users) > 1:
+            raise forms.ValidationError(
+                "Several users share this email; use the username."
+            )
+        if Membership.objects.filter(team=self.team, user=users[0]).exists():
+            raise forms.ValidationError(
+                f"{users[0]} is already a member of {self.team}."
+            )
+        return users[0]
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)

@@ -1,0 +1,222 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from . import crypto
+
+
+class Team(models.Model):
+    team_path = "pk"  # for projects.access.scoped
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    personal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipQuerySet(models.QuerySet):
+    def managers(self):
+        return self.filter(role__in=Membership.MANAGER_ROLES)
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
+    WRITER_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One membership per person per team; its index also serves
+            # "members of this team" (team_id leads).
+            models.UniqueConstraint(
+                fields=["team", "user"], name="membership_team_user_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "member", "viewer"]),
+                name="membership_role_valid",
+            ),
+        ]
+        indexes = [
+            # Tenancy scoping: "the teams of this user" on every request.
+            models.Index(fields=["user", "team"], name="membership_user_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in self.WRITER_ROLES
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in self.MANAGER_ROLES
+
+
+class ProjectQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Return the projects of every team ``user`` belongs to."""
+        return self.filter(team__memberships__user=user)
+
+    def due(self, now=None):
+        """Return projects whose scheduled re-audit time has come."""
+        now = now or timezone.now()
+        return self.filter(audit_interval_hours__gt=0, next_audit_at__lte=now)
+
+
+class Project(models.Model):
+    team_path = "team"  # for projects.access.scoped
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+    audit_interval_hours = models.PositiveIntegerField(
+        default=24,
+        help_text="Re-audit every this many hours; 0 turns the schedule off.",
+    )
+    next_audit_at = models.DateTimeField(null=True, blank=True)
+    sla_critical_days = models.PositiveIntegerField(default=7)
+    sla_high_days = models.PositiveIntegerField(default=30)
+    sla_medium_days = models.PositiveIntegerField(default=90)
+    sla_low_days = models.PositiveIntegerField(default=180)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Slugs are unique within a team; the index serves lookups by
+            # (team, slug) and the team's project list.
+            models.UniqueConstraint(
+                fields=["team", "slug"], name="project_team_slug_uniq"
+            ),
+        ]
+        indexes = [
+            # The beat dispatcher: projects whose next audit time has passed.
+            models.Index(
+                fields=["next_audit_at"],
+                name="project_next_audit_idx",
+                condition=Q(audit_interval_hours__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:overview", args=[self.pk])
+
+    def sla_days(self, severity: str) -> int | None:
+        """Return the days allowed to fix a finding of ``severity``, or None."""
+        return {
+            "critical": self.sla_critical_days,
+            "high": self.sla_high_days,
+            "medium": self.sla_medium_days,
+            "low": self.sla_low_days,
+        }.get(severity)
+
+    def schedule_next(self, after=None) -> None:
+        """Set the next scheduled audit an interval after ``after`` (now)."""
+        if self.audit_interval_hours:
+            after = after or timezone.now()
+            self.next_audit_at = after + timedelta(hours=self.audit_interval_hours)
+        else:
+            self.next_audit_at = None
+
+
+class Target(models.Model):
+    team_path = "project__team"  # for projects.access.scoped
+
+    class Kind(models.TextChoices):
+        SQLITE = "sqlite", "SQLite file"
+        POSTGRESQL = "postgresql", "PostgreSQL"
+        MYSQL = "mysql", "MySQL / MariaDB"
+        DDL = "ddl", "DDL files"
+        CODE = "code", "Code folder"
+
+    class Dialect(models.TextChoices):
+        AUTO = "", "Guess from the text"
+        SQLITE = "sqlite", "SQLite"
+        POSTGRES = "postgres", "PostgreSQL"
+        MYSQL = "mysql", "MySQL"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="targets"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind)
+    location = models.CharField(
+        max_length=500, help_text="A path, or a URL without its password."
+    )
+    credentials = models.TextField(blank=True, editable=False)  # ciphertext
+    dialect = models.CharField(max_length=12, choices=Dialect, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["sqlite", "postgresql", "mysql", "ddl", "code"]),
+                name="target_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(dialect__in=["", "sqlite", "postgres", "mysql"]),
+                name="target_dialect_valid",
+            ),
+        ]
+        indexes = [
+            # The audit run: "the enabled targets of this project".
+            models.Index(
+                fields=["project", "enabled"], name="target_project_enabled_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_kind_display()}: {self.location}"
+
+    @property
+    def password(self) -> str:
+        return crypto.decrypt(self.credentials)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.credentials = crypto.encrypt(value)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.credentials)
+
+    def engine_target(self):
+        """Return the engine's description of this target."""
+        from audits.engine.scan import Target as EngineTarget
+
+        return EngineTarget(
+            kind=self.kind,
+            location=self.location,
+            dialect=self.dialect or None,
+            password=self.password or None,
+        )

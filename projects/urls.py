@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "projects"
+urlpatterns = [
+    path("", views.project_list, name="list"),
+    path("projects/new/", views.project_create, name="create"),
+    path("projects/<int:pk>/", views.project_overview, name="overview"),
+    path("projects/<int:pk>/settings/", views.project_settings, name="settings"),
+    path("projects/<int:pk>/targets/", views.target_create, name="target-create"),
+    path("targets/<int:pk>/", views.target_edit, name="target-edit"),
+    path("targets/<int:pk>/delete/", views.target_delete, name="target-delete"),
+    path("targets/<int:pk>/test/", views.target_test, name="target-test"),
+    path("teams/<slug:slug>/members/", views.team_members, name="members"),
+    path(
+        "teams/<slug:slug>/members/<int:membership_id>/",
+        views.member_update,
+        name="member-update",
+    ),
+]
