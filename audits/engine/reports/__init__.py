@@ -40,19 +40,22 @@ def parse_report(
     check_size(len(data), max_bytes)
     text = decode_text(data, max_bytes=max_bytes)
     stripped = text.lstrip()
-    looks_json = stripped.startswith(("{", "["))
-    if looks_json or filename.lower().endswith((".sarif", ".sarif.json", ".json")):
-        document = _load_json(text, filename, looks_json)
+    name = filename.lower()
+    # A Markdown file may start with "[" (a link), so only "{" or a SARIF
+    # name insists on JSON; "[" or ".json" merely tries it.
+    strict = stripped.startswith("{") or name.endswith((".sarif", ".sarif.json"))
+    if strict or stripped.startswith("[") or name.endswith(".json"):
+        document = _load_json(text, filename, strict)
         if document is not None:
             return parse_sarif(document, root=root)
     return parse_markdown(text, filename=filename)
 
 
-def _load_json(text: str, filename: str, looks_json: bool) -> Any:
+def _load_json(text: str, filename: str, strict: bool) -> Any:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        if not looks_json:
+        if not strict:
             return None
         raise ReportError(
             f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: "

@@ -8,6 +8,7 @@ warning rather than failing the whole import.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -123,7 +124,7 @@ class _Run:
         self.bases: dict[str, str] = {}
         for key, base in _obj(run.get("originalUriBaseIds")).items():
             self.bases[key] = _path(_str(_obj(base).get("uri")))
-        self.roots = [r for r in (root,) if r]
+        self.roots = [r for r in (root, *self.bases.values()) if r]
         for invocation in map(_obj, _list(run.get("invocations"))):
             cwd = _path(_str(_obj(invocation.get("workingDirectory")).get("uri")))
             if cwd:
@@ -188,8 +189,9 @@ def _path(uri: str) -> str:
 def parse_sarif(document: dict[str, Any], *, root: str = "") -> ParsedReport:
     """Return the results of a SARIF 2.1.0 log as report items.
 
-    Results with identical fingerprints are merged; results of kind
-    ``pass`` or ``notApplicable`` are skipped.
+    Identical results (same fingerprint and place) are merged; the same
+    rule and text at another place in a file is told apart by its rank.
+    Results of kind ``pass`` or ``notApplicable`` are skipped.
     """
     warnings: list[str] = []
     version = _str(document.get("version"))
@@ -199,6 +201,7 @@ def parse_sarif(document: dict[str, Any], *, root: str = "") -> ParsedReport:
     if not isinstance(runs, list):
         raise ReportError("The SARIF file's 'runs' is not a list.")
     items: dict[str, ReportItem] = {}
+    places: dict[str, list[tuple[str, int | None]]] = {}
     tools: list[str] = []
     merged = 0
     for number, raw_run in enumerate(runs, start=1):
@@ -219,9 +222,21 @@ def parse_sarif(document: dict[str, Any], *, root: str = "") -> ParsedReport:
             item = _item(run, result)
             if item is None:
                 continue
-            if item.fingerprint in items:
+            place = (item.file, item.line)
+            seen = places.setdefault(item.fingerprint, [])
+            if place in seen:
                 merged += 1
                 continue
+            seen.append(place)
+            if len(seen) > 1:
+                # The same rule and text elsewhere in the file is a second
+                # finding; its rank among them keeps it apart, not its line.
+                item = replace(
+                    item,
+                    fingerprint=make_fingerprint(
+                        item.fingerprint, f"occurrence {len(seen)}"
+                    ),
+                )
             items[item.fingerprint] = item
     if merged:
         warnings.append(f"{merged} duplicate result(s) were merged.")
