@@ -926,7 +926,7 @@ def naming_inconsistent_timestamp(spec: CheckSpec, facts: Facts) -> Iterator[Iss
             key=[table.name, col.name],
             object=f"{table.name}.{col.name}",
             evidence=f"{table.name}.{col.name}: {top_count} timestamp columns use the "
-            f"'{role}{top}' style",
+            f"'{top or '(bare)'}' suffix ({role}{top})",
             remediation=f"Rename it to {wanted} (and update the code that uses it).",
             fix_sql=f"ALTER TABLE {quote(table.name, schema)} RENAME COLUMN "
             f"{quote(col.name, schema)} TO {quote(wanted, schema)};",
@@ -960,21 +960,17 @@ def default_divergence(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 (table, col, default, values)
             )
     for entries in by_name.values():
+        if len(entries) < 2:
+            continue
+        group = [(d, v) for _, _, d, v in entries]
+        counts = Counter(d for d, _ in group)
+        majority = min(counts, key=lambda v: _default_rank(v, group, counts))
         for table, col, default, values in entries:
-            peers = [
-                (t, d, v)
-                for t, _, d, v in entries
-                if t is not table and d in values and default in v
-            ]
-            if not peers:
+            # Only a table whose own CHECK allows the majority default could
+            # have used it; otherwise its lifecycle is a different one.
+            if default == majority or majority not in values:
                 continue
-            group = [(default, values)] + [(d, v) for _, d, v in peers]
-            counts = Counter(d for d, _ in group)
-
-            majority = min(counts, key=lambda v: _default_rank(v, group, counts))
-            if default == majority:
-                continue
-            others = sorted({t.name for t, d, _ in peers if d == majority})
+            others = sorted(t.name for t, _, d, _ in entries if d == majority)
             yield _issue(
                 spec,
                 table,
