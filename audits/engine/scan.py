@@ -82,27 +82,32 @@ def redact(location: str) -> str:
     return f"{scheme}://{userinfo}@{host}"
 
 
+def _probe_notes(schema: Schema) -> list[str]:
+    """Return what a live probe could not do, as notes on its target."""
+    return [str(note) for note in schema.fact("probe_notes", ()) or ()]
+
+
 def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str]]:
     """Return the schema a target describes, its evidence and notes."""
     if target.kind == "sqlite":
         from .sources import sqlite
 
         schema = sqlite.probe(target.location, timeout=target.timeout)
-        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
     if target.kind == "postgresql":
         from .sources import postgres
 
         schema = postgres.probe(
             target.location, password=target.password, timeout=target.timeout
         )
-        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
     if target.kind == "mysql":
         from .sources import mysql
 
         schema = mysql.probe(
             target.location, password=target.password, timeout=target.timeout
         )
-        return schema, {Evidence.SCHEMA, Evidence.LIVE}, []
+        return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
     if target.kind in ("ddl", "code", "folder"):
         from .sources import ddl
 

@@ -1,0 +1,167 @@
+"""Helpers shared by the live probes (SQLite, PostgreSQL, MySQL).
+
+Kept apart from the probes so each engine module stays about one engine:
+parsing CHECK expressions into value sets, naming known migration version
+tables, and shaping facts the live checks read on every engine alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+# Tables that migration tools keep their applied versions in. A database
+# holding one of them has versioned schema changes.
+VERSION_TABLES = frozenset(
+    {
+        "alembic_version",
+        "django_migrations",
+        "schema_migrations",
+        "flyway_schema_history",
+        "schema_version",
+        "knex_migrations",
+        "goose_db_version",
+        "__efmigrationshistory",
+        "databasechangelog",
+        "migrations",
+        "_prisma_migrations",
+        "sequelizemeta",
+        "yoyo_migration",
+        "_sqlx_migrations",
+        "refinery_schema_history",
+        "seaql_migrations",
+        "diesel_schema_migrations",
+        "migrate_version",
+        "pgmigrations",
+        "typeorm_migrations",
+        "doctrine_migration_versions",
+        "phinxlog",
+        "ar_internal_metadata",
+        "atlas_schema_revisions",
+        "dbmate_migrations",
+    }
+)
+
+# Rows above which a probe does not run an orphan scan or COUNT(*) on a
+# table: statistics are good enough there and a scan would cost too much.
+ORPHAN_SCAN_ROW_LIMIT = 1_000_000
+
+
+def version_tables(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Return the names among ``names`` that are migration version tables."""
+    found = []
+    for name in names:
+        bare = name.rsplit(".", 1)[-1].lower()
+        if bare in VERSION_TABLES:
+            found.append(name)
+    return sorted(found)
+
+
+def literal_value(node: exp.Expression) -> str | None:
+    """Return the plain value of a literal (``'a'`` → ``a``), or None."""
+    while isinstance(node, exp.Cast | exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return f"-{node.this.this}"
+    if isinstance(node, exp.Literal):
+        return str(node.this)
+    if isinstance(node, exp.Boolean):
+        return "1" if node.this else "0"
+    return None
+
+
+def _column_name(node: exp.Expression) -> str | None:
+    while isinstance(node, exp.Cast | exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column):
+        return node.name
+    return None
+
+
+def check_parts(
+    expression: str | exp.Expression, dialect: str
+) -> tuple[str | None, tuple[str, ...] | None]:
+    """Return the one column a CHECK constrains and its ``IN`` value set.
+
+    Understands ``col IN ('a', 'b')`` and PostgreSQL's rewritten form
+    ``col = ANY (ARRAY['a'::text, 'b'::text])``. The column is None when the
+    expression names several columns; the values are None when the
+    expression is not a plain value list.
+    """
+    if isinstance(expression, str):
+        try:
+            node: exp.Expression | None = sqlglot.parse_one(expression, read=dialect)
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+            return _column_from_text(expression), None
+    else:
+        node = expression
+    if node is None:
+        return None, None
+    while isinstance(node, exp.Paren):
+        node = node.this
+    columns = {c.name.lower(): c.name for c in node.find_all(exp.Column)}
+    column = next(iter(columns.values())) if len(columns) == 1 else None
+    values: tuple[str, ...] | None = None
+    if isinstance(node, exp.In) and _column_name(node.this):
+        found = [literal_value(e) for e in node.expressions]
+        if found and all(v is not None for v in found):
+            values = tuple(v for v in found if v is not None)
+    elif isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
+        inner: exp.Expression = node.expression.this
+        while isinstance(inner, exp.Paren | exp.Cast):
+            inner = inner.this
+        if isinstance(inner, exp.Array) and _column_name(node.this):
+            found = [literal_value(e) for e in inner.expressions]
+            if found and all(v is not None for v in found):
+                values = tuple(v for v in found if v is not None)
+    return column, values
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _column_from_text(expression: str) -> str | None:
+    match = _IDENT.search(expression)
+    return match.group(0) if match else None
+
+
+def first_line(error: BaseException) -> str:
+    """Return the first non-empty line of an exception's message."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """Return ``text`` with ``secret`` blanked out, so messages never leak it."""
+    if secret:
+        return text.replace(secret, "***")
+    return text
+
+
+def fk_violation(
+    table: str,
+    columns: tuple[str, ...],
+    ref_table: str,
+    count: int,
+    *,
+    exact: bool,
+    sample: tuple[Any, ...] = (),
+) -> dict[str, Any]:
+    """Return one ``fk_violations`` fact entry, the same shape on every engine.
+
+    ``exact`` is False when ``count`` is only "at least" (an orphan scan
+    that stopped at the first row).
+    """
+    return {
+        "table": table,
+        "columns": tuple(columns),
+        "ref_table": ref_table,
+        "count": count,
+        "exact": exact,
+        "sample": tuple(sample),
+    }
