@@ -15,7 +15,6 @@ ids, each distinct title is one finding however often it is repeated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from audits.engine.issues import Severity, make_fingerprint, normalise
@@ -1068,14 +1067,6 @@ def _item(group: list[_Candidate], warnings: list[str]) -> ReportItem:
         dimension=dimension,
         fingerprint=make_fingerprint(FINGERPRINT_KIND, ref, normalise(title)),
     )
-
-
-def iter_items(text: str, warnings: list[str]) -> Iterator[ReportItem]:
-    """Yield the findings of a Markdown report, merged, in document order."""
-    reader = _Reader(_blocks(text))
-    reader.read()
-    for group in _merge(reader.candidates):
-        yield _item(group, warnings)
 
 
 def parse_markdown(text: str, *, filename: str = "") -> ParsedReport:

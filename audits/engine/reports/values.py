@@ -291,6 +291,8 @@ _NOT_EXTENSIONS = frozenset({"e.g", "i.e", "etc", "vs", "no", "approx"})
 
 @dataclass(frozen=True)
 class Location:
+    """A file and the first line a report points at."""
+
     file: str = ""
     line: int | None = None
 
@@ -530,6 +532,16 @@ _CHECK_RULES: tuple[tuple[str, Dimension, str], ...] = (
         "sql-injection",
         Dimension.SECURITY,
         r"(query|sql)\b.*\b(string (formatting|concatenation)|f-strings?|concatenat)",
+    ),
+    (
+        "sql-dynamic-identifier",
+        Dimension.SECURITY,
+        r"dynamic (order by|column|table|identifier|sort)",
+    ),
+    (
+        "timestamp-without-time-zone",
+        Dimension.SCHEMA,
+        r"timestamps?\b.*\bwithout time[\s-]?zone",
     ),
     (
         "naming-inconsistent-timestamp",
