@@ -234,8 +234,9 @@ def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report indexes never scanned on read tables (key: table, index columns).
 
     Unique indexes and those backing a constraint enforce something, so they
-    are never unused; tables nobody has read yet say nothing either, and
-    statistics reset less than a week ago are too young to judge.
+    are never unused; empty tables and tables nobody has read yet say
+    nothing either, and statistics reset less than a week ago are too young
+    to judge.
     """
     schema = _schema(facts)
     if schema is None or _engine(schema) != "postgresql":
@@ -250,8 +251,11 @@ def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         (s["table"], s["index"]): s["scans"]
         for s in schema.fact("index_stats", ()) or ()
     }
+    rows = {s["table"]: s["rows"] for s in schema.fact("table_stats", ()) or ()}
     for table in schema.tables:
-        if not reads.get(table.name):
+        # Building an index scans its table once, so an empty table always
+        # looks read; it says nothing about its indexes.
+        if not reads.get(table.name) or not (rows.get(table.name) or table.row_count):
             continue
         for index in table.indexes:
             if index.unique or index.constraint or not index.valid:
