@@ -292,3 +292,10 @@ def test_scan_target_turns_a_bad_file_into_a_target_error(tmp_path: Path) -> Non
     result = scan_target(Target("sqlite", str(junk)))
     assert not result.ok
     assert "not a SQLite database" in result.error
+
+
+def test_scan_target_runs_the_live_checks_on_a_probed_file(db: Path) -> None:
+    result = scan_target(Target("sqlite", str(db)))
+    assert result.ok
+    assert "fk-violations" in result.checks_run
+    assert {"fk-violations", "sqlite-wal-disabled"} <= {i.check for i in result.issues}
