@@ -1,0 +1,231 @@
+"""Shared helpers of the code checks: summaries of functions across the call graph."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from audits.engine.registry import Facts
+from audits.engine.sources.code import CallSite, CodeFacts, FunctionInfo, SqlUse
+
+GROWTH_TOKENS = frozenset(
+    {
+        "log",
+        "logs",
+        "audit",
+        "token",
+        "tokens",
+        "run",
+        "runs",
+        "job",
+        "jobs",
+        "event",
+        "events",
+        "session",
+        "sessions",
+        "history",
+        "histories",
+        "attempt",
+        "attempts",
+        "notification",
+        "notifications",
+        "message",
+        "messages",
+        "report",
+        "reports",
+        "version",
+        "versions",
+        "metric",
+        "metrics",
+        "snapshot",
+        "snapshots",
+        "result",
+        "results",
+    }
+)
+TENANT_COLUMNS = (
+    "user_id",
+    "team_id",
+    "workspace_id",
+    "tenant_id",
+    "org_id",
+    "organization_id",
+    "account_id",
+)
+SOFT_DELETE_COLUMNS = frozenset(
+    {"deleted_at", "is_deleted", "deleted", "archived_at", "removed_at", "is_archived"}
+)
+_SECRET = re.compile(r"(password|passwd|secret|api_key|apikey|credential|token)", re.I)
+_ENUM_TOKENS = frozenset(
+    {
+        "status",
+        "state",
+        "type",
+        "kind",
+        "mode",
+        "category",
+        "role",
+        "level",
+        "priority",
+        "stage",
+        "phase",
+        "scoring",
+        "source",
+        "tier",
+        "plan",
+        "visibility",
+        "strategy",
+    }
+)
+
+
+def code_of(facts: Facts) -> CodeFacts | None:
+    """Return the code facts of a scan, or None when no code was read."""
+    code = facts.code
+    return code if isinstance(code, CodeFacts) else None
+
+
+def is_growth_table(name: str) -> bool:
+    """Return True for tables named like logs, tokens, runs, jobs, events."""
+    return any(part in GROWTH_TOKENS for part in name.lower().split("_"))
+
+
+def is_secret_column(name: str) -> bool:
+    """Return True for password/secret/api-key-like column names."""
+    return bool(_SECRET.search(name)) and not name.lower().endswith(("_id", "_at"))
+
+
+def is_enum_column(name: str) -> bool:
+    """Return True for status/type/kind/mode-like column names."""
+    parts = name.lower().split("_")
+    return parts[-1] in _ENUM_TOKENS or (len(parts) > 1 and parts[0] in _ENUM_TOKENS)
+
+
+def sql_key(use: SqlUse) -> list[str]:
+    """Return the fingerprint key of a SQL use: file, function, statement."""
+    return [use.file, use.function, use.sql.normalised]
+
+
+def live_sql(code: CodeFacts) -> Iterator[SqlUse]:
+    """Yield the SQL uses outside tests."""
+    return (u for u in code.sql if not u.in_test)
+
+
+def live_functions(code: CodeFacts) -> Iterator[FunctionInfo]:
+    """Yield the functions outside tests."""
+    return (f for f in code.functions if not f.in_test)
+
+
+def short(qualname: str) -> str:
+    """Return the last part of a qualified name, for messages."""
+    return qualname.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Summary:
+    """What a function does to the database when called, callees included."""
+
+    touches_db: bool = False
+    own_writes: set[str] = field(default_factory=set)  # tables written on own conns
+    own_reads: set[str] = field(default_factory=set)
+    opens_connection: bool = False
+    commits: bool = False
+
+
+def _own(conn: str, fn: FunctionInfo) -> bool:
+    return conn.startswith("own:") or conn in fn.local_conns
+
+
+def summaries(code: CodeFacts) -> dict[str, Summary]:
+    """Return each function's database summary, following calls by name."""
+    cached = getattr(code, "_plumb_summaries", None)
+    if isinstance(cached, dict):
+        return cached
+    out: dict[str, Summary] = {}
+    for fn in code.functions:
+        s = Summary()
+        for use in code.sql_by_function.get(fn.qualname, []):
+            s.touches_db = True
+            own = _own(use.conn, fn)
+            if own and use.sql.is_write:
+                s.own_writes.update(use.sql.tables)
+            if own and use.sql.kind == "select":
+                s.own_reads.update(use.sql.tables)
+        s.opens_connection = bool(fn.local_conns) or any(
+            u.conn.startswith("own:") for u in code.sql_by_function.get(fn.qualname, [])
+        )
+        s.commits = any(t.op == "commit" for t in fn.txn)
+        if fn.local_conns or fn.txn or fn.sql_param is not None:
+            s.touches_db = True
+        out[fn.qualname] = s
+    resolved: dict[str, list[FunctionInfo]] = {}
+    for fn in code.functions:
+        targets = []
+        for call in fn.calls:
+            callee = code.resolve(call, fn)
+            if callee is not None and callee.qualname != fn.qualname:
+                targets.append(callee)
+        resolved[fn.qualname] = targets
+    # A few rounds reach helpers of helpers without risking cycles.
+    for _ in range(4):
+        changed = False
+        for fn in code.functions:
+            s = out[fn.qualname]
+            for callee in resolved[fn.qualname]:
+                c = out[callee.qualname]
+                before = (s.touches_db, len(s.own_writes), len(s.own_reads))
+                s.touches_db |= c.touches_db
+                s.own_writes |= c.own_writes
+                s.own_reads |= c.own_reads
+                s.opens_connection |= c.opens_connection
+                if before != (s.touches_db, len(s.own_writes), len(s.own_reads)):
+                    changed = True
+        if not changed:
+            break
+    object.__setattr__(code, "_plumb_summaries", out)
+    return out
+
+
+def callees(
+    code: CodeFacts, fn: FunctionInfo
+) -> Iterator[tuple[CallSite, FunctionInfo]]:
+    """Yield each call of ``fn`` with the project function it reaches."""
+    for call in fn.calls:
+        callee = code.resolve(call, fn)
+        if callee is not None and callee.qualname != fn.qualname:
+            yield call, callee
+
+
+def never_called(code: CodeFacts, fn: FunctionInfo) -> bool:
+    """Return True when nothing outside ``fn`` itself mentions it."""
+    if fn.entry_point or fn.name.startswith("__"):
+        return False
+    mentions = [m for m in code.refs.get(fn.name, ()) if m != fn.qualname]
+    return not mentions
+
+
+def tainted(fn: FunctionInfo, seeds: Iterable[str], after: int) -> set[str]:
+    """Return the names that carry values derived from ``seeds``."""
+    names = set(seeds)
+    for line, targets, refs in sorted(fn.assigns, key=lambda a: a[0]):
+        if line < after:
+            continue
+        if names & set(refs):
+            names.update(targets)
+    return names
+
+
+def loop_kind(fn: FunctionInfo, line: int | None) -> str:
+    """Return the kind of the loop starting at ``line`` in ``fn``."""
+    for loop in fn.loops:
+        if loop.line == line:
+            return loop.kind
+    return ""
+
+
+def table_names(facts: Facts) -> set[str]:
+    """Return the lower-cased table names of the schema, if any."""
+    if facts.schema is None:
+        return set()
+    return {t.name.lower() for t in facts.schema.tables}
