@@ -2310,9 +2310,10 @@ def _settle(col: _Collector) -> None:
     # whose ``execute`` wraps the driver: a wrapper call, not DB-API.
     for i, use in enumerate(col.sql):
         base = use.receiver.split(".")[0]
-        cls = col.instances.get(base)
-        if not cls or use.via or use.conn.startswith("local:"):
+        cls = col.instances.get(base, "")
+        if use.via or use.conn.startswith("local:") or (base and not cls):
             continue
+        # ``execute(sql)`` by plain name reaches a module-level wrapper.
         methods = [
             f
             for f in by_name.get(use.method, [])
