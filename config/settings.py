@@ -6,6 +6,7 @@ tasks executed in-process. ``DATABASE_URL`` switches to PostgreSQL and
 every variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -103,6 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
+    }
+    # A file, not memory, so that worker processes started by the tests can
+    # open the test database too; one per test process.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
