@@ -9,4 +9,5 @@ urlpatterns = [
     path("audits/<int:pk>/", views.audit_detail, name="detail"),
     path("audits/<int:pk>/status/", views.audit_status, name="status"),
     path("audits/<int:pk>/report.md", views.audit_report, name="report"),
+    path("projects/<int:pk>/import/", views.audit_import, name="import"),
 ]

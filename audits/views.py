@@ -114,3 +114,51 @@ def audit_report(request, pk):
         f'attachment; filename="{audit.project.slug}-audit-{audit.number}.md"'
     )
     return response
+
+
+@login_required
+@require_POST
+def audit_import(request, pk):
+    """Import an uploaded Markdown report or SARIF log as an audit."""
+    from .forms import ReportUploadForm
+    from .imports import ReportError, import_report
+
+    project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
+    form = ReportUploadForm(request.POST, request.FILES)
+    audit = None
+    if form.is_valid():
+        try:
+            audit = import_report(
+                project,
+                data=form.read(),
+                filename=form.cleaned_data["report"].name,
+                user=request.user,
+            )
+        except ReportError as exc:
+            form.add_error("report", str(exc))
+    if request.htmx:
+        response = render(
+            request,
+            "audits/partials/import_form.html",
+            {
+                "project": project,
+                "form": ReportUploadForm() if audit else form,
+                "imported": audit,
+            },
+        )
+        if audit:
+            # The overview's summary and any findings list refresh on these.
+            response["HX-Trigger"] = "audit-finished, findings-changed"
+        return response
+    if audit is None:
+        for error in form.errors.get("report", ["The file could not be imported."]):
+            messages.error(request, error)
+        return redirect("projects:overview", pk=project.pk)
+    s = audit.summary
+    messages.success(
+        request,
+        f"Imported {s['imported']['filename'] or 'the file'} as audit "
+        f"#{audit.number}: {s['new']} new, {s['fixed']} fixed, "
+        f"{s['reopened']} reopened, {s['still_open']} still open.",
+    )
+    return redirect(audit)

@@ -64,6 +64,7 @@ def kwargs_for(name, world):
         "audits:detail": {"pk": a.pk},
         "audits:status": {"pk": a.pk},
         "audits:report": {"pk": a.pk},
+        "audits:import": {"pk": p.pk},
         "findings:list": {"pk": p.pk},
         "findings:detail": {"pk": f.pk},
         "findings:status": {"pk": f.pk},
