@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from findings.models import Finding
+from findings.models import Finding, FindingEvent
 from projects.access import can_write, scoped
 from projects.models import Project
 
@@ -17,9 +17,9 @@ from .models import Audit
 @require_GET
 def audit_list(request, pk):
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
-    page = Paginator(project.audits.order_by("-number"), 50).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        project.audits.defer("report_markdown").order_by("-number"), 50
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "audits/audit_list.html",
@@ -36,24 +36,27 @@ def audit_list(request, pk):
 def audit_run(request, pk):
     project = scoped(request, Project.objects.all(), pk=pk, write=True)
     if not project.targets.filter(enabled=True).exists():
-        messages.error(
-            request, "Add an enabled target in settings before running an audit."
-        )
+        message = "Add an enabled target in settings before running an audit."
+        if request.htmx:
+            return render(
+                request,
+                "audits/partials/audit_progress.html#run-refused",
+                {"project": project, "message": message},
+            )
+        messages.error(request, message)
         return redirect("projects:settings", pk=project.pk)
     running = project.audits.active().first()
     audit = running or services.start_audit(project, user=request.user)
     if request.htmx:
+        # Without a broker the audit ran while this request was open.
         audit.refresh_from_db()
-        return render(request, "audits/partials/audit_progress.html", {"audit": audit})
+        return _progress_response(request, audit)
     if running:
         messages.info(request, f"Audit #{running.number} is already under way.")
     return redirect(audit)
 
 
-@login_required
-@require_GET
-def audit_status(request, pk):
-    audit = scoped(request, Audit.objects.select_related("project"), pk=pk)
+def _progress_response(request, audit):
     response = render(request, "audits/partials/audit_progress.html", {"audit": audit})
     if audit.is_finished:
         # Other parts of the page (grades, findings) refresh on this event.
@@ -63,44 +66,95 @@ def audit_status(request, pk):
 
 @login_required
 @require_GET
+def audit_status(request, pk):
+    audit = scoped(request, Audit.objects.defer("summary", "report_markdown"), pk=pk)
+    return _progress_response(request, audit)
+
+
+# Each change list on the audit page shows at most this many findings.
+CHANGE_LIMIT = 200
+CHANGE_FIELDS = (
+    "id",
+    "project_id",
+    "severity",
+    "title",
+    "object",
+    "file",
+    "line",
+    "status",
+)
+
+
+@login_required
+@require_GET
 def audit_detail(request, pk):
     audit = scoped(
         request, Audit.objects.select_related("project", "project__team"), pk=pk
     )
-    limit = 200
-    new = Finding.objects.filter(first_seen_audit=audit).order_by("-id")[:limit]
-    fixed = Finding.objects.filter(fixed_by_audit=audit).order_by("-id")[:limit]
-    reopened_ids = audit.project.findings.none()
-    from findings.models import FindingEvent
-
     reopened_ids = FindingEvent.objects.filter(
         audit=audit, kind=FindingEvent.Kind.REOPENED
     ).values("finding_id")
-    reopened = Finding.objects.filter(pk__in=reopened_ids).order_by("-id")[:limit]
-    report_html = ""
-    if audit.report_markdown:
-        import markdown
-        import nh3
-
-        # Report text quotes scanned code and schemas: never trust it as HTML.
-        report_html = nh3.clean(
-            markdown.markdown(
-                audit.report_markdown, extensions=["tables", "fenced_code"]
-            )
-        )
-    return render(
-        request,
-        "audits/audit_detail.html",
+    findings = Finding.objects.only(*CHANGE_FIELDS).order_by("-id")
+    summary = audit.summary or {}
+    changes = [
         {
-            "audit": audit,
-            "project": audit.project,
-            "new": new,
-            "fixed": fixed,
-            "reopened": reopened,
-            "report_html": report_html,
-            "limit": limit,
-        },
-    )
+            "key": key,
+            "title": title,
+            "help": help_text,
+            "total": summary.get(key, 0),
+            "findings": list(qs[:CHANGE_LIMIT]),
+        }
+        for key, title, help_text, qs in (
+            (
+                "new",
+                "New",
+                "Found for the first time by this audit.",
+                findings.filter(first_seen_audit=audit),
+            ),
+            (
+                "fixed",
+                "Fixed",
+                "Open before, not seen by this audit: verified fixed.",
+                findings.filter(fixed_by_audit=audit),
+            ),
+            (
+                "reopened",
+                "Reopened",
+                "Fixed before and seen again: regressions.",
+                findings.filter(pk__in=reopened_ids),
+            ),
+        )
+    ]
+    for change in changes:
+        # Imported audits and older rows may lack a count; the list knows.
+        change["total"] = max(change["total"], len(change["findings"]))
+    targets = summary.get("targets", [])
+    context = {
+        "audit": audit,
+        "project": audit.project,
+        "summary": summary,
+        "targets": targets,
+        "failed_targets": [t for t in targets if not t.get("ok")],
+        "changes": changes,
+        "limit": CHANGE_LIMIT,
+        "report_html": render_report(audit.report_markdown),
+        "can_write": can_write(audit.role),
+    }
+    template = "audits/audit_detail.html"
+    if request.htmx:
+        template += "#audit-body"
+    return render(request, template, context)
+
+
+def render_report(text: str) -> str:
+    """Return the Markdown report as sanitised HTML."""
+    if not text:
+        return ""
+    import markdown
+    import nh3
+
+    # Report text quotes scanned code and schemas: never trust it as HTML.
+    return nh3.clean(markdown.markdown(text, extensions=["tables", "fenced_code"]))
 
 
 @login_required

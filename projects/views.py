@@ -2,16 +2,18 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audits.models import Audit
 
+from . import charts
 from .access import can_manage, can_write, scoped
 from .forms import MemberAddForm, MemberRoleForm, ProjectForm, SignupForm, TargetForm
 from .models import Membership, Project, Target, Team
@@ -64,16 +66,37 @@ def create_personal_team(user) -> Team:
 @login_required
 @require_http_methods(["GET"])
 def project_list(request):
-    latest = Audit.objects.filter(project=OuterRef("pk")).finished().order_by("-number")
-    projects = (
+    # The latest finished audit's summary carries the grade and the counts,
+    # so the whole list is one query however many findings there are.
+    latest = (
+        Audit.objects.filter(project=OuterRef("pk"))
+        .finished()
+        .exclude(summary={})
+        .order_by("-number")
+    )
+    projects = list(
         Project.objects.for_user(request.user)
         .select_related("team")
         .annotate(
             latest_summary=Subquery(latest.values("summary")[:1]),
             latest_finished=Subquery(latest.values("finished_at")[:1]),
+            active_audits=Exists(Audit.objects.filter(project=OuterRef("pk")).active()),
         )
         .order_by("team__name", "name")
     )
+    for p in projects:
+        summary = p.latest_summary or {}
+        by_severity = summary.get("by_severity", {})
+        p.overall = summary.get("grades", {}).get("overall")
+        p.open_count = summary.get("open")
+        p.severity_counts = [
+            {
+                "severity": s,
+                "count": by_severity.get(s, 0),
+                "url": findings_url(p, severity=s, status="unresolved"),
+            }
+            for s in SEVERITIES
+        ]
     teams = Team.objects.filter(memberships__user=request.user).order_by("name")
     return render(
         request, "projects/project_list.html", {"projects": projects, "teams": teams}
@@ -295,38 +318,174 @@ def project_nav(project) -> dict:
     }
 
 
+# The trend charts cover this many finished audits, newest last.
+TREND_AUDITS = 30
+# Findings shown when a grade is expanded; the rest are one link away.
+GRADE_FINDINGS = 20
+EFFORTS = ("minutes", "hours", "days")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+# Worth doing first: serious problems that take minutes or hours to fix.
+QUICK_WIN_SEVERITIES = ("critical", "high")
+QUICK_WIN_EFFORTS = ("minutes", "hours")
+
+
+def findings_url(project, **params) -> str:
+    """Return the project's findings list filtered by ``params``."""
+    return f"{reverse('findings:list', args=[project.pk])}?{urlencode(params)}"
+
+
+def priority_matrix(project, summary: dict) -> dict:
+    """Return the severity × effort matrix of a summary, with links per cell."""
+    matrix = summary.get("matrix", {})
+    efforts = list(EFFORTS)
+    if any(matrix.get(s, {}).get("unknown") for s in SEVERITIES):
+        efforts.append("unknown")
+    rows, quick_wins = [], 0
+    for severity in SEVERITIES:
+        cells = []
+        for effort in efforts:
+            count = int(matrix.get(severity, {}).get(effort, 0))
+            quick = severity in QUICK_WIN_SEVERITIES and effort in QUICK_WIN_EFFORTS
+            quick_wins += count if quick else 0
+            cells.append(
+                {
+                    "effort": effort,
+                    "count": count,
+                    "quick": quick,
+                    "url": findings_url(
+                        project, severity=severity, effort=effort, status="unresolved"
+                    )
+                    if effort != "unknown"
+                    else "",
+                }
+            )
+        rows.append(
+            {
+                "severity": severity,
+                "cells": cells,
+                "total": sum(c["count"] for c in cells),
+            }
+        )
+    return {"efforts": efforts, "rows": rows, "quick_wins": quick_wins}
+
+
+def grade_rows(project, summary: dict) -> list[dict]:
+    """Return the executive summary rows: dimension, grade, one-line summary."""
+    from audits.engine.issues import Dimension
+
+    grades = summary.get("grades", {})
+    worst_of = summary.get("grade_worst", {})
+    rows = []
+    for dim in Dimension:
+        worst = worst_of.get(dim.value)
+        row = {
+            "dimension": dim.value,
+            "label": dim.label,
+            "grade": grades.get(dim.value, "–"),
+            "summary": summary.get("grade_summaries", {}).get(dim.value, ""),
+            "worst": worst,
+            "count": summary.get("by_dimension", {}).get(dim.value, {}).get(worst, 0),
+        }
+        if worst:
+            row["list_url"] = findings_url(
+                project, dimension=dim.value, severity=worst, status="unresolved"
+            )
+            row["fragment_url"] = (
+                f"{reverse('projects:overview', args=[project.pk])}?"
+                f"{urlencode({'dimension': dim.value, 'severity': worst})}"
+            )
+        rows.append(row)
+    return rows
+
+
+def _grade_findings(request, project):
+    """Render the unresolved findings that set one dimension's grade."""
+    dimension = request.GET.get("dimension", "")
+    severity = request.GET.get("severity", "")
+    if severity not in SEVERITIES:
+        return HttpResponse("Unknown severity.", status=400)
+    findings = list(
+        project.findings.unresolved()
+        .filter(dimension=dimension, severity=severity)
+        .only(
+            "id",
+            "project_id",
+            "severity",
+            "title",
+            "object",
+            "file",
+            "line",
+            "check_id",
+        )
+        .order_by("-id")[: GRADE_FINDINGS + 1]
+    )
+    return render(
+        request,
+        "projects/project_overview.html#grade-findings",
+        {
+            "findings": findings[:GRADE_FINDINGS],
+            "more": len(findings) > GRADE_FINDINGS,
+            "list_url": findings_url(
+                project, dimension=dimension, severity=severity, status="unresolved"
+            ),
+        },
+    )
+
+
 @login_required
 @require_http_methods(["GET"])
 def project_overview(request, pk):
-    from audits.engine.issues import Dimension
-
-    project = scoped(request, Project.objects.select_related("team"), pk=pk)
-    audits = list(project.audits.order_by("-number")[:2])
-    active = project.audits.active().order_by("-number").first()
-    latest = next((a for a in audits if a.is_finished), None)
-    summary = latest.summary if latest else {}
-    grades = summary.get("grades", {})
-    rows = [
-        {
-            "dimension": d.value,
-            "label": d.label,
-            "grade": grades.get(d.value, "–"),
-            "summary": summary.get("grade_summaries", {}).get(d.value, ""),
-        }
-        for d in Dimension
-    ]
-    return render(
+    project = scoped(
         request,
-        "projects/project_overview.html",
-        {
-            "project": project,
-            "latest": latest,
-            "active": active,
-            "rows": rows,
-            "overall": grades.get("overall"),
-            "score": summary.get("score"),
-            "summary": summary,
-            "can_write": can_write(project.role),
-            "has_targets": project.targets.exists(),
-        },
+        Project.objects.select_related("team").annotate(
+            has_targets=Exists(Target.objects.filter(project=OuterRef("pk")))
+        ),
+        pk=pk,
     )
+    if "dimension" in request.GET:
+        return _grade_findings(request, project)
+    # One row per finished audit: trends read the stored summaries only.
+    finished = list(
+        project.audits.finished()
+        .defer("report_markdown")
+        .order_by("-number")[:TREND_AUDITS]
+    )
+    trend = [
+        {"number": a.number, "finished_at": a.finished_at, "summary": a.summary}
+        for a in reversed(finished)
+        if a.summary.get("grades")
+    ]
+    summary = trend[-1]["summary"] if trend else {}
+    previous = trend[-2]["summary"] if len(trend) > 1 else {}
+    latest = next((a for a in finished if a.summary.get("grades")), None)
+    context = {
+        "project": project,
+        "latest": latest,
+        "summary": summary,
+        "overall": summary.get("grades", {}).get("overall"),
+        "previous_overall": previous.get("grades", {}).get("overall"),
+        "score": summary.get("score"),
+        "rows": grade_rows(project, summary),
+        "matrix": priority_matrix(project, summary),
+        "open_by_severity": [
+            {
+                "severity": s,
+                "count": summary.get("by_severity", {}).get(s, 0),
+                "url": findings_url(project, severity=s, status="unresolved"),
+            }
+            for s in SEVERITIES
+        ],
+        "severity_chart": charts.severity_chart(trend) if trend else "",
+        "grade_chart": charts.grade_chart(trend) if trend else "",
+        "trend_count": len(trend),
+        "can_write": can_write(project.role),
+    }
+    if request.htmx and request.GET.get("fragment") == "summary":
+        return render(
+            request, "projects/project_overview.html#overview-summary", context
+        )
+    context["active"] = (
+        project.audits.active().defer("report_markdown", "summary").first()
+    )
+    context["last_audit"] = finished[0] if finished else None
+    return render(request, "projects/project_overview.html", context)
