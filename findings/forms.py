@@ -1,7 +1,21 @@
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Case, DateField, Value, When
+from django.utils import timezone
 
-from .models import NEEDS_REASON, Finding, TransitionError, check_transition
+from .models import (
+    NEEDS_REASON,
+    SEVERITY_ORDER,
+    Finding,
+    FindingEvent,
+    TransitionError,
+    check_transition,
+)
 
 
 class TriageForm(forms.Form):
@@ -47,3 +61,222 @@ class CommentForm(forms.Form):
         if not text:
             raise forms.ValidationError("A comment cannot be empty.")
         return text
+
+
+class IdListField(forms.Field):
+    """A list of finding ids from repeated ``ids`` inputs (the row checkboxes)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError("Finding ids must be numbers.") from exc
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did: counts, refusals and a sentence for the user."""
+
+    changed: int = 0
+    skipped: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return " ".join(self.parts)
+
+
+class BulkForm(forms.Form):
+    """Assign and/or change the status of many findings at once.
+
+    ``scope`` is ``selected`` (the ``ids`` ticked on the page) or
+    ``matching`` (every finding the list's filter matches). The same
+    transition rules as ``Finding.change_status`` apply to each finding;
+    findings they refuse are skipped and counted, never half-changed.
+    """
+
+    ids = IdListField(required=False)
+    scope = forms.ChoiceField(
+        choices=[("selected", "Selected"), ("matching", "All matching")],
+        required=False,
+    )
+    assignee = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Keep status"), *Finding.Status.choices], required=False
+    )
+    reason = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.members = {u.pk: u for u in members}
+        self.fields["assignee"].choices = [
+            ("", "Keep assignee"),
+            ("nobody", "Nobody"),
+            *((str(u.pk), u.username) for u in members),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("scope"):
+            data["scope"] = "selected"
+        if data["scope"] == "selected" and not data.get("ids"):
+            raise forms.ValidationError(
+                "Select at least one finding, or all matching findings."
+            )
+        if not data.get("assignee") and not data.get("status"):
+            raise forms.ValidationError("Choose an assignee or a status to apply.")
+        status, reason = data.get("status"), data.get("reason", "").strip()
+        if status in NEEDS_REASON and not reason:
+            label = Finding.Status(status).label.lower()
+            raise forms.ValidationError(
+                f"Marking findings {label} needs a reason: say why in the reason box."
+            )
+        data["reason"] = reason
+        return data
+
+    @property
+    def new_assignee(self):
+        value = self.cleaned_data.get("assignee")
+        return None if value == "nobody" else self.members[int(value)]
+
+    def save(self, selection, *, project, by) -> BulkResult:
+        """Apply the action to the findings of ``selection`` in one transaction.
+
+        The query count does not depend on how many findings are selected
+        (up to ``CHUNK`` of them): one locking read, one UPDATE per action,
+        one INSERT of the events per action.
+        """
+        result = BulkResult()
+        now = timezone.now()
+        with transaction.atomic():
+            rows = list(
+                selection.select_for_update(of=("self",))
+                .order_by("pk")
+                .values_list("pk", "status", "severity", "assignee_id")
+            )
+            if not rows:
+                result.parts.append("No findings were selected.")
+                return result
+            if self.cleaned_data.get("assignee"):
+                self._assign(rows, result, now=now, by=by)
+            if self.cleaned_data.get("status"):
+                self._change_status(rows, result, project=project, now=now, by=by)
+        return result
+
+    def _assign(self, rows, result, *, now, by):
+        user = self.new_assignee
+        user_id = user.pk if user else None
+        # Old assignees are the team's members (or former ones: their names
+        # are looked up only when not already known).
+        names = {pk: u.username for pk, u in self.members.items()}
+        missing = {r[3] for r in rows if r[3] and r[3] not in names}
+        if missing:
+            names.update(
+                get_user_model()
+                .objects.filter(pk__in=missing)
+                .values_list("pk", "username")
+            )
+        to_change = [r for r in rows if r[3] != user_id]
+        for chunk in _chunks([r[0] for r in to_change]):
+            Finding.objects.filter(pk__in=chunk).update(assignee=user, updated_at=now)
+        FindingEvent.objects.bulk_create(
+            [
+                FindingEvent(
+                    finding_id=r[0],
+                    kind=FindingEvent.Kind.ASSIGNED,
+                    actor=by,
+                    from_value=names.get(r[3], "") if r[3] else "",
+                    to_value=user.username if user else "",
+                    created_at=now,
+                )
+                for r in to_change
+            ],
+            batch_size=CHUNK,
+        )
+        who = user.username if user else "nobody"
+        text = f"{len(to_change)} assigned to {who}"
+        if len(to_change) < len(rows):
+            text += f", {len(rows) - len(to_change)} already were"
+        result.parts.append(text + ".")
+        result.changed = max(result.changed, len(to_change))
+
+    def _change_status(self, rows, result, *, project, now, by):
+        new = self.cleaned_data["status"]
+        reason = self.cleaned_data["reason"]
+        changed, refusals = [], Counter()
+        for row in rows:
+            try:
+                check_transition(row[1], new, reason)
+            except TransitionError as exc:
+                refusals[_lower_first(str(exc).rstrip("."))] += 1
+            else:
+                changed.append(row)
+        values = {
+            "status": new,
+            "status_reason": reason if new in NEEDS_REASON else "",
+            "updated_at": now,
+        }
+        if new == Finding.Status.OPEN:
+            # Reopened findings get a fresh SLA clock, as change_status does.
+            values["fixed_by_audit"] = None
+            values["due_date"] = Case(
+                *(
+                    When(severity=sev, then=Value(_due(project, sev, now)))
+                    for sev in SEVERITY_ORDER
+                ),
+                default=Value(None),
+                output_field=DateField(),
+            )
+        for chunk in _chunks([r[0] for r in changed]):
+            Finding.objects.filter(pk__in=chunk).update(**values)
+        FindingEvent.objects.bulk_create(
+            [
+                FindingEvent(
+                    finding_id=r[0],
+                    kind=FindingEvent.Kind.STATUS,
+                    actor=by,
+                    from_value=r[1],
+                    to_value=new,
+                    note=reason,
+                    created_at=now,
+                )
+                for r in changed
+            ],
+            batch_size=CHUNK,
+        )
+        skipped = sum(refusals.values())
+        text = f"{len(changed)} changed to {Finding.Status(new).label.lower()}"
+        if skipped:
+            why = "; ".join(
+                f"{why} ({n})" if len(refusals) > 1 else why
+                for why, n in refusals.most_common()
+            )
+            text += f", {skipped} skipped: {why}"
+        result.parts.append(text + ".")
+        result.changed = max(result.changed, len(changed))
+        result.skipped = skipped
+        result.reasons = refusals
+
+
+# Ids per UPDATE ... WHERE id IN (...) and events per INSERT: well under
+# every backend's parameter limit, and a bounded number of queries.
+CHUNK = 5000
+
+
+def _chunks(ids):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _due(project, severity, now):
+    days = project.sla_days(severity)
+    return None if days is None else (now + timedelta(days=days)).date()

@@ -2,50 +2,204 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count, F, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from audits.engine.registry import all_checks
 from projects.access import can_write, scoped
-from projects.models import Project
+from projects.models import Project, Team
 
-from .forms import AssignForm, CommentForm, TriageForm
-from .models import Finding, TransitionError
+from .filters import ALL, STATUS_TABS, UNRESOLVED, FindingFilter, team_members
+from .forms import AssignForm, BulkForm, CommentForm, TriageForm
+from .models import Finding, FindingEvent, TransitionError
+from .tables import FindingTable, severity_rank
+
+# The check filter suggests the catalogue's ids; imported findings carry
+# their own, which can be typed.
+CHECK_IDS = sorted(spec.id for spec in all_checks())
+
+
+PER_PAGE = 50
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told its count, so it never runs a COUNT of its own.
+
+    The findings list already knows the total from the grouped status
+    counts it shows as tabs.
+    """
+
+    def __init__(self, object_list, per_page, *args, count: int, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.__dict__["count"] = count  # fills the cached property
+
+
+def status_counts(filterset) -> dict[str, int]:
+    """Return the number of findings per status tab, in one grouped query.
+
+    Every filter but the status applies, so the tabs say how many findings
+    each status would show.
+    """
+    counts = dict.fromkeys(Finding.Status.values, 0)
+    rows = (
+        filterset.without_status()
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    counts.update(dict(rows))
+    counts[UNRESOLVED] = sum(counts[s] for s in Finding.UNRESOLVED)
+    counts[ALL] = sum(counts[s] for s in Finding.Status.values)
+    return counts
+
+
+def _query(params, **changes) -> str:
+    """Return ``params`` as a query string with ``changes`` (None removes)."""
+    query = params.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
+def _list_context(request, project):
+    members = list(team_members(project))
+    filterset = FindingFilter(
+        request.GET, project=project, user=request.user, members=members
+    )
+    status = filterset.status_tab
+    counts = status_counts(filterset)
+    findings = (
+        filterset.qs.select_related("assignee")
+        .defer("evidence", "remediation", "fix_sql", "status_reason")
+        .annotate(sev_rank=severity_rank())
+    )
+    # Configured here rather than by RequestConfig, whose paginator would
+    # COUNT the rows the status counts already counted.
+    table = FindingTable(findings)
+    table.request = request
+    sort = request.GET.getlist("sort")
+    if sort:
+        table.order_by = sort
+    try:
+        page = int(request.GET.get("page", 1))
+    except ValueError:
+        page = 1
+    total = counts[status]
+    last_page = max(1, -(-total // PER_PAGE))
+    table.paginate(
+        paginator_class=KnownCountPaginator,
+        per_page=PER_PAGE,
+        page=min(max(page, 1), last_page),
+        count=total,
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "project": project,
+        "filter": filterset,
+        "table": table,
+        "status": status,
+        "total": total,
+        "count_all": counts[ALL],
+        "sort": sort,
+        "tabs": [
+            (value, label, counts[value], _query(params, status=value))
+            for value, label in STATUS_TABS
+        ],
+        "filter_query": params.urlencode(),
+        "active_filters": filterset.active_filters(),
+        "members": members,
+        "check_ids": CHECK_IDS,
+        "statuses": Finding.Status.choices,
+        "can_write": can_write(project.role),
+        "today": timezone.localdate(),
+    }
 
 
 @login_required
 @require_GET
 def finding_list(request, pk):
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
-    findings = project.findings.select_related("assignee").order_by("-id")
-    status = request.GET.get("status", "unresolved")
-    if status == "unresolved":
-        findings = findings.filter(status__in=Finding.UNRESOLVED)
-    elif status in Finding.Status.values:
-        findings = findings.filter(status=status)
-    severity = request.GET.get("severity")
-    if severity:
-        findings = findings.filter(severity=severity)
-    page = Paginator(findings, 50).get_page(request.GET.get("page"))
     template = "findings/finding_list.html"
-    if request.htmx:
+    if request.htmx and not request.htmx.boosted:
         template += "#findings-table"
-    return render(
-        request,
-        template,
-        {
-            "project": project,
-            "page": page,
-            "status": status,
-            "statuses": Finding.Status.choices,
-        },
-    )
+    return render(request, template, _list_context(request, project))
+
+
+@login_required
+@require_POST
+def finding_bulk(request, pk):
+    """Assign or change the status of the selected (or all matching) findings."""
+    project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
+    members = list(team_members(project))
+    form = BulkForm(request.POST, members=members)
+    back = f"{reverse('findings:list', args=[project.pk])}?{request.GET.urlencode()}"
+    if not form.is_valid():
+        error = " ".join(form.non_field_errors()) or " ".join(
+            f"{form.fields[name].label or name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        )
+        if request.htmx:
+            return render(
+                request,
+                "findings/finding_list.html#bulk-result",
+                {"error": error},
+                status=400,
+            )
+        messages.error(request, error)
+        return redirect(back)
+    if form.cleaned_data["scope"] == "matching":
+        selection = FindingFilter(
+            request.GET, project=project, user=request.user, members=members
+        ).qs
+    else:
+        selection = project.findings.filter(pk__in=form.cleaned_data["ids"])
+    result = form.save(selection, project=project, by=request.user)
+    if request.htmx:
+        response = render(
+            request, "findings/finding_list.html#bulk-result", {"result": result}
+        )
+        response["HX-Trigger"] = "findings-changed"
+        return response
+    if result.skipped:
+        messages.warning(request, result.message)
+    else:
+        messages.success(request, result.message)
+    return redirect(back)
+
+
+STATUS_LABELS = dict(Finding.Status.choices)
+# Events whose from/to values are statuses, shown by their labels.
+STATUS_KINDS = {
+    FindingEvent.Kind.CREATED,
+    FindingEvent.Kind.STATUS,
+    FindingEvent.Kind.REOPENED,
+    FindingEvent.Kind.FIXED,
+}
+
+
+def _timeline(finding):
+    """Return the finding's events, oldest first, with status labels to show."""
+    events = list(finding.events.select_related("actor", "audit"))
+    for event in events:
+        if event.kind in STATUS_KINDS:
+            event.from_label = STATUS_LABELS.get(event.from_value, event.from_value)
+            event.to_label = STATUS_LABELS.get(event.to_value, event.to_value)
+        else:
+            event.from_label, event.to_label = event.from_value, event.to_value
+    return events
 
 
 def _detail_context(request, finding):
     return {
         "finding": finding,
         "project": finding.project,
-        "events": finding.events.select_related("actor", "audit"),
+        "events": _timeline(finding),
         "triage_form": TriageForm(finding=finding),
         "assign_form": AssignForm(
             project=finding.project, initial={"assignee": finding.assignee_id}
@@ -61,7 +215,13 @@ def finding_detail(request, pk):
     finding = scoped(
         request,
         Finding.objects.select_related(
-            "project", "project__team", "assignee", "target"
+            "project",
+            "project__team",
+            "assignee",
+            "target",
+            "first_seen_audit",
+            "last_seen_audit",
+            "fixed_by_audit",
         ),
         pk=pk,
     )
@@ -146,16 +306,27 @@ def finding_comment(request, pk):
 @login_required
 @require_GET
 def finding_mine(request):
-    from django.db.models import F
-
-    findings = (
-        Finding.objects.filter(
-            assignee=request.user,
-            status__in=Finding.UNRESOLVED,
-            project__team__memberships__user=request.user,
-        )
-        .select_related("project")
-        .order_by(F("due_date").asc(nulls_last=True), "-id")
+    """List the unresolved findings assigned to the user in all their teams."""
+    today = timezone.localdate()
+    findings = Finding.objects.filter(
+        assignee=request.user,
+        status__in=Finding.UNRESOLVED,
+        project__team__in=Team.objects.filter(memberships__user=request.user),
     )
-    page = Paginator(findings, 50).get_page(request.GET.get("page"))
-    return render(request, "findings/finding_mine.html", {"page": page})
+    totals = findings.aggregate(
+        total=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today))
+    )
+    rows = (
+        findings.select_related("project", "project__team")
+        .defer("evidence", "remediation", "fix_sql", "status_reason")
+        .annotate(sev_rank=severity_rank())
+        # Overdue first: the earliest due date is the most overdue.
+        .order_by(F("due_date").asc(nulls_last=True), "sev_rank", "-pk")
+    )
+    page = KnownCountPaginator(rows, PER_PAGE, count=totals["total"]).get_page(
+        request.GET.get("page")
+    )
+    template = "findings/finding_mine.html"
+    if request.htmx:
+        template += "#mine-table"
+    return render(request, template, {"page": page, "totals": totals, "today": today})

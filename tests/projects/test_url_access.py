@@ -70,6 +70,10 @@ def kwargs_for(name, world):
         "findings:status": {"pk": f.pk},
         "findings:assign": {"pk": f.pk},
         "findings:comment": {"pk": f.pk},
+        "findings:bulk": {"pk": p.pk},
+        "findings:export-csv": {"pk": p.pk},
+        "findings:export-markdown": {"pk": p.pk},
+        "findings:export-sarif": {"pk": p.pk},
     }
     for extra_name, builder in EXTRA.items():
         table.setdefault(extra_name, builder(world))

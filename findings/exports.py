@@ -1,0 +1,440 @@
+"""Exports of a findings list: CSV, Markdown and SARIF.
+
+CSV and Markdown take the list's own query parameters (the same
+``FindingFilter``), stream their rows from ``.values_list().iterator()`` so
+memory stays flat however many findings match, and order them worst first.
+
+The CSV columns, in this order (the order never changes; new columns go at
+the end):
+
+``id, severity, status, title, check, dimension, effort, object, file, line,
+function, target, assignee, due_date, overdue, regression, status_reason,
+first_seen, last_seen, fingerprint, remediation, fix_sql, url``
+
+Dates are ISO 8601 (UTC for times); booleans are ``yes``/``no``. Any text
+cell that a spreadsheet would read as a formula (starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) gets a leading ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from audits.models import Audit
+from projects.access import scoped
+from projects.models import Project
+
+from .filters import STATUS_TABS, FindingFilter, team_members
+from .models import Finding
+from .tables import severity_rank
+
+CSV_COLUMNS = (
+    "id",
+    "severity",
+    "status",
+    "title",
+    "check",
+    "dimension",
+    "effort",
+    "object",
+    "file",
+    "line",
+    "function",
+    "target",
+    "assignee",
+    "due_date",
+    "overdue",
+    "regression",
+    "status_reason",
+    "first_seen",
+    "last_seen",
+    "fingerprint",
+    "remediation",
+    "fix_sql",
+    "url",
+)
+# The model fields read for each export row, in one tuple per finding.
+ROW_FIELDS = (
+    "pk",
+    "severity",
+    "status",
+    "title",
+    "check_id",
+    "dimension",
+    "effort",
+    "object",
+    "file",
+    "line",
+    "function",
+    "target__name",
+    "target__kind",
+    "target__location",
+    "assignee__username",
+    "due_date",
+    "regression",
+    "status_reason",
+    "first_seen_at",
+    "last_seen_at",
+    "fingerprint",
+    "remediation",
+    "fix_sql",
+)
+CHUNK = 2000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+STATUS_LABELS = dict(Finding.Status.choices)
+SEVERITY_LABELS = {
+    "critical": "Critical",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
+    "info": "Info",
+}
+REPORT_PREFIXES = {
+    "critical": "CRIT",
+    "high": "HIGH",
+    "medium": "MED",
+    "low": "LOW",
+    "info": "INFO",
+}
+
+
+def neutralise(value):
+    """Return ``value`` safe to open in a spreadsheet (no formula injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns what it is given."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _filtered(request, project):
+    """Return the findings the list's query parameters select, worst first."""
+    filterset = FindingFilter(
+        request.GET,
+        project=project,
+        user=request.user,
+        members=list(team_members(project)),
+    )
+    findings = filterset.qs.annotate(sev_rank=severity_rank()).order_by(
+        "sev_rank", "pk"
+    )
+    return filterset, findings
+
+
+def _filename(project, extension: str) -> str:
+    day = timezone.localdate().isoformat()
+    return f"{project.slug or 'project'}-findings-{day}.{extension}"
+
+
+def _url_pattern(request) -> str:
+    """Return the absolute URL of a finding with ``{}`` for its id."""
+    return request.build_absolute_uri(
+        reverse("findings:detail", args=[0]).replace("/0/", "/{}/")
+    ).replace("%7B%7D", "{}")
+
+
+def _target_label(name: str | None, kind: str | None, location: str | None) -> str:
+    if name:
+        return name
+    if kind:
+        return f"{kind}: {location}"
+    return ""
+
+
+def csv_rows(findings, *, url_pattern: str, today):
+    """Yield one list of cells per finding, in ``CSV_COLUMNS`` order."""
+    for row in findings.values_list(*ROW_FIELDS).iterator(chunk_size=CHUNK):
+        (
+            pk,
+            severity,
+            status,
+            title,
+            check,
+            dimension,
+            effort,
+            obj,
+            file,
+            line,
+            function,
+            target_name,
+            target_kind,
+            target_location,
+            assignee,
+            due,
+            regression,
+            reason,
+            first_seen,
+            last_seen,
+            fingerprint,
+            remediation,
+            fix_sql,
+        ) = row
+        overdue = status in Finding.UNRESOLVED and due is not None and due < today
+        yield [
+            pk,
+            severity,
+            status,
+            neutralise(title),
+            neutralise(check),
+            dimension,
+            effort,
+            neutralise(obj),
+            neutralise(file),
+            "" if line is None else line,
+            neutralise(function),
+            neutralise(_target_label(target_name, target_kind, target_location)),
+            neutralise(assignee or ""),
+            due.isoformat() if due else "",
+            "yes" if overdue else "no",
+            "yes" if regression else "no",
+            neutralise(reason),
+            first_seen.isoformat(timespec="seconds") if first_seen else "",
+            last_seen.isoformat(timespec="seconds") if last_seen else "",
+            fingerprint,
+            neutralise(remediation),
+            neutralise(fix_sql),
+            url_pattern.format(pk),
+        ]
+
+
+def _stream_csv(findings, *, url_pattern, bom: bool):
+    writer = csv.writer(_Echo())
+    if bom:
+        yield "\ufeff"
+    yield writer.writerow(CSV_COLUMNS)
+    for cells in csv_rows(
+        findings, url_pattern=url_pattern, today=timezone.localdate()
+    ):
+        yield writer.writerow(cells)
+
+
+@login_required
+@require_GET
+def export_csv(request, pk):
+    """Stream the filtered findings as CSV (``?bom=1`` for Excel)."""
+    project = scoped(request, Project.objects.all(), pk=pk)
+    _, findings = _filtered(request, project)
+    bom = request.GET.get("bom") in ("1", "true", "yes")
+    response = StreamingHttpResponse(
+        (
+            chunk.encode("utf-8")
+            for chunk in _stream_csv(
+                findings, url_pattern=_url_pattern(request), bom=bom
+            )
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{_filename(project, "csv")}"'
+    )
+    return response
+
+
+def _md_cell(text) -> str:
+    return " ".join(str(text or "").split()).replace("|", "\\|")
+
+
+def _md_code(text: str) -> str:
+    text = " ".join(text.split())
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def _stream_markdown(project, filterset, findings, *, url_pattern):
+    counts = dict(findings.order_by().values_list("severity").annotate(n=Count("pk")))
+    total = sum(counts.values())
+    status = dict(STATUS_TABS)[filterset.status_tab]
+    scope = "; ".join(
+        [f"Status: {status}"]
+        + [f"{label}: {value}" for label, value in filterset.active_filters()]
+    )
+    yield (
+        f"# Findings — {project.name}\n\n"
+        f"**Project:** {project.name} | **Team:** {project.team.name}\n"
+        f"**Date:** {timezone.localdate().isoformat()}\n"
+        f"**Scope:** {_md_cell(scope)}\n"
+        f"**Findings:** {total}\n\n---\n\n## Findings by Severity\n\n"
+    )
+    if not total:
+        yield "No findings.\n"
+        return
+    current, number = None, 0
+    rows = findings.values_list(
+        "pk",
+        "severity",
+        "status",
+        "title",
+        "check_id",
+        "object",
+        "file",
+        "line",
+        "effort",
+        "assignee__username",
+    ).iterator(chunk_size=CHUNK)
+    for pk, severity, status, title, check, obj, file, line, effort, who in rows:
+        if severity != current:
+            if current is not None:
+                yield "\n"
+            current, number = severity, 0
+            yield (
+                f"### {SEVERITY_LABELS.get(severity, severity)} "
+                f"({counts.get(severity, 0)})\n\n"
+                "| ID | Finding | Location | Effort | Status | Assignee |\n"
+                "|----|---------|----------|--------|--------|----------|\n"
+            )
+        number += 1
+        ref = f"{REPORT_PREFIXES.get(severity, severity.upper())}-{number}"
+        where = f" — {_md_code(obj)}" if obj else ""
+        finding = (
+            f"[{_md_cell(title)}]({url_pattern.format(pk)}){where} ({_md_code(check)})"
+        )
+        places = []
+        if file:
+            places.append(_md_code(f"{file}:{line}" if line else file))
+        if obj:
+            places.append(_md_code(obj))
+        location = " · ".join(places) or "N/A"
+        yield (
+            f"| {ref} | {finding} | {location} | {effort or '—'} "
+            f"| {STATUS_LABELS.get(status, status)} | {_md_cell(who) or '—'} |\n"
+        )
+
+
+@login_required
+@require_GET
+def export_markdown(request, pk):
+    """Stream the filtered findings as a Markdown report, a table per severity."""
+    project = scoped(request, Project.objects.select_related("team"), pk=pk)
+    filterset, findings = _filtered(request, project)
+    response = StreamingHttpResponse(
+        (
+            chunk.encode("utf-8")
+            for chunk in _stream_markdown(
+                project, filterset, findings, url_pattern=_url_pattern(request)
+            )
+        ),
+        content_type="text/markdown; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{_filename(project, "md")}"'
+    )
+    return response
+
+
+def sarif_issues(findings):
+    """Return engine issues rebuilt from finding rows, and the targets they name.
+
+    The SARIF renderer works on engine results; a finding row carries every
+    field of the issue it came from, and its target becomes the issue's
+    source so locations resolve as they do for a scan.
+    """
+    from audits.engine.issues import Dimension, Effort, Issue, Severity
+    from audits.engine.registry import SPECS
+    from audits.engine.scan import Target as EngineTarget
+
+    issues, targets = [], {}
+    for f in findings:
+        spec = SPECS.get(f.check_id)
+        dimension = f.dimension or (spec.dimension.value if spec else "schema")
+        effort = f.effort or (spec.effort.value if spec else "hours")
+        sources: tuple[str, ...] = ()
+        if f.target_id:
+            target = targets.get(f.target_id)
+            if target is None:
+                target = EngineTarget(
+                    kind=f.target.kind,
+                    location=f.target.location,
+                    dialect=f.target.dialect or None,
+                )
+                targets[f.target_id] = target
+            sources = (target.label,)
+        issues.append(
+            Issue(
+                check=f.check_id,
+                dimension=Dimension(dimension),
+                severity=Severity(f.severity),
+                effort=Effort(effort),
+                title=f.title,
+                fingerprint=f.fingerprint,
+                object=f.object,
+                file=f.file,
+                line=f.line,
+                function=f.function,
+                evidence=f.evidence,
+                remediation=f.remediation,
+                fix_sql=f.fix_sql,
+                sources=sources,
+            )
+        )
+    return issues, list(targets.values())
+
+
+def _source_root(targets) -> Path:
+    """Return the folder SARIF's relative URIs start from: the first code or DDL target's."""
+    for target in targets:
+        if target.kind in ("code", "ddl"):
+            root = Path(target.location)
+            return root if root.is_dir() else root.parent
+    return Path.cwd()
+
+
+@login_required
+@require_GET
+def export_sarif(request, pk):
+    """Return the open findings of the project's latest engine audit as SARIF."""
+    import json
+
+    from audits.engine.render import sarif
+    from audits.engine.scan import ScanResult, TargetResult
+
+    project = scoped(request, Project.objects.all(), pk=pk)
+    audit = (
+        Audit.objects.filter(
+            project=project,
+            origin="engine",
+            status__in=[Audit.Status.SUCCEEDED, Audit.Status.PARTIAL],
+        )
+        .order_by("-number")
+        .first()
+    )
+    if audit is None:
+        raise Http404("The project has no finished audit yet.")
+    findings = (
+        project.findings.unresolved()
+        .filter(origin="engine")
+        .select_related("target")
+        .order_by("pk")
+    )
+    issues, targets = sarif_issues(findings)
+    result = ScanResult(
+        targets=tuple(TargetResult(target=t, ok=True) for t in targets),
+        issues=tuple(issues),
+    )
+    data = sarif.as_data(result, base=_source_root(targets))
+    data["runs"][0]["automationDetails"] = {
+        "id": f"plumbline/{project.slug}/audit-{audit.number}"
+    }
+    data["runs"][0]["invocations"][0]["executionSuccessful"] = (
+        audit.status == Audit.Status.SUCCEEDED
+    )
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        content_type="application/sarif+json; charset=utf-8",
+    )
+    name = f"{project.slug or 'project'}-audit-{audit.number}.sarif"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -1,0 +1,173 @@
+"""The findings list's filters; exports read the same query parameters.
+
+Every filter lives in the query string, so a filtered list is a link: the
+overview's priority matrix links to ``?severity=high&effort=minutes&
+status=unresolved``, and the export links carry the list's parameters.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Dimension, Effort, Finding, Severity
+
+UNRESOLVED = "unresolved"
+ALL = "all"
+# The status tabs, in order; "unresolved" (open + in progress) is the default.
+STATUS_TABS = [
+    (UNRESOLVED, "Unresolved"),
+    *Finding.Status.choices,
+    (ALL, "All"),
+]
+# Filters that narrow the list besides the status tab; the status counts
+# are computed with these applied and the tab left out.
+NON_STATUS_FILTERS = (
+    "severity",
+    "dimension",
+    "check",
+    "assignee",
+    "target",
+    "overdue",
+    "effort",
+    "q",
+)
+
+
+class FindingFilter(django_filters.FilterSet):
+    """Filter one project's findings from the list's query string."""
+
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_TABS, method="filter_status", empty_label=None
+    )
+    severity = django_filters.ChoiceFilter(
+        choices=Severity.choices, empty_label="Any severity"
+    )
+    dimension = django_filters.ChoiceFilter(
+        choices=Dimension.choices, empty_label="Any dimension"
+    )
+    check = django_filters.CharFilter(
+        field_name="check_id",
+        label="Check",
+        widget=forms.TextInput(
+            attrs={"list": "check-ids", "placeholder": "Any check", "size": 16}
+        ),
+    )
+    assignee = django_filters.ChoiceFilter(
+        choices=[], method="filter_assignee", empty_label="Anyone"
+    )
+    target = django_filters.ModelChoiceFilter(queryset=None, empty_label="Any target")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        label="Overdue only",
+        widget=forms.CheckboxInput(attrs={"value": "1"}),
+    )
+    effort = django_filters.ChoiceFilter(
+        choices=Effort.choices, empty_label="Any effort"
+    )
+    q = django_filters.CharFilter(
+        method="filter_text",
+        label="Search",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": "Title, object or file",
+                "aria-label": "Search findings",
+            }
+        ),
+    )
+
+    class Meta:
+        model = Finding
+        fields: list[str] = []
+
+    def __init__(self, data=None, *args, project, user, members=(), **kwargs):
+        data = data.copy() if data is not None else {}
+        if data.get("status") not in dict(STATUS_TABS):
+            data["status"] = UNRESOLVED
+        super().__init__(data, *args, queryset=project.findings.all(), **kwargs)
+        self.project = project
+        self.user = user
+        self.filters["assignee"].extra["choices"] = [
+            ("me", "Me"),
+            ("nobody", "Nobody"),
+            *((str(u.pk), u.username) for u in members),
+        ]
+        self.filters["target"].queryset = project.targets.all()
+
+    @property
+    def status_tab(self) -> str:
+        """Return the selected status tab (``unresolved`` when none is valid)."""
+        self.form.is_valid()
+        return self.form.cleaned_data.get("status") or UNRESOLVED
+
+    def filter_status(self, queryset, name, value):
+        if value == UNRESOLVED:
+            return queryset.filter(status__in=Finding.UNRESOLVED)
+        if value == ALL:
+            return queryset
+        return queryset.filter(status=value)
+
+    def filter_assignee(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assignee=self.user)
+        if value == "nobody":
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee_id=value)
+
+    def filter_overdue(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(
+            status__in=Finding.UNRESOLVED, due_date__lt=timezone.localdate()
+        )
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(object__icontains=value)
+            | Q(file__icontains=value)
+        )
+
+    def without_status(self):
+        """Return the findings matching every filter but the status tab."""
+        # Like the filter set's own ``qs``, a value that does not validate
+        # is ignored rather than emptying the list.
+        self.form.is_valid()
+        queryset = self.queryset
+        for name in NON_STATUS_FILTERS:
+            value = self.form.cleaned_data.get(name)
+            if value in (None, "", [], ()):
+                continue
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def active_filters(self) -> list[tuple[str, str]]:
+        """Return (label, value) of every filter in use besides the status tab."""
+        self.form.is_valid()
+        chosen = []
+        for name in NON_STATUS_FILTERS:
+            value = self.form.cleaned_data.get(name)
+            if value in (None, "", False):
+                continue
+            field = self.form.fields[name]
+            if hasattr(field, "choices") and not hasattr(value, "pk"):
+                value = dict(field.choices).get(value, value)
+            chosen.append((str(field.label or name).capitalize(), str(value)))
+        return chosen
+
+
+def team_members(project):
+    """Return the members of the project's team, by username."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__team_id=project.team_id)
+        .order_by("username")
+        .only("pk", "username")
+    )
