@@ -30,8 +30,12 @@ class Audit(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED)
 
+    # Indexed by the unique (project, number) constraint, which leads with it.
     project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="audits"
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="audits",
+        db_index=False,
     )
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=10, choices=Trigger, default=Trigger.MANUAL)

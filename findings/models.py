@@ -64,8 +64,12 @@ class Finding(models.Model):
 
     UNRESOLVED = (Status.OPEN, Status.IN_PROGRESS)
 
+    # Indexed by the unique (project, fingerprint) constraint, which leads with it.
     project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="findings"
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_index=False,
     )
     fingerprint = models.CharField(max_length=64)
     check_id = models.CharField("check", max_length=100)
@@ -94,6 +98,7 @@ class Finding(models.Model):
     status_reason = models.TextField(blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        db_index=False,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -173,22 +178,11 @@ class Finding(models.Model):
                 fields=["project", "status", "severity", "effort"],
                 name="finding_matrix_idx",
             ),
-            # "My findings": a user's unresolved findings, overdue first.
+            # "My findings": a user's unresolved findings, overdue first (also
+            # the assignee foreign key's index).
             models.Index(
-                fields=["assignee", "due_date"],
-                name="finding_assignee_due_idx",
-                condition=Q(assignee__isnull=False),
+                fields=["assignee", "due_date"], name="finding_assignee_due_idx"
             ),
-            # Audit detail: what an audit fixed.
-            models.Index(
-                fields=["fixed_by_audit"],
-                name="finding_fixed_by_idx",
-                condition=Q(fixed_by_audit__isnull=False),
-            ),
-            # Audit detail: what an audit found first.
-            models.Index(fields=["first_seen_audit"], name="finding_first_seen_idx"),
-            models.Index(fields=["last_seen_audit"], name="finding_last_seen_idx"),
-            models.Index(fields=["target"], name="finding_target_idx"),
         ]
 
     def __str__(self) -> str:
@@ -329,16 +323,6 @@ class FindingEvent(models.Model):
             # The history timeline of one finding, in order.
             models.Index(
                 fields=["finding", "created_at"], name="event_finding_time_idx"
-            ),
-            models.Index(
-                fields=["audit"],
-                name="event_audit_idx",
-                condition=Q(audit__isnull=False),
-            ),
-            models.Index(
-                fields=["actor"],
-                name="event_actor_idx",
-                condition=Q(actor__isnull=False),
             ),
         ]
 

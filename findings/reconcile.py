@@ -133,28 +133,19 @@ def reconcile(audit, detections: Iterable[Detection], scope: Scope) -> Outcome:
         merged.setdefault(d.fingerprint, d)
     outcome = Outcome()
     with transaction.atomic():
-        existing = {
-            row[0]: row
-            for row in Finding.objects.filter(project=project).values_list(
-                "fingerprint",
-                "id",
-                "status",
-                "severity",
-                "target_id",
-                "check_id",
-                "origin",
-                "last_seen_audit_id",
-            )
-        }
-        new_rows, seen_rows, reopen, fix, events = [], [], [], [], []
+        existing = _load_existing(project.pk)
+        new_rows, seen_rows, touched, reopen, fix, events = [], [], [], [], [], []
         detected_checks = {d.check_id for d in merged.values()}
         for fp, d in merged.items():
             row = existing.get(fp)
             if row is None:
                 new_rows.append(_new_row(d, audit, project, now))
                 continue
-            _, fid, status, severity, *_ = row
-            seen_rows.append(_seen_row(fid, d))
+            _, fid, status, severity, *_rest, stored = row
+            if stored == _signature(d):
+                touched.append(fid)
+            else:
+                seen_rows.append(_seen_row(fid, d))
             if severity != d.severity:
                 outcome.severity_changed += 1
                 events.append(
@@ -209,7 +200,7 @@ def reconcile(audit, detections: Iterable[Detection], scope: Scope) -> Outcome:
         outcome.new = len(new_rows)
         outcome.reopened = len(reopen)
         outcome.fixed = len(fix)
-        _apply(audit, now, new_rows, seen_rows, reopen, fix, events)
+        _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events)
     return outcome
 
 
@@ -284,7 +275,50 @@ def _get(name: str, cast: str = "text", alias: str = "j") -> str:
     return f"json_extract({alias}.value, '$.{name}')"
 
 
-def _apply(audit, now, new_rows, seen_rows, reopen, fix, events) -> None:
+def _load_existing(project_id: int) -> dict[str, tuple]:
+    """Return the project's findings by fingerprint, with a change signature.
+
+    One raw query: at 100,000 findings building model rows would cost more
+    than the whole reconciliation.
+    """
+    f = Finding._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
+            f" severity, title, object, file, line, function, effort,"
+            f" LENGTH(evidence) + LENGTH(remediation) + LENGTH(fix_sql)"
+            f" FROM {f} WHERE project_id = %s",
+            [project_id],
+        )
+        return {row[0]: (*row[:7], tuple(row[7:])) for row in cur.fetchall()}
+
+
+def _signature(d: Detection) -> tuple:
+    """Return what must match a stored finding for a sighting to skip the refresh.
+
+    Texts are compared by length only: a change that keeps every length the
+    same is refreshed at the next change of location or wording.
+    """
+    return (
+        d.severity,
+        d.title,
+        d.object,
+        d.file,
+        d.line,
+        d.function,
+        d.effort,
+        len(d.evidence) + len(d.remediation) + len(d.fix_sql),
+    )
+
+
+def _id_rows(alias: str = "j") -> str:
+    """Return a FROM clause yielding one row per id in a JSON array parameter."""
+    if connection.vendor == "postgresql":
+        return f"jsonb_array_elements_text(%s::jsonb) AS {alias}(value)"
+    return f"json_each(%s) AS {alias}"
+
+
+def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> None:
     f, e = Finding._meta.db_table, FindingEvent._meta.db_table
     origin = audit.origin
     # Sightings are stamped with the audit's start, not the clock, so that
@@ -358,6 +392,13 @@ def _apply(audit, now, new_rows, seen_rows, reopen, fix, events) -> None:
                 " last_seen_audit_id = %s, last_seen_at = %s"
                 f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
                 [audit.pk, seen_at, json.dumps(seen_rows)],
+            )
+        if touched:
+            # Seen again exactly as stored: only the sighting moves.
+            cur.execute(
+                f"UPDATE {f} SET last_seen_audit_id = %s, last_seen_at = %s"
+                f" FROM {_id_rows()} WHERE {f}.id = CAST(j.value AS bigint)",
+                [audit.pk, seen_at, json.dumps(touched)],
             )
         if reopen:
             cur.execute(

@@ -36,9 +36,15 @@ class Membership(models.Model):
     MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
     WRITER_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    # Both keys are indexed by composites that lead with them (see Meta).
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
     role = models.CharField(max_length=10, choices=Role, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
@@ -88,7 +94,10 @@ class ProjectQuerySet(models.QuerySet):
 class Project(models.Model):
     team_path = "team"  # for projects.access.scoped
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    # Indexed by the unique (team, slug) constraint, which leads with it.
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="projects", db_index=False
+    )
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100)
     description = models.TextField(blank=True)
@@ -163,8 +172,9 @@ class Target(models.Model):
         POSTGRES = "postgres", "PostgreSQL"
         MYSQL = "mysql", "MySQL"
 
+    # Indexed by target_project_enabled_idx, which leads with it.
     project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="targets"
+        Project, on_delete=models.CASCADE, related_name="targets", db_index=False
     )
     name = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=12, choices=Kind)
