@@ -11,6 +11,7 @@ from django.utils import timezone
 from .models import (
     NEEDS_REASON,
     SEVERITY_ORDER,
+    TRANSITIONS,
     Finding,
     FindingEvent,
     TransitionError,
@@ -25,6 +26,15 @@ class TriageForm(forms.Form):
     def __init__(self, *args, finding=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.finding = finding
+        if finding is not None:
+            # Offer only the moves the lifecycle allows; any other status
+            # still validates, and is refused with the rule's own message.
+            allowed = TRANSITIONS[finding.status]
+            self.fields["status"].widget.choices = [
+                (value, label)
+                for value, label in Finding.Status.choices
+                if value in allowed
+            ]
 
     def clean(self):
         data = super().clean()

@@ -53,6 +53,7 @@ class FindingTable(tables.Table):
     )
     assignee = tables.Column(
         accessor="assignee__username",
+        verbose_name="Assignee",
         default="–",
         order_by=("assignee__username", "-id"),
         attrs={"th": {"class": "hide-sm"}, "td": {"class": "hide-sm"}},

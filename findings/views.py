@@ -237,6 +237,7 @@ def _after_change(request, finding, error=None):
         finding.role = request.role
         context = _detail_context(request, finding)
         context["error"] = error
+        context["oob"] = True
         response = render(
             request,
             "findings/finding_detail.html#triage",

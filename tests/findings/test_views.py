@@ -384,6 +384,11 @@ def test_status_change_by_htmx_returns_triage_with_the_new_event(
     assert response["HX-Trigger"] == "findings-changed"
     assert body.lstrip().startswith('<aside class="detail-side" id="triage"')
     assert "changed status" in body and "In progress" in body
+    # The status badge in the page header follows, out of band.
+    assert (
+        '<span id="head-status" class="status status-in_progress" hx-swap-oob="true">'
+        in body
+    )
     assert "<html" not in body
 
 
