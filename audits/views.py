@@ -101,26 +101,30 @@ def audit_detail(request, pk):
             "key": key,
             "title": title,
             "help": help_text,
+            "empty": empty,
             "total": summary.get(key, 0),
             "findings": list(qs[:CHANGE_LIMIT]),
         }
-        for key, title, help_text, qs in (
+        for key, title, help_text, empty, qs in (
             (
                 "new",
                 "New",
                 "Found for the first time by this audit.",
+                "Nothing was found for the first time.",
                 findings.filter(first_seen_audit=audit),
             ),
             (
                 "fixed",
                 "Fixed",
                 "Open before, not seen by this audit: verified fixed.",
+                "No open finding went away.",
                 findings.filter(fixed_by_audit=audit),
             ),
             (
                 "reopened",
                 "Reopened",
                 "Fixed before and seen again: regressions.",
+                "No fixed finding came back.",
                 findings.filter(pk__in=reopened_ids),
             ),
         )

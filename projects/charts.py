@@ -21,12 +21,13 @@ from audits.engine.issues import Dimension
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 44
+WIDTH, HEIGHT = 640, 250
+LEFT, RIGHT, TOP, BOTTOM = 60, 12, 14, 48
 
 # Letters shown on the grade chart's y axis: each band's middle letter and
-# the extremes, so the axis stays readable when the chart is phone-sized.
-GRADE_TICKS = ("A+", "A", "B", "C", "D", "F")
+# F, so the axis stays readable when the chart is phone-sized. A+ sits one
+# step above A, at the top of the chart.
+GRADE_TICKS = ("A", "B", "C", "D", "F")
 
 # Dimension line colours, chosen to stay apart for common colour blindness.
 DIMENSION_COLOURS = {
@@ -49,6 +50,13 @@ def _when(audit: dict[str, Any]) -> str:
     return f" ({finished:%Y-%m-%d %H:%M})" if finished else ""
 
 
+def short_number(value: int) -> str:
+    """Return ``value`` compactly for an axis: 1500 as 1.5k."""
+    if value >= 1000:
+        return f"{_fmt(value / 1000)}k"
+    return str(value)
+
+
 def nice_step(maximum: int, ticks: int = 4) -> int:
     """Return a round tick step (1, 2, 5 × 10^n) covering ``maximum``."""
     if maximum <= ticks:
@@ -69,8 +77,9 @@ def _x_labels(count: int, x_of, audits: Sequence[dict[str, Any]]) -> list[str]:
         if i % every and i != count - 1:
             continue
         parts.append(
-            f'<text class="tick" x="{_fmt(x_of(i))}" y="{HEIGHT - BOTTOM + 16}" '
-            f'text-anchor="middle">#{int(audit["number"])}</text>'
+            f'<text class="tick" x="{_fmt(x_of(i))}" y="{HEIGHT - BOTTOM + 6}" '
+            f'text-anchor="middle" dominant-baseline="hanging">'
+            f"#{int(audit['number'])}</text>"
         )
     return parts
 
@@ -87,7 +96,7 @@ def _frame(title: str, y_label: str, body: list[str], desc: str) -> SafeString:
         f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" '
         f'y2="{TOP + plot_h}"/>'
         f'<text class="axis-label" x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" '
-        f'y="{HEIGHT - 6}" text-anchor="middle">Audit</text>'
+        f'y="{HEIGHT - 4}" text-anchor="middle">Audit</text>'
         f'<text class="axis-label" x="12" y="{TOP + plot_h / 2:.0f}" '
         f'text-anchor="middle" transform="rotate(-90 12 {TOP + plot_h / 2:.0f})">'
         f"{escape(y_label)}</text>"
@@ -120,7 +129,7 @@ def severity_chart(audits: Sequence[dict[str, Any]]) -> SafeString:
         body.append(
             f'<line class="grid" x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}"/>'
             f'<text class="tick" x="{LEFT - 6}" y="{y}" text-anchor="end" '
-            f'dominant-baseline="middle">{tick}</text>'
+            f'dominant-baseline="middle">{short_number(tick)}</text>'
         )
     for i, (audit, total) in enumerate(zip(audits, totals, strict=True)):
         by_severity = audit["summary"].get("by_severity", {})

@@ -366,7 +366,7 @@ def test_severity_chart_labels_some_audits_when_there_are_many():
 
 def test_grade_chart_has_grade_letters_on_the_y_axis_and_point_tooltips():
     svg = str(charts.grade_chart(chart_rows(4)))
-    for letter in ("A+", "A", "B", "C", "D", "F"):
+    for letter in ("A", "B", "C", "D", "F"):
         assert f'dominant-baseline="middle">{letter}</text>' in svg
     assert ">Grade</text>" in svg and ">Audit</text>" in svg
     for key in ("schema", "integrity", "performance", "security", "overall"):
