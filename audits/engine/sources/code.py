@@ -507,33 +507,41 @@ class _Module:
         self.lines = lines
         self.is_test = _is_test_path(rel)
         self.constants: dict[str, ast.expr] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and isinstance(
-                node.value,
-                ast.Constant
-                | ast.Tuple
-                | ast.List
-                | ast.Set
-                | ast.Dict
-                | ast.JoinedStr
-                | ast.BinOp,
+        self.imports: list[ast.Import | ast.ImportFrom] = []
+        # Module and class level only: constants live there, and walking
+        # every function body twice would double the cost of a scan.
+        pending: list[ast.stmt] = list(tree.body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                self.imports.append(node)
+            elif isinstance(node, ast.ClassDef):
+                pending.extend(node.body)
+            elif isinstance(node, ast.If | ast.Try):
+                pending.extend(node.body + node.orelse)
+            elif isinstance(node, ast.Assign) and isinstance(
+                node.value, _CONSTANT_NODES
             ):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         self.constants.setdefault(target.id, node.value)
-                    elif (
-                        isinstance(target, ast.Attribute)
-                        and isinstance(target.value, ast.Name)
-                        and target.value.id == "self"
-                    ):
-                        self.constants.setdefault("self." + target.attr, node.value)
             elif (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
-                and node.value is not None
                 and isinstance(node.value, ast.Constant)
             ):
                 self.constants.setdefault(node.target.id, node.value)
+
+
+_CONSTANT_NODES = (
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    ast.Dict,
+    ast.JoinedStr,
+    ast.BinOp,
+)
 
 
 def _is_test_path(rel: str) -> bool:
@@ -634,6 +642,8 @@ class _FunctionWalker(ast.NodeVisitor):
         self.params_param: int | None = None
         self.pending_targets: tuple[str, ...] = ()
         self.helper_conns: list[tuple[str, str]] = []
+        self.single_calls: set[int] = set()
+        self.handled_calls: set[int] = set()
         self.returns_call = ""
         self.fetchone_names: set[str] = set()
         self.first_use = len(col.sql)
@@ -964,19 +974,33 @@ class _FunctionWalker(ast.NodeVisitor):
         )
         self.visit(node.value)
 
+    def visit_Import(self, node: ast.Import) -> None:
+        self.col.imports.update(a.name.split(".")[0] for a in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module:
+            self.col.imports.add(node.module.split(".")[0])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant):
+            return  # a docstring or a bare string: prose, not a call or a command
+        self.visit(node.value)
+
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._ref(node.id)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in _ONE_ROW:
+            inner = _unwrap_await(node.value)
+            if isinstance(inner, ast.Call):
+                self.single_calls.add(id(inner))
         self._ref(node.attr)
         self.visit(node.value)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if not isinstance(node.value, str):
             return
-        if isinstance(getattr(node, "_plumb_parent", None), ast.Expr):
-            return  # a docstring or a bare string: prose, not a call or a command
         text = node.value
         sql = looks_like_sql(text)
         for kind, pattern in _KEYWORD_PATTERNS.items():
@@ -1183,6 +1207,8 @@ class _FunctionWalker(ast.NodeVisitor):
         sql_node = _unwrap_await(sql_node)  # type: ignore[assignment]
         assert isinstance(sql_node, ast.expr)
         # ``conn.execute(text("..."))`` - the SQL is inside text().
+        if isinstance(sql_node, ast.Call):
+            self.handled_calls.add(id(sql_node))
         if (
             isinstance(sql_node, ast.Call)
             and _dotted(sql_node.func).split(".")[-1] == "text"
@@ -1212,12 +1238,7 @@ class _FunctionWalker(ast.NodeVisitor):
             return False
         if method == "text" and receiver not in ("", "sa", "sqlalchemy", "sql"):
             return False
-        parent = getattr(node, "_plumb_parent", None)
-        if (
-            method == "text"
-            and isinstance(parent, ast.Call)
-            and parent.func is not node
-        ):
+        if method == "text" and id(node) in self.handled_calls:
             return True
         params_node = (
             node.args[1]
@@ -1259,7 +1280,7 @@ class _FunctionWalker(ast.NodeVisitor):
         arg_names: tuple[str, ...] = ()
         for a in list(node.args[1:]) + [k.value for k in node.keywords]:
             arg_names += _names(a)
-        single = _single_row_context(node)
+        single = id(node) in self.single_calls or _single_row_name(node)
         for piece in pieces or [template]:
             info = analyse_sql(piece)
             use = SqlUse(
@@ -1839,12 +1860,8 @@ def _shift(template: str, offset: int) -> str:
     )
 
 
-def _single_row_context(node: ast.Call) -> bool:
-    """Return True when the call's result is read one row at a time."""
-    parent = getattr(node, "_plumb_parent", None)
-    while isinstance(parent, ast.Await):
-        parent = getattr(parent, "_plumb_parent", None)
-    if isinstance(parent, ast.Attribute) and parent.attr in (
+_ONE_ROW = frozenset(
+    {
         "fetchone",
         "first",
         "scalar",
@@ -1854,8 +1871,12 @@ def _single_row_context(node: ast.Call) -> bool:
         "scalar_one_or_none",
         "fetchval",
         "fetchrow",
-    ):
-        return True
+    }
+)
+
+
+def _single_row_name(node: ast.Call) -> bool:
+    """Return True when the called helper's name says it returns one row."""
     name = _dotted(node.func).split(".")[-1]
     return name in ("fetchrow", "fetchval") or bool(
         re.search(
@@ -2163,12 +2184,6 @@ def _decode(data: bytes, rel: str) -> tuple[str | None, str]:
         return None, f"{rel}: skipped, cannot decode: {exc}"
 
 
-def _set_parents(tree: ast.AST) -> None:
-    for parent in ast.walk(tree):
-        for child in ast.iter_child_nodes(parent):
-            child._plumb_parent = parent  # type: ignore[attr-defined]
-
-
 def load_code(root: Path, *, exclude: Iterable[str] = ()) -> CodeFacts:
     """Walk ``root`` and return the code facts of every Python file in it.
 
@@ -2227,9 +2242,8 @@ def load_code(root: Path, *, exclude: Iterable[str] = ()) -> CodeFacts:
         lines = text.splitlines()
         info = FileInfo(rel, crlf, lf, len(lines), _is_test_path(rel))
         files.append(info)
-        _set_parents(tree)
         mod = _Module(rel, _module_name(rel), tree, lines)
-        for node in ast.walk(tree):
+        for node in mod.imports:
             if isinstance(node, ast.Import):
                 col.imports.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module:

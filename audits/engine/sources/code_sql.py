@@ -11,7 +11,7 @@ that identifies the statement in fingerprints.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import sqlglot
@@ -290,9 +290,234 @@ def _first_word(text: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-@lru_cache(maxsize=8192)
+def _keywords() -> frozenset[str]:
+    from sqlglot.tokens import Tokenizer
+
+    words = {w.lower() for key in Tokenizer.KEYWORDS for w in key.split()}
+    words.update(_EXTRA_KEYWORDS)
+    return frozenset(w for w in words if w.isidentifier())
+
+
+_EXTRA_KEYWORDS = [
+    "conflict",
+    "nothing",
+    "do",
+    "replace",
+    "ignore",
+    "immediate",
+    "exclusive",
+    "deferred",
+    "abort",
+    "fail",
+    "rollback",
+    "excluded",
+    "returning",
+    "nulls",
+    "first",
+    "last",
+    "rowid",
+    "indexed",
+    "without",
+    "temp",
+    "temporary",
+    "if",
+    "exists",
+    "add",
+    "rename",
+    "to",
+    "column",
+    "cascade",
+    "restrict",
+    "action",
+    "no",
+    "set",
+    "default",
+    "glob",
+    "regexp",
+    "match",
+    "escape",
+    "collate",
+    "nocase",
+    "window",
+    "over",
+    "partition",
+    "filter",
+    "within",
+    "recursive",
+    "materialized",
+    "limit",
+    "offset",
+    "plan",
+    "query",
+    "explain",
+    "vacuum",
+    "analyze",
+    "reindex",
+    "attach",
+    "detach",
+    "database",
+    "savepoint",
+    "release",
+    "transaction",
+    "instead",
+    "of",
+    "each",
+    "row",
+    "for",
+    "trigger",
+    "view",
+    "virtual",
+    "using",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "true",
+    "false",
+    "null",
+    "is",
+    "not",
+    "like",
+    "in",
+    "and",
+    "or",
+    "key",
+    "share",
+    "nowait",
+    "skip",
+    "locked",
+    "update",
+    "delete",
+    "insert",
+    "into",
+    "values",
+    "select",
+    "from",
+    "where",
+    "group",
+    "by",
+    "order",
+    "having",
+    "join",
+    "inner",
+    "left",
+    "right",
+    "outer",
+    "cross",
+    "on",
+    "as",
+    "distinct",
+    "union",
+    "all",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "between",
+    "asc",
+    "desc",
+    "primary",
+    "foreign",
+    "references",
+    "check",
+    "unique",
+    "index",
+    "table",
+    "create",
+    "drop",
+    "alter",
+    "begin",
+    "commit",
+    "pragma",
+]
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|:[A-Za-z_]\w*|[A-Za-z_]\w*"
+    r"|\d+(?:\.\d+)?|\S",
+)
+_KEYWORD_SET: frozenset[str] | None = None
+
+
+def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
+    """Return (shape, slot -> name, normalised text) for ``text``.
+
+    Every plain identifier becomes a slot (``__s0``, ``__s1``...), so
+    statements that differ only in table and column names share one sqlglot
+    parse. Function names, keywords, literals and parameters stay as they are.
+    """
+    global _KEYWORD_SET
+    if _KEYWORD_SET is None:
+        _KEYWORD_SET = _keywords()
+    tokens = _TOKEN.findall(text)
+    if not tokens:
+        return None
+    slots: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    out: list[str] = []
+    norm: list[str] = []
+    for i, tok in enumerate(tokens):
+        low = tok.lower()
+        follows = tokens[i + 1] if i + 1 < len(tokens) else ""
+        is_word = tok[0].isalpha() or tok[0] == "_"
+        if (
+            is_word
+            and low not in _KEYWORD_SET
+            and follows != "("
+            and not low.startswith((_PARAM, DYN))
+        ):
+            slot = by_name.get(low)
+            if slot is None:
+                slot = f"__s{len(by_name)}"
+                by_name[low] = slot
+                slots[slot] = low
+            out.append(slot)
+        else:
+            out.append(tok)
+        norm.append("?" if low.startswith(":" + _PARAM) else low)
+    joined = re.sub(r"\(\s+", "(", " ".join(norm))
+    normalised = re.sub(r"\s*\.\s*", ".", re.sub(r"\s+([,)])", r"\1", joined))
+    return " ".join(out), slots, normalised
+
+
+def _unslot(value: str, slots: dict[str, str]) -> str:
+    return re.sub(r"__s\d+", lambda m: slots.get(m.group(0), m.group(0)), value)
+
+
 def analyse_sql(text: str, dialect: str = "sqlite") -> SqlInfo:
-    """Return what the SQL template ``text`` does; cached per distinct text."""
+    """Return what the SQL template ``text`` does.
+
+    Statements are parsed once per shape (the text with its identifiers
+    replaced by slots) and once per distinct text, so large code bases with
+    many similar queries cost few sqlglot parses.
+    """
+    return _analyse_text(text, dialect)
+
+
+@lru_cache(maxsize=65536)
+def _analyse_text(text: str, dialect: str) -> SqlInfo:
+    if _PRAGMA.match(text):
+        return _analyse(text, dialect)
+    numbered, params = _number_placeholders(text)
+    shaped = _shape(numbered)
+    if shaped is None:
+        return _analyse(text, dialect)
+    shape, slots, normalised = shaped
+    info = _analyse(shape, dialect)
+    if not info.parsed:
+        return replace(_analyse(text, dialect), normalised=normalised)
+    return replace(
+        info,
+        normalised=normalised,
+        param_count=params,
+        tables=tuple(_unslot(t, slots) for t in info.tables),
+        where_columns=tuple(_unslot(c, slots) for c in info.where_columns),
+        set_columns=tuple(_unslot(c, slots) for c in info.set_columns),
+        written=tuple((_unslot(c, slots), v) for c, v in info.written),
+    )
+
+
+@lru_cache(maxsize=16384)
+def _analyse(text: str, dialect: str = "sqlite") -> SqlInfo:
+    """Parse one SQL text with sqlglot and return its analysis."""
     numbered, params = _number_placeholders(text)
     first = _first_word(text)
     pragma_match = _PRAGMA.match(text)
@@ -377,3 +602,9 @@ def split_script(text: str) -> list[str]:
     if tail:
         parts.append(tail)
     return parts
+
+
+def clear_cache() -> None:
+    """Forget every cached analysis (for benchmarks and long-lived workers)."""
+    _analyse_text.cache_clear()
+    _analyse.cache_clear()
