@@ -288,3 +288,17 @@ def test_audit_list_query_count_does_not_grow(
     with django_assert_num_queries(5):  # session, user, project, count, page
         response = client.get(reverse("audits:list", args=[project.pk]))
     assert response.status_code == 200
+
+
+def test_audit_detail_explains_counts_whose_findings_changed_since(
+    client, project, owner
+):
+    audit = Audit.objects.create(
+        project=project, number=1, status="succeeded", summary={"fixed": 4}
+    )
+    client.force_login(owner)
+    html = client.get(reverse("audits:detail", args=[audit.pk])).content.decode()
+    section = html[html.index('id="fixed"') :]
+    assert "(4)" in section[: section.index("</section>")]
+    assert "changed since" in section[: section.index("</section>")]
+    assert "No fixed finding came back." in html

@@ -509,3 +509,32 @@ def test_viewer_reads_settings_without_forms(client, project, viewer):
     html = client.get(reverse("projects:settings", args=[project.pk])).content.decode()
     assert "Viewers can read settings" in html
     assert "Test connection" not in html and "Save settings" not in html
+
+
+def test_unknown_pages_get_the_designed_error_page(client, project, outsider):
+    client.force_login(outsider)
+    response = client.get(reverse("projects:overview", args=[project.pk]))
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert 'class="card empty error-page"' in html
+    assert "belongs to a team you are not in" in html
+    assert "/static/css/plumbline.css" in html
+
+
+def test_a_failed_last_audit_shows_its_error_and_keeps_the_grades(
+    client, project, owner
+):
+    make_audits(project, 2)
+    Audit.objects.create(
+        project=project,
+        number=3,
+        status=Audit.Status.FAILED,
+        finished_at=timezone.now(),
+        error="The audit stopped on an internal error: KeyError: 'x'",
+    )
+    client.force_login(owner)
+    html = client.get(reverse("projects:overview", args=[project.pk])).content.decode()
+    assert "Audit #3" in html and ">Failed</span>" in html
+    assert "KeyError: &#x27;x&#x27;" in html
+    assert 'data-grade="C-"' in html  # from audit 2's summary
+    assert html.count('class="bar-group"') == 2
