@@ -285,9 +285,9 @@ def _load_existing(project_id: int) -> dict[str, tuple]:
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
-            f" severity, title, object, file, line, function, effort,"
-            f" LENGTH(evidence) + LENGTH(remediation) + LENGTH(fix_sql)"
-            f" FROM {f} WHERE project_id = %s",
+            f" severity, file, line, effort, LENGTH(title) + LENGTH(object)"
+            f" + LENGTH(function) + LENGTH(evidence) + LENGTH(remediation)"
+            f" + LENGTH(fix_sql) FROM {f} WHERE project_id = %s",
             [project_id],
         )
         return {row[0]: (*row[:7], tuple(row[7:])) for row in cur.fetchall()}
@@ -296,19 +296,12 @@ def _load_existing(project_id: int) -> dict[str, tuple]:
 def _signature(d: Detection) -> tuple:
     """Return what must match a stored finding for a sighting to skip the refresh.
 
-    Texts are compared by length only: a change that keeps every length the
-    same is refreshed at the next change of location or wording.
+    Location and severity are compared as they are, texts by their total
+    length: a rewording that keeps every length is picked up by the next
+    sighting that changes anything else.
     """
-    return (
-        d.severity,
-        d.title,
-        d.object,
-        d.file,
-        d.line,
-        d.function,
-        d.effort,
-        len(d.evidence) + len(d.remediation) + len(d.fix_sql),
-    )
+    texts = (d.title, d.object, d.function, d.evidence, d.remediation, d.fix_sql)
+    return (d.severity, d.file, d.line, d.effort, sum(len(t) for t in texts))
 
 
 def _id_rows(alias: str = "j") -> str:
