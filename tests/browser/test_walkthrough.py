@@ -179,3 +179,50 @@ def test_overview_is_readable_on_a_phone(browser_page, live_server, owner, proje
     # Nothing makes the page scroll sideways.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+@pytest.mark.browser
+def test_progress_bar_polls_until_the_audit_ends_then_grades_refresh(
+    browser_page, live_server, owner, project
+):
+    from django.utils import timezone
+
+    from audits import services
+
+    first = services.start_audit(project, user=owner, enqueue=False)
+    first = services.execute_audit(first.pk)
+    running = Audit.objects.create(
+        project=project,
+        number=2,
+        status=Audit.Status.RUNNING,
+        started_at=timezone.now(),
+        progress_done=1,
+        progress_total=3,
+        progress_step="Scanning schema.sql",
+    )
+    page = browser_page
+    log_in(page, live_server, owner)
+    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
+    bar = page.locator("#audit-progress").get_by_role("progressbar")
+    expect(page.locator("#audit-status")).to_have_text("Running")
+    expect(bar).to_have_attribute("aria-valuenow", "33")
+    expect(page.locator(".overall-grade .grade")).to_have_text(
+        first.summary["grades"]["overall"]
+    )
+
+    # A worker elsewhere moves on, then finishes with a different result.
+    Audit.objects.filter(pk=running.pk).update(
+        progress_done=2, progress_step="Reconciling findings"
+    )
+    expect(bar).to_have_attribute("aria-valuenow", "66")
+    expect(page.locator("#audit-progress")).to_contain_text("Reconciling findings")
+    summary = {**first.summary, "grades": {**first.summary["grades"], "overall": "F"}}
+    Audit.objects.filter(pk=running.pk).update(
+        status=Audit.Status.SUCCEEDED, finished_at=timezone.now(), summary=summary
+    )
+    expect(page.locator("#audit-status")).to_have_text("Succeeded")
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+    # The summary refreshed itself on the audit-finished event.
+    expect(page.locator(".overall-grade .grade")).to_have_text("F")
+    # Polling stopped: the finished bar carries no hx-get any more.
+    assert page.locator("#audit-progress[hx-get]").count() == 0
