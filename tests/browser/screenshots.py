@@ -95,7 +95,12 @@ def build_history(env: dict) -> dict:
         for finding in open_findings()[:count]:
             finding.change_status(status, by=demo, reason=reason)
         reaudit()
-    mine = list(open_findings().filter(severity__in=["critical", "high"])[:6])
+    mine = list(
+        project.findings.filter(
+            status__in=["open", "in_progress"],
+            severity__in=["critical", "high", "medium"],
+        ).order_by("severity", "id")[:6]
+    )
     for i, finding in enumerate(mine):
         finding.assign(demo if i % 3 else sam, by=demo)
         if i < 3:
@@ -105,11 +110,12 @@ def build_history(env: dict) -> dict:
     detail = mine[0] if mine else open_findings().first()
     detail.assign(demo, by=sam)
     detail.comment(
-        "The upsert reads on one connection and writes on another; "
-        "moving it to INSERT … ON CONFLICT fixes the lost update.",
+        "Confirmed on the staging copy. The fix is small; I will pair on it "
+        "with whoever picks it up.",
         by=sam,
     )
-    detail.change_status("in_progress", by=demo)
+    if detail.status == "open":
+        detail.change_status("in_progress", by=demo)
     # Spread the audits over the past weeks as a daily schedule would.
     audits = list(Audit.objects.filter(project=project).order_by("number"))
     now = timezone.now()
