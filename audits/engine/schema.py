@@ -121,11 +121,16 @@ class Schema:
 
     def table(self, name: str) -> Table | None:
         """Return the table called ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        for table in self.tables:
-            if table.name.lower() == wanted:
-                return table
-        return None
+        # Checks look tables up once per column; a linear scan made a
+        # 1,000-table schema quadratic. The map is built on first use and
+        # kept outside the dataclass fields, so equality and repr ignore it.
+        by_name: dict[str, Table] | None = self.__dict__.get("_by_name")
+        if by_name is None:
+            by_name = {}
+            for table in self.tables:
+                by_name.setdefault(table.name.lower(), table)
+            object.__setattr__(self, "_by_name", by_name)
+        return by_name.get(name.lower())
 
     def fact(self, key: str, default: Any = None) -> Any:
         """Return the engine fact ``key`` or ``default`` when not probed."""

@@ -25,13 +25,31 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
 
 from audits.engine.issues import Evidence, Issue
 from audits.engine.registry import CheckSpec, Facts, implements
 from audits.engine.schema import Check, Column, ForeignKey, Index, Schema, Table
 
 SCHEMA = {Evidence.SCHEMA}
+
+_T = TypeVar("_T")
+# key -> (schema, value): the last schema each derived value was computed
+# for. Checks run one schema at a time, so one entry per key is enough, and
+# holding the schema itself (not its id) makes a stale hit impossible.
+_MEMO: dict[str, tuple[Schema, Any]] = {}
+
+
+def per_schema(key: str, schema: Schema, compute: Callable[[Schema], _T]) -> _T:
+    """Return ``compute(schema)``, computed once per schema object and ``key``."""
+    cached = _MEMO.get(key)
+    if cached is not None and cached[0] is schema:
+        return cast(_T, cached[1])
+    value = compute(schema)
+    _MEMO[key] = (schema, value)
+    return value
+
 
 # --------------------------------------------------------------------------
 # Shared helpers (also used by checks that join code and schema)
@@ -389,12 +407,16 @@ OWNER_TABLES = frozenset(
 )
 
 
-def owner_tables(schema: Schema) -> set[str]:
+def owner_tables(schema: Schema) -> frozenset[str]:
     """Return lower-case names of owner-like tables (by name or by fan-in).
 
     A table counts by fan-in when at least three other tables, and at least
     half of the tables that have foreign keys, reference it.
     """
+    return per_schema("owner_tables", schema, _owner_tables)
+
+
+def _owner_tables(schema: Schema) -> frozenset[str]:
     owners = {t.name.lower() for t in schema.tables if t.name.lower() in OWNER_TABLES}
     referrers: dict[str, set[str]] = {}
     with_fks = 0
@@ -411,7 +433,7 @@ def owner_tables(schema: Schema) -> set[str]:
     for parent, children in referrers.items():
         if len(children) >= 3 and 2 * len(children) >= with_fks:
             owners.add(parent)
-    return owners
+    return frozenset(owners)
 
 
 @implements("fk-no-on-delete", requires=SCHEMA)
@@ -512,16 +534,28 @@ def resolve_reference(schema: Schema, table: Table, column: str) -> Table | None
             if found is not None:
                 return found
         if start == 0:
-            suffixed = [
-                t
-                for t in schema.tables
-                if any(
-                    t.name.lower().endswith("_" + c) for c in _plural_candidates(stem)
-                )
-            ]
-            if len(suffixed) == 1:
-                return suffixed[0]
+            suffixed = _tables_by_suffix(schema)
+            found_by_suffix = {
+                id(t): t for c in _plural_candidates(stem) for t in suffixed.get(c, ())
+            }
+            if len(found_by_suffix) == 1:
+                return next(iter(found_by_suffix.values()))
     return None
+
+
+def _tables_by_suffix(schema: Schema) -> dict[str, list[Table]]:
+    """Return each ``_``-separated name tail -> the tables whose name ends in it."""
+
+    def build(schema: Schema) -> dict[str, list[Table]]:
+        tails: dict[str, list[Table]] = {}
+        for table in schema.tables:
+            low = table.name.lower()
+            for at in range(1, len(low)):
+                if low[at - 1] == "_":
+                    tails.setdefault(low[at:], []).append(table)
+        return tails
+
+    return per_schema("tables_by_suffix", schema, build)
 
 
 @implements("fk-missing", requires=SCHEMA)

@@ -141,11 +141,61 @@ class _TableState:
         return -1
 
 
+class _IndexMap:
+    """The model's indexes by key, with each table's keys kept apart.
+
+    A constraint index is added only when its table has no equal one yet;
+    asking every index in the schema made loading quadratic.
+    """
+
+    def __init__(self) -> None:
+        self._all: dict[str, Index] = {}
+        self._by_table: dict[str, dict[str, None]] = {}
+
+    def __setitem__(self, key: str, index: Index) -> None:
+        old = self._all.get(key)
+        if old is not None:
+            self._forget(key, old)
+        self._all[key] = index
+        self._by_table.setdefault(index.table.lower(), {})[key] = None
+
+    def __delitem__(self, key: str) -> None:
+        self._forget(key, self._all.pop(key))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._all
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def _forget(self, key: str, index: Index) -> None:
+        keys = self._by_table.get(index.table.lower())
+        if keys is not None:
+            keys.pop(key, None)
+
+    def discard(self, key: str) -> None:
+        """Remove the index stored under ``key``, if any."""
+        if key in self._all:
+            del self[key]
+
+    def items(self) -> list[tuple[str, Index]]:
+        """Return (key, index) pairs in the order they were first added."""
+        return list(self._all.items())
+
+    def values(self) -> list[Index]:
+        """Return the indexes in the order they were first added."""
+        return list(self._all.values())
+
+    def of_table(self, table: str) -> list[Index]:
+        """Return the indexes on ``table`` (case-insensitive)."""
+        return [self._all[k] for k in self._by_table.get(table.lower(), ())]
+
+
 @dataclass
 class _Model:
     dialect: str
     tables: dict[str, _TableState] = field(default_factory=dict)
-    indexes: dict[str, Index] = field(default_factory=dict)  # lower name -> index
+    indexes: _IndexMap = field(default_factory=_IndexMap)  # lower name -> index
     triggers: dict[str, SchemaTrigger] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)  # lower name -> body
     notes: list[str] = field(default_factory=list)
@@ -722,11 +772,9 @@ class _Loader:
         name: str | None,
         line: int,
     ) -> None:
-        for index in self.model.indexes.values():
-            if (
-                index.table.lower() == state.name.lower()
-                and index.constraint == constraint
-                and index.column_names == tuple(c.lower() for c in cols)
+        for index in self.model.indexes.of_table(state.name):
+            if index.constraint == constraint and index.column_names == tuple(
+                c.lower() for c in cols
             ):
                 return
         state.constraint_count += 1
@@ -760,32 +808,41 @@ class _Loader:
         return tuple(result)
 
     def create_index(self, text: str) -> None:
-        node = self.parse(text)
-        if not isinstance(node, exp.Create) or not isinstance(node.this, exp.Index):
-            raise ParseError("unsupported syntax")
-        index = node.this
-        name = _ident(index.this)
-        table = _ident(index.args.get("table"))
-        params = index.args.get("params")
-        columns = params.args.get("columns") or [] if params is not None else []
-        where = params.args.get("where") if params is not None else None
-        if not table or not columns:
-            raise ParseError("index without table or columns")
+        plain = plain_index(text, self.dialect)
+        if plain is not None:
+            name, table, index_cols, unique, exists = plain
+            predicate = None
+        else:
+            node = self.parse(text)
+            if not isinstance(node, exp.Create) or not isinstance(node.this, exp.Index):
+                raise ParseError("unsupported syntax")
+            index = node.this
+            name = _ident(index.this)
+            table = _ident(index.args.get("table"))
+            params = index.args.get("params")
+            columns = params.args.get("columns") or [] if params is not None else []
+            where = params.args.get("where") if params is not None else None
+            if not table or not columns:
+                raise ParseError("index without table or columns")
+            index_cols = self.index_columns(columns)
+            unique = bool(node.args.get("unique"))
+            exists = bool(node.args.get("exists"))
+            predicate = (
+                where.this.sql(dialect=self.dialect) if where is not None else None
+            )
         state = self.model.table(table)
         if state is None:
             self.note(f"index {name} is on table {table}, which is not defined")
             return
         key = name.lower() or f"{table.lower()}:{len(self.model.indexes)}"
-        if key in self.model.indexes and node.args.get("exists"):
+        if key in self.model.indexes and exists:
             return
         self.model.indexes[key] = Index(
             name=name,
             table=state.name,
-            columns=self.index_columns(columns),
-            unique=bool(node.args.get("unique")),
-            predicate=where.this.sql(dialect=self.dialect)
-            if where is not None
-            else None,
+            columns=index_cols,
+            unique=unique,
+            predicate=predicate,
             line=self.line,
         )
 
@@ -952,7 +1009,7 @@ class _Loader:
             if kind == "TABLE":
                 self.model.drop_table(name)
             else:
-                self.model.indexes.pop(name.lower(), None)
+                self.model.indexes.discard(name.lower())
 
     def create_function(self, text: str) -> None:
         match = _FUNCTION.match(text)
@@ -982,6 +1039,74 @@ class _Loader:
         self.model.triggers[name.lower()] = SchemaTrigger(
             name=name, table=table, timing=timing, event=event, body=body
         )
+
+
+_PLAIN_NAME = r"(?:[A-Za-z_][\w$]*|\"[^\"]+\"|`[^`]+`)"
+_PLAIN_INDEX = re.compile(
+    rf"^\s*CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?P<name>{_PLAIN_NAME})\s+ON\s+(?P<table>{_PLAIN_NAME})\s*"
+    rf"\((?P<cols>\s*{_PLAIN_NAME}(?:\s+(?:ASC|DESC))?"
+    rf"(?:\s*,\s*{_PLAIN_NAME}(?:\s+(?:ASC|DESC))?)*)\s*\)\s*;?\s*$",
+    re.IGNORECASE,
+)
+_PLAIN_COLUMN = re.compile(rf"\s*({_PLAIN_NAME})(?:\s+(ASC|DESC))?\s*$", re.I)
+_KEYWORDS: dict[str, frozenset[str]] = {}
+
+
+def _dialect_keywords(dialect: str) -> frozenset[str]:
+    """Return every word the dialect's tokenizer treats as a keyword."""
+    words = _KEYWORDS.get(dialect)
+    if words is None:
+        tokenizer = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class
+        words = frozenset(w for key in tokenizer.KEYWORDS for w in key.split())
+        _KEYWORDS[dialect] = words
+    return words
+
+
+def plain_index(
+    text: str, dialect: str
+) -> tuple[str, str, tuple[IndexColumn, ...], bool, bool] | None:
+    """Read a CREATE INDEX over plain columns without sqlglot, or return None.
+
+    Return (name, table, columns, unique, if-not-exists). Anything else
+    (expressions, a WHERE, USING, schema-qualified or keyword names, quotes
+    the dialect reads differently) returns None, so sqlglot reads it and
+    the result is the same either way; parsing costs milliseconds a
+    statement, and a migration folder holds thousands of these.
+    """
+    match = _PLAIN_INDEX.match(text)
+    if match is None:
+        return None
+    keywords = _dialect_keywords(dialect)
+    quote_char = "`" if dialect == "mysql" else '"'
+
+    def name_of(token: str) -> str | None:
+        if token[0] in '`"':
+            return token[1:-1] if token[0] == quote_char else None
+        return None if token.upper() in keywords else token
+
+    name = name_of(match.group("name"))
+    table = name_of(match.group("table"))
+    if not name or not table:
+        return None
+    columns: list[IndexColumn] = []
+    for part in match.group("cols").split(","):
+        column = _PLAIN_COLUMN.match(part)
+        if column is None:
+            return None  # a quoted name holding a comma
+        col = name_of(column.group(1))
+        if not col:
+            return None
+        columns.append(
+            IndexColumn(col, descending=(column.group(2) or "").upper() == "DESC")
+        )
+    return (
+        name,
+        table,
+        tuple(columns),
+        bool(match.group("unique")),
+        bool(match.group("exists")),
+    )
 
 
 def _same_fk(a: ForeignKey, b: ForeignKey) -> bool:

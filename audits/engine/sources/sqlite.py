@@ -256,8 +256,9 @@ def _probe(conn: ProbeConnection, path: Path) -> Schema:
     tables: list[Table] = []
     fk_ids: dict[str, dict[int, ForeignKey]] = {}
     with_rows = 0
+    catalog = _Catalog(master)
     for name in names:
-        table, ids = _read_table(conn, name, master, notes)
+        table, ids = _read_table(conn, name, catalog, notes)
         count = stat_rows.get(name.lower())
         has_rows = bool(count)
         if count is None:
@@ -473,16 +474,30 @@ def _make_check(node: exp.Expression, name: str | None, column: str | None) -> C
     )
 
 
+class _Catalog:
+    """``sqlite_master`` grouped once, so each table's lookups are direct."""
+
+    def __init__(self, master: list[tuple[Any, ...]]) -> None:
+        self.table_sql: dict[str, str | None] = {}
+        self.index_sql: dict[str, str] = {}
+        self.triggers: dict[str, list[tuple[str, str, str | None]]] = {}
+        for kind, name, tbl, sql in master:
+            if kind == "table":
+                self.table_sql.setdefault(str(name), sql)
+            elif kind == "index" and sql:
+                self.index_sql.setdefault(str(name).lower(), sql)
+            elif kind == "trigger":
+                self.triggers.setdefault(str(tbl).lower(), []).append((name, tbl, sql))
+
+
 def _read_table(
     conn: ProbeConnection,
     name: str,
-    master: list[tuple[Any, ...]],
+    catalog: _Catalog,
     notes: list[str],
 ) -> tuple[Table, dict[int, ForeignKey]]:
     """Return one table and its foreign keys by SQLite's fk id."""
-    table_sql = next(
-        (sql for kind, n, _, sql in master if kind == "table" and n == name), None
-    )
+    table_sql = catalog.table_sql.get(name)
     parsed = _parse_table_sql(table_sql)
     if table_sql and not parsed.ok:
         notes.append(
@@ -522,11 +537,9 @@ def _read_table(
         )
 
     fks_by_id = _read_fks(conn, name, primary_key, parsed)
-    indexes = _read_indexes(conn, name, master)
+    indexes = _read_indexes(conn, name, catalog)
     triggers = [
-        _trigger(n, tbl, sql)
-        for kind, n, tbl, sql in master
-        if kind == "trigger" and str(tbl).lower() == name.lower()
+        _trigger(n, tbl, sql) for n, tbl, sql in catalog.triggers.get(name.lower(), [])
     ]
     table = Table(
         name=name,
@@ -614,21 +627,23 @@ def _pop_match(
     return None
 
 
-def _read_indexes(
-    conn: ProbeConnection, table: str, master: list[tuple[Any, ...]]
-) -> list[Index]:
-    sql_by_name = {
-        str(n).lower(): sql for kind, n, _, sql in master if kind == "index" and sql
-    }
+def _read_indexes(conn: ProbeConnection, table: str, catalog: _Catalog) -> list[Index]:
     indexes = []
     for row in _rows(conn, f"PRAGMA index_list({_quote(table)})"):
         _seq, iname, unique, origin = row[:4]
         partial = row[4] if len(row) > 4 else 0
-        exprs, predicate = _parse_index_sql(sql_by_name.get(str(iname).lower()))
         columns = []
         key_rows = [
             r for r in _rows(conn, f"PRAGMA index_xinfo({_quote(iname)})") if r[5]
         ]
+        exprs: list[str] = []
+        predicate = None
+        # The pragmas name plain key columns; only expressions and partial
+        # predicates need the statement, and parsing it costs milliseconds.
+        if partial or any(r[1] == -2 or r[2] is None for r in key_rows):
+            exprs, predicate = _parse_index_sql(
+                catalog.index_sql.get(str(iname).lower())
+            )
         for pos, r in enumerate(sorted(key_rows, key=lambda r: r[0])):
             cid, cname, desc = r[1], r[2], r[3]
             if cid == -2 or cname is None:
