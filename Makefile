@@ -42,7 +42,7 @@ test-sqlite: $(STAMP)
 # The engine tests never touch Django's database, so the PostgreSQL run
 # covers the suites that do.
 test-postgres: $(STAMP)
-	env -u REDIS_URL SECRET_KEY=test-only DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q --ignore=tests/engine
+	env -u REDIS_URL SECRET_KEY=test-only CONN_MAX_AGE=0 DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q --ignore=tests/engine
 
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; SECRET_KEY=bench-only $(BIN)/python $$script || exit 1; done
