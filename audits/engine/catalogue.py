@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .issues import Dimension, Effort, Severity
 
-S, I, P, O, X, T = (
+S, I, P, O, X, T = (  # noqa: E741 - one letter per dimension keeps the rows readable
     Dimension.SCHEMA,
     Dimension.INTEGRITY,
     Dimension.PERFORMANCE,

@@ -18,17 +18,28 @@ def target(project):
 
 
 def new_audit(project, origin="engine"):
-    number = (project.audits.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    number = (
+        project.audits.order_by("-number").values_list("number", flat=True).first() or 0
+    ) + 1
     return Audit.objects.create(
-        project=project, number=number, origin=origin, status=Audit.Status.RUNNING,
+        project=project,
+        number=number,
+        origin=origin,
+        status=Audit.Status.RUNNING,
         started_at=timezone.now(),
     )
 
 
 def det(n, target, check="fk-missing", severity="medium"):
     return Detection(
-        fingerprint=f"fp-{n}", check_id=check, severity=severity, title=f"Problem {n}",
-        dimension="schema", effort="minutes", object=f"t.c{n}", target_id=target.pk,
+        fingerprint=f"fp-{n}",
+        check_id=check,
+        severity=severity,
+        title=f"Problem {n}",
+        dimension="schema",
+        effort="minutes",
+        object=f"t.c{n}",
+        target_id=target.pk,
     )
 
 
@@ -39,19 +50,36 @@ def scope(target, checks=("fk-missing",)):
 def table_state():
     return list(
         Finding.objects.order_by("fingerprint").values_list(
-            "fingerprint", "status", "severity", "regression", "last_seen_audit_id",
-            "last_seen_at", "fixed_by_audit_id", "due_date", "line", "title",
+            "fingerprint",
+            "status",
+            "severity",
+            "regression",
+            "last_seen_audit_id",
+            "last_seen_at",
+            "fixed_by_audit_id",
+            "due_date",
+            "line",
+            "title",
         )
     )
 
 
 def test_new_fingerprints_become_open_findings_with_a_created_event(project, target):
     audit = new_audit(project)
-    outcome = reconcile(audit, [det(1, target), det(2, target, severity="critical")], scope(target))
+    outcome = reconcile(
+        audit, [det(1, target), det(2, target, severity="critical")], scope(target)
+    )
     assert outcome.new == 2
     f = Finding.objects.get(fingerprint="fp-2")
-    assert f.status == "open" and f.first_seen_audit == audit and f.last_seen_audit == audit
-    assert f.due_date == (audit.started_at + timedelta(days=project.sla_critical_days)).date()
+    assert (
+        f.status == "open"
+        and f.first_seen_audit == audit
+        and f.last_seen_audit == audit
+    )
+    assert (
+        f.due_date
+        == (audit.started_at + timedelta(days=project.sla_critical_days)).date()
+    )
     assert list(f.events.values_list("kind", "audit_id")) == [("created", audit.pk)]
 
 
@@ -68,7 +96,12 @@ def test_an_identical_re_audit_keeps_every_finding_open(project, target):
     reconcile(new_audit(project), [det(1, target), det(2, target)], scope(target))
     second = new_audit(project)
     outcome = reconcile(second, [det(1, target), det(2, target)], scope(target))
-    assert (outcome.new, outcome.fixed, outcome.reopened, outcome.still_open) == (0, 0, 0, 2)
+    assert (outcome.new, outcome.fixed, outcome.reopened, outcome.still_open) == (
+        0,
+        0,
+        0,
+        2,
+    )
     assert set(Finding.objects.values_list("status", flat=True)) == {"open"}
     assert set(Finding.objects.values_list("last_seen_audit", flat=True)) == {second.pk}
     assert FindingEvent.objects.count() == 2  # only the two "created" events
@@ -83,12 +116,18 @@ def test_unseen_open_findings_are_fixed_and_verified_by_the_audit(project, targe
     f = Finding.objects.get(fingerprint="fp-2")
     assert f.status == "fixed" and f.fixed_by_audit == second
     event = f.events.get(kind="fixed")
-    assert (event.from_value, event.to_value, event.audit_id) == ("in_progress", "fixed", second.pk)
+    assert (event.from_value, event.to_value, event.audit_id) == (
+        "in_progress",
+        "fixed",
+        second.pk,
+    )
 
 
 def test_a_target_that_failed_fixes_none_of_its_findings(project, target):
     reconcile(new_audit(project), [det(1, target)], scope(target))
-    failed_scope = Scope(origin="engine", checks_by_target={})  # the target did not scan
+    failed_scope = Scope(
+        origin="engine", checks_by_target={}
+    )  # the target did not scan
     outcome = reconcile(new_audit(project), [], failed_scope)
     assert outcome.fixed == 0
     assert Finding.objects.get().status == "open"
@@ -96,7 +135,9 @@ def test_a_target_that_failed_fixes_none_of_its_findings(project, target):
 
 def test_a_check_that_did_not_run_fixes_nothing(project, target):
     reconcile(new_audit(project), [det(1, target)], scope(target))
-    outcome = reconcile(new_audit(project), [], scope(target, checks=("index-duplicate",)))
+    outcome = reconcile(
+        new_audit(project), [], scope(target, checks=("index-duplicate",))
+    )
     assert outcome.fixed == 0
     assert Finding.objects.get().status == "open"
 
@@ -145,18 +186,38 @@ def test_locations_follow_the_code_while_the_fingerprint_stays(project, target):
 def test_an_import_only_fixes_findings_of_its_own_kind(project, target):
     reconcile(new_audit(project), [det(1, target)], scope(target))
     imported = new_audit(project, origin="markdown")
-    md = Detection(fingerprint="md-1", check_id="report:CRIT-1", severity="critical", title="From a report")
+    md = Detection(
+        fingerprint="md-1",
+        check_id="report:CRIT-1",
+        severity="critical",
+        title="From a report",
+    )
     reconcile(imported, [md], Scope(origin="markdown", whole_origin=True))
     assert Finding.objects.get(fingerprint="md-1").origin == "markdown"
     # A later import without CRIT-1 fixes it, but leaves the engine's finding alone.
-    reconcile(new_audit(project, origin="markdown"), [], Scope(origin="markdown", whole_origin=True))
+    reconcile(
+        new_audit(project, origin="markdown"),
+        [],
+        Scope(origin="markdown", whole_origin=True),
+    )
     assert Finding.objects.get(fingerprint="md-1").status == "fixed"
     assert Finding.objects.get(fingerprint="fp-1").status == "open"
 
 
-def test_an_engine_audit_verifies_an_imported_finding_mapped_to_its_check(project, target):
-    md = Detection(fingerprint="md-9", check_id="fk-missing", severity="medium", title="From a report")
-    reconcile(new_audit(project, origin="markdown"), [md], Scope(origin="markdown", whole_origin=True))
+def test_an_engine_audit_verifies_an_imported_finding_mapped_to_its_check(
+    project, target
+):
+    md = Detection(
+        fingerprint="md-9",
+        check_id="fk-missing",
+        severity="medium",
+        title="From a report",
+    )
+    reconcile(
+        new_audit(project, origin="markdown"),
+        [md],
+        Scope(origin="markdown", whole_origin=True),
+    )
     reconcile(new_audit(project), [], scope(target))
     assert Finding.objects.get(fingerprint="md-9").status == "fixed"
 
@@ -165,7 +226,9 @@ def count_queries(project, target, n):
     Finding.objects.all().delete()
     reconcile(new_audit(project), [det(i, target) for i in range(n)], scope(target))
     # Second audit: half seen, half fixed, some new; every statement kind runs.
-    detections = [det(i, target) for i in range(n // 2)] + [det(n + i, target) for i in range(n // 2)]
+    detections = [det(i, target) for i in range(n // 2)] + [
+        det(n + i, target) for i in range(n // 2)
+    ]
     with CaptureQueriesContext(connection) as ctx:
         reconcile(new_audit(project), detections, scope(target))
     return len(ctx.captured_queries)
