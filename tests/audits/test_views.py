@@ -302,3 +302,18 @@ def test_audit_detail_explains_counts_whose_findings_changed_since(
     assert "(4)" in section[: section.index("</section>")]
     assert "changed since" in section[: section.index("</section>")]
     assert "No fixed finding came back." in html
+
+
+def test_audit_list_shows_each_audit_with_its_counts(client, project, owner):
+    audit = run_audit(project, owner)
+    client.force_login(owner)
+    html = client.get(reverse("audits:list", args=[project.pk])).content.decode()
+    assert audit.get_absolute_url() in html
+    assert ">Succeeded</span>" in html
+
+
+def test_audit_list_empty_state_and_wrong_method(client, project, owner):
+    client.force_login(owner)
+    url = reverse("audits:list", args=[project.pk])
+    assert "No audits yet" in client.get(url).content.decode()
+    assert client.post(url).status_code == 405
