@@ -1,5 +1,0 @@
-"""Test-wide settings that must exist before Django loads."""
-
-import os
-
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
