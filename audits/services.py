@@ -133,7 +133,9 @@ def _run(audit: Audit) -> Audit:
     checks_by_target: dict[int, frozenset[str]] = {}
     outcomes: list[dict] = []
     issues = []
+    results = []
     for target, result in _scan_targets(audit, targets):
+        results.append(result)
         outcomes.append(
             {
                 "target": target.pk,
@@ -169,7 +171,7 @@ def _run(audit: Audit) -> Audit:
     )
     status = Audit.Status.PARTIAL if failed else Audit.Status.SUCCEEDED
     error = "; ".join(f"{o['label']}: {o['error']}" for o in failed)
-    report = _render_report(project, issues)
+    report = _render_report(audit, [r for r in results if r.target is not None], issues)
     return _finish(
         audit,
         status,
@@ -181,13 +183,46 @@ def _run(audit: Audit) -> Audit:
     )
 
 
-def _render_report(project, issues) -> str:
+def _render_report(audit, results, issues) -> str:
+    """Return the audit's Markdown report: what it saw, graded as tracked.
+
+    Findings the team documented or marked false positive keep that status
+    in the report and do not count against its grades.
+    """
+    from types import SimpleNamespace
+
+    project = audit.project
     try:
+        from audits.engine.issues import merge_issues
+
+        # The same problem seen by several targets is one finding.
+        issues = merge_issues(list(issues))
+        from audits.engine import grading
         from audits.engine.render import markdown
         from audits.engine.scan import ScanResult
 
+        # Everything this audit saw has just been stamped as last seen by it.
+        statuses = dict(
+            Finding.objects.filter(project=project, last_seen_audit=audit)
+            .values_list("fingerprint", "status")
+            .iterator(chunk_size=5000)
+        )
+        rows = [
+            SimpleNamespace(
+                dimension=i.dimension,
+                severity=i.severity,
+                fingerprint=i.fingerprint,
+                check=i.check,
+                status=statuses.get(i.fingerprint, "open"),
+            )
+            for i in issues
+        ]
         return markdown.render(
-            ScanResult(targets=(), issues=tuple(issues)), title=project.name
+            ScanResult(targets=tuple(results), issues=tuple(issues)),
+            grades=grading.grade(rows),
+            title=f"{project.name}: database audit",
+            project=project.name,
+            statuses=statuses,
         )
     except Exception:  # a report problem must not fail the audit
         log.exception("could not render the report of %s", project)
