@@ -27,8 +27,8 @@ from audits.imports import UNMAPPED_CHECK, ReportError, import_report
 from audits.models import Audit
 from findings.models import Finding, FindingEvent
 from projects.models import Project, Target
+from tests.shared import REPORTS_DIR as REPORTS  # noqa: E402
 
-REPORTS = Path(settings.BASE_DIR).parent / "shared" / "reports"
 FIXTURES = Path(__file__).resolve().parents[1] / "engine" / "fixtures" / "reports"
 BIN = Path(sys.executable).parent
 

@@ -22,7 +22,8 @@ from audits.engine.reports.values import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_REPORTS = REPO.parent / "shared" / "reports"
+from tests.shared import REPORTS_DIR as SHARED_REPORTS  # noqa: E402
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
 
 

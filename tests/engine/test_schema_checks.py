@@ -11,9 +11,9 @@ from audits.engine.issues import Evidence, Issue
 from audits.engine.registry import Facts, run_checks
 from audits.engine.schema import Schema
 from audits.engine.sources.ddl import load_path, load_text
+from tests.shared import REPORTS_DIR as REPORTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ddl"
-REPORTS = Path("/work/shared/reports")
 DIALECTS = ("sqlite", "postgres", "mysql")
 
 
