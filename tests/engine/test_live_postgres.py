@@ -426,3 +426,22 @@ def test_migrations_unversioned_follows_the_version_table(pg: Any) -> None:
 def test_connections_near_limit_is_silent_on_a_quiet_server(pg: Any) -> None:
     url, _conn = pg
     assert issues_of(probe_pg.probe(url), "connections-near-limit") == []
+
+
+def test_probe_silences_a_password_column_whose_sampled_values_are_hashes(
+    pg: tuple[str, psycopg.Connection[Any]],
+) -> None:
+    url, conn = pg
+    conn.execute(
+        "CREATE TABLE accounts (id bigserial PRIMARY KEY, password varchar(128),"
+        " client_secret text)"
+    )
+    conn.execute(
+        "INSERT INTO accounts (password, client_secret) VALUES "
+        "('pbkdf2_sha256$600000$abcdefgh$0123456789abcdefABCDEF=', 'open-sesame')"
+    )
+    schema = probe_pg.probe(url)
+    assert "open-sesame" not in repr(schema.facts)
+    reported = {i.object: i for i in issues_of(schema, "secret-stored-plaintext")}
+    assert set(reported) == {"accounts.client_secret"}
+    assert "1 of 1 sampled values" in reported["accounts.client_secret"].evidence

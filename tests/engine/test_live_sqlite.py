@@ -299,3 +299,48 @@ def test_scan_target_runs_the_live_checks_on_a_probed_file(db: Path) -> None:
     assert result.ok
     assert "fk-violations" in result.checks_run
     assert {"fk-violations", "sqlite-wal-disabled"} <= {i.check for i in result.issues}
+
+
+def test_probe_samples_secret_columns_as_counts_and_never_keeps_the_values(
+    tmp_path: Path,
+) -> None:
+    path = make_db(
+        tmp_path / "secrets.db",
+        """
+        CREATE TABLE accounts (id INTEGER PRIMARY KEY, password TEXT, api_token TEXT);
+        INSERT INTO accounts (password, api_token) VALUES
+            ('pbkdf2_sha256$600000$abcdefgh$0123456789abcdefABCDEF=', 'hunter2-token'),
+            ('argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA', '');
+        """,
+    )
+    schema = probe_sqlite.probe(str(path))
+    samples = {(s["table"], s["column"]): s for s in schema.fact("secret_samples")}
+    assert samples[("accounts", "password")] == {
+        "table": "accounts",
+        "column": "password",
+        "sampled": 2,
+        "hashed": 2,
+    }
+    assert samples[("accounts", "api_token")]["sampled"] == 1
+    assert samples[("accounts", "api_token")]["hashed"] == 0
+    assert "hunter2" not in repr(schema.facts)
+    result = scan_target(Target("sqlite", str(path)))
+    secrets = {
+        i.object: i for i in result.issues if i.check == "secret-stored-plaintext"
+    }
+    assert set(secrets) == {"accounts.api_token"}
+    assert (
+        "1 of 1 sampled values do not look like hashes"
+        in secrets["accounts.api_token"].evidence
+    )
+    assert "hunter2" not in secrets["accounts.api_token"].evidence
+
+
+def test_hex_values_count_as_hashes_only_in_password_columns() -> None:
+    from audits.engine.sources._probe import looks_hashed
+
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert looks_hashed(digest, password=True)
+    assert not looks_hashed(digest)
+    assert looks_hashed("$2b$12$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTU")
+    assert not looks_hashed("correct horse battery staple", password=True)

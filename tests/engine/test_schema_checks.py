@@ -14,6 +14,7 @@ from audits.engine.sources.ddl import load_path, load_text
 from tests.shared import REPORTS_DIR as REPORTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ddl"
+
 DIALECTS = ("sqlite", "postgres", "mysql")
 
 
@@ -726,3 +727,36 @@ def test_report_000_schema_yields_the_reported_findings() -> None:
     conflict = next(i for i in issues if i.check == "fk-conflicting-declarations")
     assert conflict.file == "benchmark_studio.sql"
     assert conflict.line is not None
+
+
+# --- what a Django-managed schema cannot tell
+
+
+DJANGO_SQLITE = """
+CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app VARCHAR(255) NOT NULL,
+    name VARCHAR(255) NOT NULL, applied DATETIME NOT NULL);
+CREATE TABLE auth_user (id INTEGER PRIMARY KEY, password VARCHAR(128) NOT NULL,
+    username VARCHAR(150) NOT NULL UNIQUE);
+CREATE TABLE projects_membership (id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX projects_membership_user_id ON projects_membership (user_id);
+"""
+
+
+def test_fk_no_on_delete_is_silent_on_a_django_managed_schema() -> None:
+    assert found(DJANGO_SQLITE, "sqlite", "fk-no-on-delete") == {}
+    plain = DJANGO_SQLITE.split(";", 1)[1]
+    assert set(found(plain, "sqlite", "fk-no-on-delete")) == {
+        "projects_membership.user_id"
+    }
+
+
+def test_django_auth_user_password_is_not_a_plaintext_secret() -> None:
+    assert found(DJANGO_SQLITE, "sqlite", "secret-stored-plaintext") == {}
+
+
+def test_a_password_column_outside_django_is_still_reported() -> None:
+    plain = DJANGO_SQLITE.split(";", 1)[1]
+    assert set(found(plain, "sqlite", "secret-stored-plaintext")) == {
+        "auth_user.password"
+    }

@@ -436,11 +436,25 @@ def _owner_tables(schema: Schema) -> frozenset[str]:
     return frozenset(owners)
 
 
+def django_managed(schema: Schema) -> bool:
+    """Return True when Django's migrations built the schema.
+
+    Django keeps its applied migrations in ``django_migrations``. It declares
+    every FK without an ON DELETE action (``DEFERRABLE INITIALLY DEFERRED``
+    on SQLite and PostgreSQL) and carries out each model's ``on_delete``
+    itself, so the schema alone cannot say what a delete does.
+    """
+    return schema.table("django_migrations") is not None
+
+
 @implements("fk-no-on-delete", requires=SCHEMA)
 def fk_no_on_delete(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report FKs to owner-like tables that declare no ON DELETE action."""
+    """Report FKs to owner-like tables that declare no ON DELETE action.
+
+    Silent on a Django-managed schema, whose delete rules live in the models.
+    """
     schema = _schema(facts)
-    if schema is None:
+    if schema is None or django_managed(schema):
         return
     owners = owner_tables(schema)
     for table in schema.tables:
@@ -1272,26 +1286,63 @@ def secret_like(name: str) -> bool:
     return bool(re.search(r"(api|private|secret|access|signing)_?key$", joined))
 
 
+def _secret_samples(schema: Schema) -> dict[tuple[str, str], tuple[int, int]]:
+    """Return (table, column) -> (values sampled, of them hashes) from a probe."""
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    for entry in schema.fact("secret_samples", ()) or ():
+        key = (str(entry["table"]).lower(), str(entry["column"]).lower())
+        found[key] = (int(entry["sampled"]), int(entry["hashed"]))
+    return found
+
+
 @implements("secret-stored-plaintext", requires=SCHEMA)
 def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report text columns that look like secrets and not like hashes."""
+    """Report text columns that look like secrets and not like hashes.
+
+    A live probe samples a few values of each such column; when every one
+    has the shape of a hash the column is silent, and when some do not the
+    finding says how many. Django's ``auth_user.password`` is written only
+    through its password hashers, so it is silent on a Django-managed schema
+    unless sampled values contradict that.
+    """
     schema = _schema(facts)
     if schema is None:
         return
+    samples = _secret_samples(schema)
+    django = django_managed(schema)
     for table in schema.tables:
         for col in table.columns:
             if not secret_like(col.name) or is_numeric_type(col):
                 continue
             if "BOOL" in col.type.upper():
                 continue
+            sampled, hashed = samples.get(
+                (table.name.lower(), col.name.lower()), (0, 0)
+            )
+            if sampled and hashed == sampled:
+                continue
+            if (
+                not sampled
+                and django
+                and (table.name.lower(), col.name.lower()) == ("auth_user", "password")
+            ):
+                continue
+            evidence = (
+                f"{table.name}.{col.name} {col.type or '(untyped)'}: the name "
+                f"says secret, not hash or ciphertext"
+            )
+            if sampled:
+                evidence += (
+                    f"; {sampled - hashed} of {sampled} sampled values do not look "
+                    f"like hashes"
+                )
             yield _issue(
                 spec,
                 table,
                 col.line,
                 key=[table.name, col.name],
                 object=f"{table.name}.{col.name}",
-                evidence=f"{table.name}.{col.name} {col.type or '(untyped)'}: the name "
-                f"says secret, not hash or ciphertext",
+                evidence=evidence,
             )
 
 

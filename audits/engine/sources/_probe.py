@@ -165,3 +165,66 @@ def fk_violation(
         "exact": exact,
         "sample": tuple(sample),
     }
+
+
+# How many non-empty values of a secret-looking column a probe reads to tell
+# hashes from plain text. The values are classified, counted and dropped:
+# they never reach facts, notes or findings.
+SECRET_SAMPLE_SIZE = 5
+
+# Django's hasher prefixes (``pbkdf2_sha256$600000$salt$hash``), modular
+# crypt formats (``$2b$12$...``, ``$argon2id$...``, ``$6$...``), Django's
+# unusable password (``!`` and 40 random characters) and bare hex digests.
+_HASHED = re.compile(
+    r"(?:pbkdf2_sha256|pbkdf2_sha1|argon2|bcrypt_sha256|bcrypt|scrypt|sha1|md5"
+    r"|unsalted_sha1|unsalted_md5|crypt)\$\S{16,}"
+    r"|\$[A-Za-z0-9-]{1,20}\$\S{16,}"
+)
+# A random API token is often hex too, so bare digests and Django's unusable
+# marker count as hashes only in password columns.
+_PASSWORD_HASHED = re.compile(
+    r"![A-Za-z0-9]{20,}"
+    r"|[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}"
+)
+_PASSWORD_NAME = re.compile(r"pass(?:word|wd|phrase)|pwd", re.IGNORECASE)
+
+
+def looks_hashed(value: object, *, password: bool = False) -> bool:
+    """Return True when a stored secret value has the shape of a hash."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return True  # binary digests or ciphertext, not typed-in text
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if _HASHED.fullmatch(text):
+        return True
+    return password and _PASSWORD_HASHED.fullmatch(text) is not None
+
+
+def secret_columns(table: Any) -> list[str]:
+    """Return the columns of ``table`` whose name says they hold a secret.
+
+    Uses the same rule as the secret-stored-plaintext check, so the probe
+    samples exactly the columns that check would report.
+    """
+    from audits.engine.checks.schema_checks import is_numeric_type, secret_like
+
+    return [
+        col.name
+        for col in table.columns
+        if secret_like(col.name)
+        and not is_numeric_type(col)
+        and "BOOL" not in col.type.upper()
+    ]
+
+
+def secret_sample(table: str, column: str, values: list[Any]) -> dict[str, Any]:
+    """Return one ``secret_samples`` fact entry: counts only, never values."""
+    present = [v for v in values if v is not None and v != ""]
+    password = _PASSWORD_NAME.search(column) is not None
+    return {
+        "table": table,
+        "column": column,
+        "sampled": len(present),
+        "hashed": sum(1 for v in present if looks_hashed(v, password=password)),
+    }

@@ -46,9 +46,12 @@ from audits.engine.schema import (
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
     ORPHAN_SCAN_ROW_LIMIT,
+    SECRET_SAMPLE_SIZE,
     check_parts,
     fk_violation,
     scrub,
+    secret_columns,
+    secret_sample,
     version_tables,
 )
 
@@ -223,6 +226,7 @@ class _Probe:
         names = [t.name for t in tables]
         self.facts["version_tables"] = version_tables(names)
         self.facts["fk_violations"] = tuple(self._orphans(tables))
+        self.facts["secret_samples"] = tuple(self._secret_samples(tables))
         self.facts["probe_notes"] = tuple(self.notes)
         return Schema(
             tables=tuple(tables),
@@ -451,6 +455,22 @@ class _Probe:
                 Trigger(name=name, table=table, timing=timing, event=event, body=body)
             )
         return triggers
+
+    def _secret_samples(self, tables: list[Table]) -> list[dict[str, Any]]:
+        """Classify a few values of each secret-looking column as hash or not."""
+        found = []
+        for table in tables:
+            for column in secret_columns(table):
+                c = _quote(column)
+                rows = self.optional(
+                    f"SELECT {c} FROM {_quote(table.name)} WHERE {c} IS NOT NULL "
+                    f"AND {c} <> '' LIMIT {SECRET_SAMPLE_SIZE}"
+                )
+                if rows is not None:
+                    found.append(
+                        secret_sample(table.name, column, [r[0] for r in rows])
+                    )
+        return found
 
     def _orphans(self, tables: list[Table]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -62,10 +62,13 @@ from audits.engine.schema import (
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
     ORPHAN_SCAN_ROW_LIMIT,
+    SECRET_SAMPLE_SIZE,
     check_parts,
     first_line,
     fk_violation,
     scrub,
+    secret_columns,
+    secret_sample,
     version_tables,
 )
 
@@ -264,6 +267,7 @@ class _Probe:
         self.facts["version_tables"] = version_tables(list(self.names.values()))
         self._sequences()
         self.facts["fk_violations"] = tuple(self._orphans(fks, rows))
+        self.facts["secret_samples"] = tuple(self._secret_samples(tables))
         self.facts["probe_notes"] = tuple(self.notes)
         info = self.conn.info
         return Schema(
@@ -601,6 +605,31 @@ class _Probe:
                 }
             )
         self.facts["sequences"] = tuple(sequences)
+
+    def _secret_samples(self, tables: list[Table]) -> list[dict[str, Any]]:
+        """Classify a few values of each secret-looking column as hash or not."""
+        oids = {name: oid for oid, name in self.names.items()}
+        found = []
+        for table in tables:
+            oid = oids.get(table.name)
+            if oid is None:
+                continue
+            for column in secret_columns(table):
+                col = sql.Identifier(column)
+                statement = sql.SQL(
+                    "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL "
+                    "AND {col}::text <> '' LIMIT {limit}"
+                ).format(
+                    col=col,
+                    table=sql.Identifier(*self.qualified[oid]),
+                    limit=sql.Literal(SECRET_SAMPLE_SIZE),
+                )
+                rows = self.optional(statement)
+                if rows is not None:
+                    found.append(
+                        secret_sample(table.name, column, [r[0] for r in rows])
+                    )
+        return found
 
     def _orphans(
         self,

@@ -58,7 +58,14 @@ from audits.engine.schema import (
     Trigger,
 )
 from audits.engine.sources import SourceError
-from audits.engine.sources._probe import check_parts, fk_violation, version_tables
+from audits.engine.sources._probe import (
+    SECRET_SAMPLE_SIZE,
+    check_parts,
+    fk_violation,
+    secret_columns,
+    secret_sample,
+    version_tables,
+)
 
 # Above this size the probe runs quick_check instead of integrity_check and
 # reads row counts from sqlite_stat1 only, never with COUNT(*).
@@ -279,6 +286,7 @@ def _probe(conn: ProbeConnection, path: Path) -> Schema:
         facts["integrity_check"] = None
         notes.append(f"{kind} did not finish within the statement timeout")
     facts["fk_violations"] = tuple(_fk_violations(conn, fk_ids, notes))
+    facts["secret_samples"] = tuple(_secret_samples(conn, tables, notes))
     facts["probe_notes"] = tuple(notes)
     return Schema(
         tables=tuple(tables),
@@ -704,6 +712,27 @@ def _trigger(name: str, table: str, sql: str | None) -> Trigger:
     begin = re.search(r"\bBEGIN\b", text, re.IGNORECASE)
     body = text[begin.start() :] if begin else text
     return Trigger(name=name, table=table, timing=timing, event=event, body=body)
+
+
+def _secret_samples(
+    conn: ProbeConnection, tables: list[Table], notes: list[str]
+) -> list[dict[str, Any]]:
+    """Classify a few values of each secret-looking column as hash or not."""
+    found = []
+    for table in tables:
+        for column in secret_columns(table):
+            c = _quote(column)
+            try:
+                rows = _rows(
+                    conn,
+                    f"SELECT {c} FROM {_quote(table.name)} WHERE {c} IS NOT NULL "
+                    f"AND {c} <> '' LIMIT {SECRET_SAMPLE_SIZE}",
+                )
+            except (_Timeout, sqlite3.Error):
+                notes.append(f"could not sample {table.name}.{column}")
+                continue
+            found.append(secret_sample(table.name, column, [r[0] for r in rows]))
+    return found
 
 
 # --- foreign key violations ----------------------------------------------
