@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -182,6 +182,22 @@ class Finding(models.Model):
             # the assignee foreign key's index).
             models.Index(
                 fields=["assignee", "due_date"], name="finding_assignee_due_idx"
+            ),
+            # Findings list sorted worst first (findings.tables.severity_rank,
+            # the default order), newest first within a severity: an ordered
+            # index scan that stops at the page instead of sorting the project.
+            models.Index(
+                F("project"),
+                Case(
+                    *(
+                        When(severity=s, then=Value(i))
+                        for i, s in enumerate(SEVERITY_ORDER)
+                    ),
+                    default=Value(len(SEVERITY_ORDER)),
+                    output_field=IntegerField(),
+                ),
+                F("id").desc(),
+                name="finding_severity_rank_idx",
             ),
         ]
 

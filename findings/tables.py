@@ -18,7 +18,14 @@ def severity_rank():
 
 
 class FindingTable(tables.Table):
-    """One project's findings, worst first; rows carry a bulk-select box."""
+    """One project's findings, worst first; rows carry a bulk-select box.
+
+    The columns define the headers, sorting and the accessible cell
+    templates; the page writes each row out with ``inline_row_template``,
+    which is several times faster than rendering cell by cell.
+    """
+
+    inline_row_template = "findings/partials/finding_row.html"
 
     select = tables.CheckBoxColumn(
         accessor="pk",
