@@ -154,7 +154,8 @@ def main() -> int:
             "",
         ]
     )
-    write_results(section)
+    # A blank line before the next section's heading.
+    write_results(section + "\n")
     return 0
 
 
