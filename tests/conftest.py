@@ -80,3 +80,22 @@ def fast_password_hashing(settings):
     # Real hashing costs a second per user on a busy machine; tests only
     # need passwords to round-trip.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_sessions(django_db_setup, django_db_blocker):
+    """Close sessions other threads or processes left open on the test database.
+
+    Live-server threads and worker processes can outlive their last query;
+    PostgreSQL then refuses to drop the test database at the end of the run.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
