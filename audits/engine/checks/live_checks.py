@@ -379,7 +379,9 @@ def connections_near_limit(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 def maintenance_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a large SQLite freelist, missing statistics, unanalyzed tables.
 
-    Keys: ``[database, "vacuum"]`` and ``[database, "analyze"]``.
+    Keys: ``[database, "vacuum"]``, and ``["project"]`` for statistics that
+    never get gathered, the same problem the code check reports when nothing
+    in the code runs ANALYZE, so the two merge into one finding.
     """
     schema = _schema(facts)
     if schema is None:
@@ -402,7 +404,7 @@ def maintenance_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         has_rows = int(schema.fact("tables_with_rows", 0) or 0)
         if has_rows and not schema.fact("has_sqlite_stat1", True):
             yield spec.issue(
-                key=[database, "analyze"],
+                key=["project"],
                 object=database,
                 evidence=(
                     f"No sqlite_stat1 table: ANALYZE never ran, though {has_rows} "
@@ -419,7 +421,7 @@ def maintenance_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         if never:
             shown = ", ".join(never[:10]) + (" ..." if len(never) > 10 else "")
             yield spec.issue(
-                key=[database, "analyze"],
+                key=["project"],
                 object=database,
                 evidence=(
                     f"{len(never)} table(s) holding rows were never analyzed: {shown}."
@@ -430,14 +432,18 @@ def maintenance_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 @implements("sqlite-wal-disabled", requires=LIVE)
 def sqlite_wal_disabled(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report a SQLite database with tables not in WAL mode (key: database)."""
+    """Report a SQLite database with tables not in WAL mode.
+
+    Key: ``["project", "journal_mode"]``, as the code check's, so a code path
+    and a live file showing the same problem are one finding.
+    """
     schema = _schema(facts)
     if schema is None or _engine(schema) != "sqlite" or not schema.tables:
         return
     mode = schema.fact("journal_mode")
     if mode and mode != "wal":
         yield spec.issue(
-            key=[_database(schema)],
+            key=["project", "journal_mode"],
             object=_database(schema),
             evidence=f"journal_mode is {mode}.",
             fix_sql="PRAGMA journal_mode=WAL;",
@@ -449,7 +455,8 @@ def migrations_unversioned(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a database with tables and no migration version table.
 
     On SQLite a non-zero ``user_version`` counts as versioning too. Key:
-    ``[database]``.
+    ``["project"]``, as the code check's: unversioned schema changes are one
+    problem of the project, however many places show it.
     """
     schema = _schema(facts)
     if schema is None or not _user_tables(schema):
@@ -460,7 +467,7 @@ def migrations_unversioned(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         return
     extra = " and PRAGMA user_version is 0" if _engine(schema) == "sqlite" else ""
     yield spec.issue(
-        key=[_database(schema)],
+        key=["project"],
         object=_database(schema),
         evidence=(
             f"{len(_user_tables(schema))} table(s) but no migration version table "
@@ -471,7 +478,10 @@ def migrations_unversioned(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 @implements("slow-query-visibility-missing", requires=LIVE)
 def slow_query_visibility_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report a server that records no slow statements (key: database)."""
+    """Report a server that records no slow statements.
+
+    Key: ``["project"]``, as the code check's, so both views are one finding.
+    """
     schema = _schema(facts)
     if schema is None:
         return
@@ -487,7 +497,7 @@ def slow_query_visibility_missing(spec: CheckSpec, facts: Facts) -> Iterator[Iss
         ):
             return
         yield spec.issue(
-            key=[_database(schema)],
+            key=["project"],
             object=_database(schema),
             evidence=(
                 "log_min_duration_statement is -1 and pg_stat_statements is not "
@@ -502,7 +512,7 @@ def slow_query_visibility_missing(spec: CheckSpec, facts: Facts) -> Iterator[Iss
         if schema.fact("slow_query_log") or schema.fact("performance_schema"):
             return
         yield spec.issue(
-            key=[_database(schema)],
+            key=["project"],
             object=_database(schema),
             severity=Severity.LOW,
             evidence="slow_query_log is OFF and performance_schema is OFF.",
