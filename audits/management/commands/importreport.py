@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audits.imports import ReportError, import_report
-from audits.management.commands.runaudit import _find
+from audits.management.commands.runaudit import _find, summary_json
 
 
 class Command(BaseCommand):
@@ -41,26 +41,7 @@ class Command(BaseCommand):
             )
         except ReportError as exc:
             raise CommandError(str(exc)) from exc
-        s = audit.summary
-        result = {
-            "project": project.slug,
-            "audit": audit.number,
-            "status": audit.status,
-            "error": audit.error or None,
-            "new": s.get("new", 0),
-            "open": s.get("open", 0),
-            "fixed": s.get("fixed", 0),
-            "reopened": s.get("reopened", 0),
-            "still_open": s.get("still_open", 0),
-            "by_severity": s.get("by_severity", {}),
-            "grades": s.get("grades", {}),
-            "score": s.get("score"),
-            "targets": [
-                {k: t[k] for k in ("label", "ok", "error", "issues")}
-                for t in s.get("targets", [])
-            ],
-            "imported": s.get("imported", {}),
-        }
+        result = {**summary_json(audit), "imported": audit.summary.get("imported", {})}
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return

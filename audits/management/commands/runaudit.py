@@ -25,25 +25,7 @@ class Command(BaseCommand):
         )
         services.execute_audit(audit.pk)
         audit.refresh_from_db()
-        s = audit.summary
-        result = {
-            "project": project.slug,
-            "audit": audit.number,
-            "status": audit.status,
-            "error": audit.error or None,
-            "new": s.get("new", 0),
-            "open": s.get("open", 0),
-            "fixed": s.get("fixed", 0),
-            "reopened": s.get("reopened", 0),
-            "still_open": s.get("still_open", 0),
-            "by_severity": s.get("by_severity", {}),
-            "grades": s.get("grades", {}),
-            "score": s.get("score"),
-            "targets": [
-                {k: t[k] for k in ("label", "ok", "error", "issues")}
-                for t in s.get("targets", [])
-            ],
-        }
+        result = summary_json(audit)
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:
@@ -75,3 +57,26 @@ def _find(value: str) -> Project:
             f"Several projects are called {value!r}; use team-slug/project-slug."
         )
     return found[0]
+
+
+def summary_json(audit) -> dict:
+    """Return the audit's outcome in the shape ``runaudit --json`` prints."""
+    s = audit.summary
+    return {
+        "project": audit.project.slug,
+        "audit": audit.number,
+        "status": audit.status,
+        "error": audit.error or None,
+        "new": s.get("new", 0),
+        "open": s.get("open", 0),
+        "fixed": s.get("fixed", 0),
+        "reopened": s.get("reopened", 0),
+        "still_open": s.get("still_open", 0),
+        "by_severity": s.get("by_severity", {}),
+        "grades": s.get("grades", {}),
+        "score": s.get("score"),
+        "targets": [
+            {k: t.get(k) for k in ("label", "ok", "error", "issues")}
+            for t in s.get("targets", [])
+        ],
+    }
