@@ -19,10 +19,12 @@ cell that a spreadsheet would read as a formula (starting with ``=``, ``+``,
 from __future__ import annotations
 
 import csv
+import io
+from itertools import islice
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import CharField, Count, Func
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -81,8 +83,8 @@ ROW_FIELDS = (
     "due_date",
     "regression",
     "status_reason",
-    "first_seen_at",
-    "last_seen_at",
+    "first_seen_iso",
+    "last_seen_iso",
     "fingerprint",
     "remediation",
     "fix_sql",
@@ -106,18 +108,43 @@ REPORT_PREFIXES = {
 }
 
 
-def neutralise(value):
-    """Return ``value`` safe to open in a spreadsheet (no formula injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+class IsoSeconds(Func):
+    """A timestamp as ISO 8601 text in UTC to the second, written by the database.
+
+    It reads as ``datetime.isoformat(timespec="seconds")`` of the UTC value
+    (``2025-01-31T09:30:00+00:00``); formatting it in SQL spares the export
+    a datetime object per cell, the larger part of its cost per row.
+    """
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS"+00:00"\')',
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django stores UTC text; "%%%%" survives the template and the
+        # backend's own "%%" unescaping as one "%".
+        return self.as_sql(
+            compiler,
+            connection,
+            template="strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%S+00:00', "
+            "%(expressions)s)",
+            **extra_context,
+        )
 
 
-class _Echo:
-    """A file-like object whose ``write`` returns what it is given."""
-
-    def write(self, value: str) -> str:
-        return value
+def _csv_values(findings):
+    """Return the export's rows as tuples, times already formatted as text."""
+    return findings.annotate(
+        first_seen_iso=IsoSeconds("first_seen_at"),
+        last_seen_iso=IsoSeconds("last_seen_at"),
+    ).values_list(*ROW_FIELDS)
 
 
 def _filtered(request, project):
@@ -146,79 +173,91 @@ def _url_pattern(request) -> str:
     ).replace("%7B%7D", "{}")
 
 
-def _target_label(name: str | None, kind: str | None, location: str | None) -> str:
-    if name:
-        return name
-    if kind:
-        return f"{kind}: {location}"
-    return ""
-
-
 def csv_rows(findings, *, url_pattern: str, today):
-    """Yield one list of cells per finding, in ``CSV_COLUMNS`` order."""
-    for row in findings.values_list(*ROW_FIELDS).iterator(chunk_size=CHUNK):
-        (
-            pk,
-            severity,
-            status,
-            title,
-            check,
-            dimension,
-            effort,
-            obj,
-            file,
-            line,
-            function,
-            target_name,
-            target_kind,
-            target_location,
-            assignee,
-            due,
-            regression,
-            reason,
-            first_seen,
-            last_seen,
-            fingerprint,
-            remediation,
-            fix_sql,
-        ) = row
-        overdue = status in Finding.UNRESOLVED and due is not None and due < today
+    """Yield one list of cells per finding, in ``CSV_COLUMNS`` order.
+
+    This runs once per exported finding, so it stays lean: one tuple
+    unpacked in the loop, the formula check inlined, and ``None`` left for
+    the CSV writer to write as an empty cell.
+    """
+    unresolved = frozenset(Finding.UNRESOLVED)
+    starts = FORMULA_START
+    for (
+        pk,
+        severity,
+        status,
+        title,
+        check,
+        dimension,
+        effort,
+        obj,
+        file,
+        line,
+        function,
+        target_name,
+        target_kind,
+        target_location,
+        assignee,
+        due,
+        regression,
+        reason,
+        first_seen,
+        last_seen,
+        fingerprint,
+        remediation,
+        fix_sql,
+    ) in _csv_values(findings).iterator(chunk_size=CHUNK):
+        if target_name:
+            target = target_name
+        elif target_kind:
+            target = f"{target_kind}: {target_location}"
+        else:
+            target = ""
         yield [
             pk,
             severity,
             status,
-            neutralise(title),
-            neutralise(check),
+            "'" + title if title.startswith(starts) else title,
+            "'" + check if check.startswith(starts) else check,
             dimension,
             effort,
-            neutralise(obj),
-            neutralise(file),
-            "" if line is None else line,
-            neutralise(function),
-            neutralise(_target_label(target_name, target_kind, target_location)),
-            neutralise(assignee or ""),
+            "'" + obj if obj.startswith(starts) else obj,
+            "'" + file if file.startswith(starts) else file,
+            line,
+            "'" + function if function.startswith(starts) else function,
+            "'" + target if target.startswith(starts) else target,
+            "'" + assignee if assignee and assignee.startswith(starts) else assignee,
             due.isoformat() if due else "",
-            "yes" if overdue else "no",
+            "yes" if status in unresolved and due is not None and due < today else "no",
             "yes" if regression else "no",
-            neutralise(reason),
-            first_seen.isoformat(timespec="seconds") if first_seen else "",
-            last_seen.isoformat(timespec="seconds") if last_seen else "",
+            "'" + reason if reason.startswith(starts) else reason,
+            first_seen,
+            last_seen,
             fingerprint,
-            neutralise(remediation),
-            neutralise(fix_sql),
+            "'" + remediation if remediation.startswith(starts) else remediation,
+            "'" + fix_sql if fix_sql.startswith(starts) else fix_sql,
             url_pattern.format(pk),
         ]
 
 
 def _stream_csv(findings, *, url_pattern, bom: bool):
-    writer = csv.writer(_Echo())
+    """Yield the CSV as text, a few thousand rows per piece."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
     if bom:
-        yield "\ufeff"
-    yield writer.writerow(CSV_COLUMNS)
-    for cells in csv_rows(
-        findings, url_pattern=url_pattern, today=timezone.localdate()
-    ):
-        yield writer.writerow(cells)
+        buffer.write("\ufeff")
+    writer.writerow(CSV_COLUMNS)
+    rows = csv_rows(findings, url_pattern=url_pattern, today=timezone.localdate())
+    while True:
+        # One write and one yield per chunk rather than per row; the buffer
+        # never holds more than a chunk, so memory stays flat.
+        writer.writerows(islice(rows, CHUNK))
+        text = buffer.getvalue()
+        if not text:
+            return
+        yield text
+        buffer.seek(0)
+        buffer.truncate()
 
 
 @login_required

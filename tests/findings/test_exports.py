@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -78,6 +79,41 @@ def test_csv_neutralises_formulas(client, owner, project, exported):
     assert rows[str(exported[4].pk)]["function"] == "'\tload"
     # Dates and ids are not touched.
     assert rows[str(exported[0].pk)]["first_seen"][:2] == "20"
+
+
+def test_csv_times_are_utc_iso_to_the_second(client, owner, project, exported):
+    first = datetime(2025, 3, 9, 23, 59, 58, 999_999, tzinfo=UTC)
+    last = datetime(2025, 3, 10, 1, 2, 3, tzinfo=UTC)
+    Finding.objects.filter(pk=exported[0].pk).update(
+        first_seen_at=first, last_seen_at=last
+    )
+    client.force_login(owner)
+    _, body = get_csv(client, project)
+    rows = {
+        r[0]: dict(zip(CSV_COLUMNS, r, strict=True))
+        for r in csv.reader(io.StringIO(body.decode()))
+    }
+    row = rows[str(exported[0].pk)]
+    # As datetime.isoformat(timespec="seconds") writes them: truncated, UTC.
+    assert row["first_seen"] == first.isoformat(timespec="seconds")
+    assert row["first_seen"] == "2025-03-09T23:59:58+00:00"
+    assert row["last_seen"] == "2025-03-10T01:02:03+00:00"
+
+
+def test_csv_streams_in_chunks_without_losing_rows(
+    client, owner, project, exported, monkeypatch
+):
+    monkeypatch.setattr("findings.exports.CHUNK", 2)
+    client.force_login(owner)
+    response = client.get(
+        reverse("findings:export-csv", args=[project.pk]) + "?status=all&bom=1"
+    )
+    pieces = list(response.streaming_content)
+    # The header with the first two rows, then two rows per piece.
+    assert len(pieces) == 3
+    rows = list(csv.reader(io.StringIO(b"".join(pieces).decode("utf-8-sig"))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert sorted(int(r[0]) for r in rows[1:]) == sorted(f.pk for f in exported)
 
 
 def test_csv_bom_option_for_excel(client, owner, project, exported):
