@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
+import json
 import platform
 import re
 import shutil
@@ -18,18 +20,25 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audits.engine.issues import Evidence  # noqa: E402
+from audits.engine.issues import Evidence, Issue  # noqa: E402
 from audits.engine.registry import Facts, run_checks  # noqa: E402
 from audits.engine.sources.code import load_code  # noqa: E402
 from audits.engine.sources.code_sql import clear_cache  # noqa: E402
 
 OUT = ROOT / "bench" / "generated" / "code"
 RESULTS = ROOT / "bench" / "RESULTS.md"
+
+# Digest of every finding on the default 100,000-line tree, recorded before
+# the scan was made faster: a faster scan must find exactly the same things.
+EXPECTED_DIGEST = {
+    100_000: "464911f274fbf6d0c0d10637587d97a27305e7d6395945f4d5b1a4058ca6a1c5",
+}
 
 MODULE = '''"""Data access for {entity}s (generated for the code-scan benchmark)."""
 
@@ -202,18 +211,18 @@ async def fetch_all(sql, params=()):
 '''
 
 
-def generate(lines: int) -> tuple[int, int]:
-    """Write the benchmark tree; return (files, lines) written."""
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    (OUT / "app").mkdir(parents=True)
-    (OUT / "app" / "__init__.py").write_text("")
-    (OUT / "app" / "db.py").write_text(DB_MODULE)
+def generate(lines: int, out: Path = OUT) -> tuple[int, int]:
+    """Write the benchmark tree under ``out``; return (files, lines) written."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "app").mkdir(parents=True)
+    (out / "app" / "__init__.py").write_text("")
+    (out / "app" / "db.py").write_text(DB_MODULE)
     total = DB_MODULE.count("\n")
     files = 1
     index = 0
     while total < lines:
-        package = OUT / "app" / f"area{index // 50:02d}"
+        package = out / "app" / f"area{index // 50:02d}"
         if not package.exists():
             package.mkdir()
             (package / "__init__.py").write_text("")
@@ -231,21 +240,41 @@ def generate(lines: int) -> tuple[int, int]:
     return files, total
 
 
-def run_once() -> tuple[float, int, int]:
-    """Return (seconds, issues, peak bytes) for one load_code + checks run."""
+def findings_digest(issues: Iterable[Issue], fields: Iterable[str] = ()) -> str:
+    """Return a digest of ``issues`` that ignores their order.
+
+    With no ``fields``, every field of the finding except its sources counts.
+    """
+    chosen = tuple(fields)
+    rows = []
+    for issue in issues:
+        data = issue.as_dict()
+        data.pop("sources")
+        if chosen:
+            data = {key: data[key] for key in chosen}
+        rows.append(json.dumps(data, sort_keys=True))
+    return hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()
+
+
+def scan_tree(root: Path) -> list[Issue]:
+    """Return the findings of ``load_code`` plus every code check on ``root``."""
+    code = load_code(root)
+    facts = Facts(code=code, evidence=frozenset({Evidence.CODE}), root=str(root))
+    issues, _ran, errors = run_checks(facts)
+    if errors:
+        raise SystemExit("; ".join(errors))
+    return issues
+
+
+def run_once() -> tuple[list[Issue], int]:
+    """Return the findings and the peak traced bytes of one cold run."""
     clear_cache()
     gc.collect()
     tracemalloc.start()
-    started = time.perf_counter()
-    code = load_code(OUT)
-    facts = Facts(code=code, evidence=frozenset({Evidence.CODE}), root=str(OUT))
-    issues, _ran, errors = run_checks(facts)
-    elapsed = time.perf_counter() - started
+    issues = scan_tree(OUT)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    if errors:
-        raise SystemExit("; ".join(errors))
-    return elapsed, len(issues), peak
+    return issues, peak
 
 
 def run_untraced() -> tuple[float, float]:
@@ -254,8 +283,7 @@ def run_untraced() -> tuple[float, float]:
     gc.collect()
     started = time.perf_counter()
     cpu = time.process_time()
-    code = load_code(OUT)
-    run_checks(Facts(code=code, evidence=frozenset({Evidence.CODE}), root=str(OUT)))
+    scan_tree(OUT)
     return time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -287,7 +315,15 @@ def main() -> None:
         times.append(seconds)
         cpus.append(cpu)
         print(f"run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU")
-    _traced, issues, peak = run_once()
+    found, peak = run_once()
+    issues = len(found)
+    digest = findings_digest(found)
+    expected = EXPECTED_DIGEST.get(args.lines)
+    if expected is not None and digest != expected:
+        raise SystemExit(
+            f"findings changed: digest {digest}, expected {expected}; not recorded"
+        )
+    checked = "" if expected is None else " Findings checked unchanged (digest)."
     median = statistics.median(times)
     section = (
         "## Code scan\n\n"
@@ -298,7 +334,7 @@ def main() -> None:
         f"(Python {platform.python_version()}); every run starts with empty SQL "
         "caches. Wall time moves with the other work on the machine, so the median "
         "CPU time of the scanning process is shown too. Peak memory from a separate "
-        "run under tracemalloc. Target: under 10 s.\n\n"
+        f"run under tracemalloc. Target: under 10 s.{checked}\n\n"
         "| Lines | Files | Median wall (s) | Min (s) | Max (s) | Median CPU (s) "
         "| Peak memory (MiB) | Findings |\n"
         "|---|---|---|---|---|---|---|---|\n"

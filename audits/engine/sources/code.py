@@ -15,7 +15,7 @@ import fnmatch
 import os
 import re
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -451,14 +451,48 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
+# Node types that never hold a name or a call: walking into them is wasted.
+_LEAF_TYPES = (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """Return ``node`` and everything under it in :func:`ast.walk` order.
+
+    Breadth first like :func:`ast.walk`, so names come out in the same order,
+    but without its nested generators: a scan calls this tens of thousands
+    of times.
+    """
+    out = [node]
+    append = out.append
+    i = 0
+    while i < len(out):
+        n = out[i]
+        i += 1
+        for name in n._fields:
+            value = getattr(n, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, _LEAF_TYPES):
+                        append(item)
+            elif isinstance(value, ast.AST) and not isinstance(value, _LEAF_TYPES):
+                append(value)
+    return out
+
+
 def _names(node: ast.AST | None) -> tuple[str, ...]:
     if node is None:
         return ()
-    return tuple(dict.fromkeys(n.id for n in ast.walk(node) if isinstance(n, ast.Name)))
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if isinstance(node, ast.Constant):
+        return ()
+    return tuple(dict.fromkeys(n.id for n in _walk(node) if isinstance(n, ast.Name)))
 
 
 def _targets(node: ast.AST) -> tuple[str, ...]:
-    return tuple(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    return tuple(n.id for n in _walk(node) if isinstance(n, ast.Name))
 
 
 def _unwrap_await(node: ast.AST) -> ast.AST:
@@ -508,6 +542,9 @@ class _Module:
         self.is_test = _is_test_path(rel)
         self.constants: dict[str, ast.expr] = {}
         self.imports: list[ast.Import | ast.ImportFrom] = []
+        # id of a ``.join`` call -> whether it joins placeholders; the tree
+        # outlives the walk of the file, so the ids stay unique meanwhile.
+        self.placeholder_joins: dict[int, bool] = {}
         # Module and class level only: constants live there, and walking
         # every function body twice would double the cost of a scan.
         pending: list[ast.stmt] = list(tree.body)
@@ -574,6 +611,8 @@ class _Collector:
         self.param_pragmas: dict[str, list[tuple[str, str, str]]] = {}
         self.instances: dict[str, str] = {}  # variable -> project class called
         self.conn_args: list[tuple[str, str, int, str, int]] = []
+        # string constant -> (keyword kinds, words): the same strings recur
+        self.constant_facts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 _KEYWORD_PATTERNS = {
@@ -594,6 +633,13 @@ _KEYWORD_PATTERNS = {
         re.I,
     ),
 }
+
+
+# Matches wherever one of the patterns above does: most strings match none,
+# and one search rules them all out.
+_ANY_KEYWORD = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in _KEYWORD_PATTERNS.values()), re.I
+)
 
 
 class _FunctionWalker(ast.NodeVisitor):
@@ -679,6 +725,37 @@ class _FunctionWalker(ast.NodeVisitor):
 
     # -- visiting
 
+    def visit(self, node: ast.AST) -> None:
+        """Visit ``node``; the method for each node type is looked up once."""
+        cls = node.__class__
+        method = _DISPATCH.get(cls)
+        if method is None:
+            method = _DISPATCH[cls] = (
+                _FunctionWalker._skip
+                if issubclass(cls, _LEAF_TYPES)
+                else getattr(
+                    _FunctionWalker,
+                    "visit_" + cls.__name__,
+                    _FunctionWalker.generic_visit,
+                )
+            )
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Visit the children of ``node`` (as :class:`ast.NodeVisitor` does)."""
+        visit = self.visit
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+    def _skip(self, node: ast.AST) -> None:
+        return None
+
     def run(self) -> None:
         body = getattr(self.node, "body", None) if self.node is not None else None
         stmts = body if isinstance(body, list) else self.mod.tree.body
@@ -724,7 +801,7 @@ class _FunctionWalker(ast.NodeVisitor):
             if isinstance(node.target, ast.Name):
                 self.loop_vars[node.target.id] = node.iter
             self.assigns.append((node.lineno, _targets(node.target), iter_names))
-        accumulates = any(_accumulates(n) for stmt in node.body for n in ast.walk(stmt))
+        accumulates = any(_accumulates(n) for stmt in node.body for n in _walk(stmt))
         self.loops.append(node.lineno)
         for stmt in node.body:
             self.visit(stmt)
@@ -760,7 +837,7 @@ class _FunctionWalker(ast.NodeVisitor):
                 if any(
                     isinstance(n, ast.Compare)
                     and any(isinstance(op, ast.In) for op in n.ops)
-                    for n in ast.walk(cond)
+                    for n in _walk(cond)
                 ):
                     self.allowlisted.update(self.pending_targets)
         self.loops.append(node.lineno)
@@ -843,11 +920,11 @@ class _FunctionWalker(ast.NodeVisitor):
         rollback = any(
             isinstance(n, ast.Attribute) and n.attr == "rollback"
             for h in node.handlers
-            for n in ast.walk(h)
+            for n in _walk(h)
         ) or any(
             isinstance(n, ast.Attribute) and n.attr in ("rollback", "close")
             for s in node.finalbody
-            for n in ast.walk(s)
+            for n in _walk(s)
         )
         silent = any(
             all(
@@ -881,7 +958,7 @@ class _FunctionWalker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _note_allowlist(self, test: ast.expr) -> None:
-        for n in ast.walk(test):
+        for n in _walk(test):
             if isinstance(n, ast.Compare) and any(
                 isinstance(op, ast.In | ast.NotIn) for op in n.ops
             ):
@@ -1002,13 +1079,13 @@ class _FunctionWalker(ast.NodeVisitor):
         if not isinstance(node.value, str):
             return
         text = node.value
-        sql = looks_like_sql(text)
-        for kind, pattern in _KEYWORD_PATTERNS.items():
-            if (sql or kind != "maintenance") and pattern.search(text):
-                self.col.keywords.add(kind)
-        if not sql and len(text) < 400:
-            for word in _WORD.findall(text):
-                self._ref(word)
+        facts = self.col.constant_facts.get(text)
+        if facts is None:
+            facts = self.col.constant_facts[text] = _constant_facts(text)
+        kinds, words = facts
+        self.col.keywords.update(kinds)
+        for word in words:
+            self._ref(word)
 
     # -- connections
 
@@ -1595,11 +1672,14 @@ class _FunctionWalker(ast.NodeVisitor):
         """Return True for ``", ".join("?" * n)`` and its kin."""
         if not call.args:
             return False
-        text = ast.unparse(call.args[0])
-        stripped = re.sub(r"['\"](\?|%s)['\"]", "", text)
-        has_placeholder = stripped != text
-        names_only = not re.search(r"f['\"]", text)
-        return has_placeholder and names_only
+        key = id(call)
+        known = self.mod.placeholder_joins.get(key)
+        if known is None:
+            text = ast.unparse(call.args[0])
+            has_placeholder = _QUOTED_PLACEHOLDER.search(text) is not None
+            names_only = not _FSTRING_START.search(text)
+            known = self.mod.placeholder_joins[key] = has_placeholder and names_only
+        return known
 
     def _safe(self, expr: ast.expr, depth: int = 0) -> bool:
         """Return True when a formatted-in value cannot carry user input."""
@@ -1692,7 +1772,7 @@ class _FunctionWalker(ast.NodeVisitor):
 
     def _orm_filter(self, node: ast.Call) -> None:
         for arg in node.args:
-            for n in ast.walk(arg):
+            for n in _walk(arg):
                 if (
                     isinstance(n, ast.Compare)
                     and len(n.ops) == 1
@@ -1840,6 +1920,28 @@ class _FunctionWalker(ast.NodeVisitor):
         )
 
 
+def _constant_facts(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the keyword kinds a string constant shows and the words it names."""
+    sql = looks_like_sql(text)
+    kinds = (
+        tuple(
+            kind
+            for kind, pattern in _KEYWORD_PATTERNS.items()
+            if (sql or kind != "maintenance") and pattern.search(text)
+        )
+        if _ANY_KEYWORD.search(text)
+        else ()
+    )
+    words = (
+        tuple(dict.fromkeys(_WORD.findall(text))) if not sql and len(text) < 400 else ()
+    )
+    return kinds, words
+
+
+# node type -> the walker method that visits it, filled as types are met
+_DISPATCH: dict[type[ast.AST], Callable[[_FunctionWalker, ast.AST], None]] = {}
+
+
 def _accumulates(node: ast.AST) -> bool:
     """Return True for ``x += v`` and ``x[k] = x.get(k, 0) + v``."""
     if isinstance(node, ast.AugAssign):
@@ -1855,9 +1957,13 @@ def _accumulates(node: ast.AST) -> bool:
 
 
 def _shift(template: str, offset: int) -> str:
-    return re.sub(
-        rf"{DYN}(\d+)", lambda m: f"{DYN}{int(m.group(1)) + offset}", template
-    )
+    return _DYN_INDEX.sub(lambda m: f"{DYN}{int(m.group(1)) + offset}", template)
+
+
+_DYN_INDEX = re.compile(rf"{DYN}(\d+)")
+_QUOTED_PLACEHOLDER = re.compile(r"['\"](\?|%s)['\"]")
+_FSTRING_START = re.compile(r"f['\"]")
+_ONE_ROW_WORD = re.compile(r"(one|row|scalar|first|single|exists|count|get)\b")
 
 
 _ONE_ROW = frozenset(
@@ -1879,9 +1985,7 @@ def _single_row_name(node: ast.Call) -> bool:
     """Return True when the called helper's name says it returns one row."""
     name = _dotted(node.func).split(".")[-1]
     return name in ("fetchrow", "fetchval") or bool(
-        re.search(
-            r"(one|row|scalar|first|single|exists|count|get)\b", name.replace("_", " ")
-        )
+        _ONE_ROW_WORD.search(name.replace("_", " "))
     )
 
 
@@ -1982,7 +2086,7 @@ def _orm_model(
             table = _const_str(value) or ""
             continue
         if target == "__table_args__":
-            for n in ast.walk(value):
+            for n in _walk(value):
                 if (
                     isinstance(n, ast.Call)
                     and _dotted(n.func).split(".")[-1] == "Index"

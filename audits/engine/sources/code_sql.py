@@ -86,37 +86,23 @@ def _number_placeholders(text: str) -> tuple[str, int]:
     ``?`` and ``%s`` become ``:__plumb_pN`` so each can be told apart after
     parsing; ``%(name)s`` becomes ``:name``. Quoted strings are left alone.
     """
-    out: list[str] = []
     count = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "'\"":
-            end = text.find(ch, i + 1)
-            end = n - 1 if end < 0 else end
-            out.append(text[i : end + 1])
-            i = end + 1
-            continue
-        if ch == "?":
-            out.append(f":{_PARAM}{count}")
-            count += 1
-            i += 1
-            continue
-        if ch == "%" and text.startswith("%s", i):
-            out.append(f":{_PARAM}{count}")
-            count += 1
-            i += 2
-            continue
-        if ch == "%" and text.startswith("%(", i):
-            close = text.find(")s", i)
-            if close > 0:
-                out.append(":" + text[i + 2 : close])
-                i = close + 2
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out), count
+
+    def rename(match: re.Match[str]) -> str:
+        nonlocal count
+        token = match.group(0)
+        if token[0] in "'\"":
+            return token
+        if match.group(1) is not None:
+            return ":" + match.group(1)
+        count += 1
+        return f":{_PARAM}{count - 1}"
+
+    return _PLACEHOLDER.sub(rename, text), count
+
+
+# A quoted string (to the end if unterminated), ``?``, ``%s`` or ``%(name)s``.
+_PLACEHOLDER = re.compile(r"'[^']*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|\?|%s|%\((.*?)\)s", re.S)
 
 
 def _unparam(text: str) -> str:
@@ -447,6 +433,7 @@ def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
     global _KEYWORD_SET
     if _KEYWORD_SET is None:
         _KEYWORD_SET = _keywords()
+    keywords = _KEYWORD_SET
     tokens = _TOKEN.findall(text)
     if not tokens:
         return None
@@ -454,15 +441,18 @@ def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
     by_name: dict[str, str] = {}
     out: list[str] = []
     norm: list[str] = []
+    previous = ""
+    last = len(tokens) - 1
     for i, tok in enumerate(tokens):
         low = tok.lower()
-        follows = tokens[i + 1] if i + 1 < len(tokens) else ""
-        is_word = tok[0].isalpha() or tok[0] == "_"
+        first = tok[0]
+        # After INTO a word is a table even when its column list follows
+        # without a space, so ``INSERT INTO t(a, b)`` shares a parse too.
         if (
-            is_word
-            and low not in _KEYWORD_SET
-            and follows != "("
-            and not low.startswith((_PARAM, DYN))
+            (first.isalpha() or first == "_")
+            and low not in keywords
+            and (i == last or tokens[i + 1] != "(" or previous == "into")
+            and not low.startswith(_MARKERS)
         ):
             slot = by_name.get(low)
             if slot is None:
@@ -472,14 +462,28 @@ def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
             out.append(slot)
         else:
             out.append(tok)
-        norm.append("?" if low.startswith(":" + _PARAM) else low)
-    joined = re.sub(r"\(\s+", "(", " ".join(norm))
-    normalised = re.sub(r"\s*\.\s*", ".", re.sub(r"\s+([,)])", r"\1", joined))
+        norm.append("?" if low.startswith(_PARAM_REF) else low)
+        previous = low
+    joined = _OPEN_SPACE.sub("(", " ".join(norm))
+    normalised = _DOT_SPACE.sub(".", _SPACE_CLOSE.sub(r"\1", joined))
     return " ".join(out), slots, normalised
 
 
+_MARKERS = (_PARAM, DYN)
+_PARAM_REF = ":" + _PARAM
+_OPEN_SPACE = re.compile(r"\(\s+")
+_SPACE_CLOSE = re.compile(r"\s+([,)])")
+_DOT_SPACE = re.compile(r"\s*\.\s*")
+_SLOT = re.compile(r"__s\d+")
+
+
 def _unslot(value: str, slots: dict[str, str]) -> str:
-    return re.sub(r"__s\d+", lambda m: slots.get(m.group(0), m.group(0)), value)
+    whole = slots.get(value)
+    if whole is not None:
+        return whole
+    if "__s" not in value:
+        return value
+    return _SLOT.sub(lambda m: slots.get(m.group(0), m.group(0)), value)
 
 
 def analyse_sql(text: str, dialect: str = "sqlite") -> SqlInfo:
