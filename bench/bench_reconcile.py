@@ -87,7 +87,8 @@ def main() -> None:
         origin="engine",
         checks_by_target={target.pk: frozenset(check_of(i) for i in range(CHECKS))},
     )
-    if Finding.objects.filter(project=project).count() != EXISTING:
+    loaded = Finding.objects.filter(project=project)
+    if loaded.count() != EXISTING or not loaded.filter(check_id=check_of(CHECKS - 1)).exists():
         Finding.objects.filter(project=project).delete()
         reconcile(new_audit(), [detection(i) for i in range(EXISTING)], everything)
 
@@ -107,7 +108,7 @@ def main() -> None:
         ran = {check_of(c) for c in range(size // PER_CHECK)}
         scope = Scope(origin="engine", checks_by_target={target.pk: frozenset(ran)})
         owned = [i for i in range(EXISTING) if check_of(i) in ran]
-        kept = [i for i in owned if i % 10]
+        kept = [i for n, i in enumerate(owned) if n % 10]
         fresh = [EXISTING + i for i in range(size * 10) if check_of(i) in ran][
             : size - len(kept)
         ]
