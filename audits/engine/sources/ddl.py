@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -199,6 +200,7 @@ class _Model:
     triggers: dict[str, SchemaTrigger] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)  # lower name -> body
     notes: list[str] = field(default_factory=list)
+    plain: bool = True  # read common CREATE TABLEs without sqlglot
 
     def table(self, name: str) -> _TableState | None:
         return self.tables.get(name.lower())
@@ -467,6 +469,18 @@ def parse_check(
     return Check(expression=text, name=name, column=column, values=values)
 
 
+def plain_check(
+    check: PlainCheck, *, name: str | None = None, column: str | None = None
+) -> Check:
+    """Return the :class:`Check` parse_check gives for the same expression."""
+    values: tuple[str, ...] | None = None
+    if check.subject is not None:
+        column, values = check.subject, check.values
+    elif len(check.columns) == 1:
+        column = check.columns[0]
+    return Check(expression=check.expression, name=name, column=column, values=values)
+
+
 # --------------------------------------------------------------------------
 # The loader
 
@@ -556,6 +570,10 @@ class _Loader:
         if match:
             without_rowid = "ROWID" in match.group(0).upper()
             text = text[: match.start()] + ")"
+        plain = plain_table(text, self.dialect) if self.model.plain else None
+        if plain is not None:
+            self.create_plain_table(plain, text, without_rowid)
+            return
         node = self.parse(text)
         if not isinstance(node, exp.Create) or not isinstance(node.this, exp.Schema):
             if isinstance(node, exp.Create) and node.args.get("expression") is not None:
@@ -578,6 +596,124 @@ class _Loader:
                 self.add_column(state, item)
             else:
                 self.add_table_constraint(state, item, None)
+
+    def create_plain_table(
+        self, plain: PlainTable, text: str, without_rowid: bool
+    ) -> None:
+        """Apply a CREATE TABLE the plain reader read, as create_table does."""
+        if self.model.table(plain.name) is not None:
+            if plain.if_not_exists:
+                return
+            self.model.drop_table(plain.name)
+        state = _TableState(name=plain.name, file=self.file or None, line=self.line)
+        state.without_rowid = without_rowid
+        self.model.tables[plain.name.lower()] = state
+        self.comments = _json_comments(text)
+        for item in plain.items:
+            if isinstance(item, PlainColumn):
+                self.add_plain_column(state, item)
+            else:
+                self.add_plain_table_constraint(state, item)
+
+    def add_plain_column(self, state: _TableState, col: PlainColumn) -> None:
+        """Add a column the plain reader read, exactly as add_column would."""
+        name = col.name
+        if state.column_index(name) >= 0:
+            return
+        type_text = col.type
+        if type_text and self.dialect == "sqlite":
+            type_text = self.declared_type(name) or type_text
+        nullable = True
+        default: str | None = None
+        collation: str | None = None
+        primary = autoinc = False
+        col_line = self.offset_line(rf"^\s*[`\"\[]?{re.escape(name)}[`\"\]]?\s")
+        for constraint in col.constraints:
+            kind = constraint.kind
+            if kind in ("not null", "null"):
+                nullable = kind == "null"
+            elif kind == "primary key":
+                primary = True
+                nullable = False
+            elif kind == "default":
+                default = constraint.text
+            elif kind == "collate":
+                collation = constraint.text
+            elif kind == "autoincrement":
+                autoinc = True
+            elif kind == "unique":
+                self.add_unique(state, (name,), constraint.name, col_line)
+            elif kind == "references" and constraint.reference is not None:
+                self.add_plain_fk(
+                    state, (name,), constraint.reference, constraint.name, col_line
+                )
+            elif kind == "check" and constraint.check is not None:
+                state.checks.append(
+                    plain_check(constraint.check, name=constraint.name, column=name)
+                )
+        state.columns.append(
+            Column(
+                name=name,
+                type=type_text,
+                nullable=nullable,
+                default=default,
+                collation=collation,
+                primary_key=primary,
+                autoincrement=autoinc,
+                comment=self.comments.get(name.lower()),
+                line=col_line,
+            )
+        )
+        if primary:
+            state.primary_key = (name,)
+            self.add_constraint_index(state, (name,), "primary key", None, col_line)
+
+    def add_plain_table_constraint(
+        self, state: _TableState, item: PlainConstraint
+    ) -> None:
+        """Apply a table constraint, exactly as add_table_constraint would."""
+        if item.kind == "primary key":
+            state.primary_key = item.columns
+            line = self.offset_line(r"PRIMARY\s+KEY\s*\(")
+            self.add_constraint_index(
+                state, item.columns, "primary key", item.name, line
+            )
+        elif item.kind == "foreign key" and item.reference is not None:
+            self.add_plain_fk(state, item.columns, item.reference, item.name, None)
+        elif item.kind == "unique":
+            line = self.offset_line(r"UNIQUE\s*(?:KEY|INDEX)?\s*\w*\s*\(")
+            self.add_unique(state, item.columns, item.name, line)
+        elif item.kind == "check" and item.check is not None:
+            state.checks.append(plain_check(item.check, name=item.name))
+
+    def add_plain_fk(
+        self,
+        state: _TableState,
+        cols: tuple[str, ...],
+        ref: PlainReference,
+        name: str | None,
+        column_line: int | None,
+    ) -> None:
+        """Add a FK: declared on its column when ``column_line`` is given."""
+        declared = "table" if column_line is None else "column"
+        if column_line is None:
+            nth = sum(1 for fk in state.foreign_keys if fk.declared == "table")
+            line = self.offset_line(r"FOREIGN\s+KEY", nth)
+        else:
+            line = column_line
+        self.add_fk_parts(
+            state,
+            ForeignKey(
+                columns=cols,
+                ref_table=ref.table,
+                ref_columns=ref.columns,
+                on_delete=ref.on_delete,
+                on_update=ref.on_update,
+                declared=declared,
+                name=name,
+                line=line,
+            ),
+        )
 
     def add_column(self, state: _TableState, col: exp.ColumnDef) -> None:
         name = col.name
@@ -754,6 +890,10 @@ class _Loader:
             name=name,
             line=line,
         )
+        self.add_fk_parts(state, fk)
+
+    def add_fk_parts(self, state: _TableState, fk: ForeignKey) -> None:
+        """Add ``fk`` to the table unless an equal one is declared already."""
         for existing in state.foreign_keys:
             if _same_fk(existing, fk):
                 return
@@ -1109,6 +1249,530 @@ def plain_index(
     )
 
 
+# --------------------------------------------------------------------------
+# The plain CREATE TABLE reader
+
+
+_PLAIN_TOKEN = re.compile(
+    r"(?P<space>\s+)|(?P<comment>--[^\n]*|/\*.*?\*/)"
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<number>\d+(?:\.\d+)?)(?![\w.])"
+    r"|(?P<string>'[^'\\\n]*')(?!')"
+    r"|(?P<quoted>\"[^\"\n]+\"|`[^`\n]+`|\[[^\]\n]+\])"
+    r"|(?P<op><=|>=|<>|!=|[=<>(),;-])",
+    re.S,
+)
+# Type words the reader accepts; sqlglot still spells the type (once per
+# distinct type), so only the words that may make up a type are listed.
+_PLAIN_TYPE_WORDS = frozenset(
+    {
+        "INTEGER",
+        "INT",
+        "BIGINT",
+        "SMALLINT",
+        "TINYINT",
+        "MEDIUMINT",
+        "TEXT",
+        "VARCHAR",
+        "CHAR",
+        "CHARACTER",
+        "VARYING",
+        "NVARCHAR",
+        "NCHAR",
+        "REAL",
+        "FLOAT",
+        "DOUBLE",
+        "PRECISION",
+        "NUMERIC",
+        "DECIMAL",
+        "BOOLEAN",
+        "BOOL",
+        "DATE",
+        "DATETIME",
+        "TIMESTAMP",
+        "TIMESTAMPTZ",
+        "TIME",
+        "WITH",
+        "WITHOUT",
+        "ZONE",
+        "BLOB",
+        "BYTEA",
+        "JSON",
+        "JSONB",
+        "UUID",
+        "SERIAL",
+        "BIGSERIAL",
+        "SMALLSERIAL",
+        "UNSIGNED",
+        "CLOB",
+        "LONGTEXT",
+        "MEDIUMTEXT",
+        "TINYTEXT",
+    }
+)
+_PLAIN_ACTIONS = {
+    ("CASCADE",): "CASCADE",
+    ("RESTRICT",): "RESTRICT",
+    ("SET", "NULL"): "SET NULL",
+    ("SET", "DEFAULT"): "SET DEFAULT",
+    ("NO", "ACTION"): "NO ACTION",
+}
+_PLAIN_COMPARISONS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<="}
+_PLAIN_COMPARISONS.update({">": ">", ">=": ">="})
+# Keywords that still name columns at the start of a column definition.
+_PLAIN_KEYWORD_COLUMNS = frozenset(
+    {"TIMESTAMP", "DATE", "TIME", "TEXT", "NAME", "YEAR", "VERSION", "NUMBER"}
+)
+_PLAIN_DEFAULT_WORDS = frozenset(
+    {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME", "TRUE", "FALSE"}
+)
+
+
+@dataclass(frozen=True)
+class PlainCheck:
+    """A CHECK expression the plain reader understood."""
+
+    expression: str  # as sqlglot writes it
+    columns: tuple[str, ...]  # distinct columns named, as sqlglot's tree has them
+    subject: str | None = None  # the column of a top-level IN or `col = literal`
+    values: tuple[str, ...] | None = None  # that IN list's or literal's values
+    is_in: bool = False
+
+
+@dataclass(frozen=True)
+class PlainReference:
+    """A REFERENCES clause the plain reader understood."""
+
+    table: str
+    columns: tuple[str, ...]
+    on_delete: str | None = None
+    on_update: str | None = None
+
+
+@dataclass(frozen=True)
+class PlainConstraint:
+    """One column or table constraint, in declaration order.
+
+    ``kind`` is one of "not null", "null", "primary key", "autoincrement",
+    "unique", "default", "collate", "references", "check" (column level)
+    and "primary key", "unique", "foreign key", "check" (table level).
+    """
+
+    kind: str
+    name: str | None = None
+    columns: tuple[str, ...] = ()
+    text: str | None = None  # a default's SQL text or a collation's name
+    reference: PlainReference | None = None
+    check: PlainCheck | None = None
+
+
+@dataclass(frozen=True)
+class PlainColumn:
+    """A column definition the plain reader understood."""
+
+    name: str
+    type: str  # as sqlglot writes it for the DDL loader, "" when absent
+    constraints: tuple[PlainConstraint, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlainTable:
+    """A CREATE TABLE the plain reader understood, items in order."""
+
+    name: str
+    if_not_exists: bool
+    items: tuple[PlainColumn | PlainConstraint, ...]
+
+
+class _Unsure(Exception):
+    """The statement is outside what the plain reader is sure of."""
+
+
+@lru_cache(maxsize=4096)
+def _sqlglot_type(raw: str, dialect: str) -> str | None:
+    """Return a column type as the DDL loader writes it, or None if unsure."""
+    node = _sqlglot_column(f"c {raw}", dialect)
+    if node is None or node.args.get("constraints"):
+        return None
+    kind = node.args.get("kind")
+    if not isinstance(kind, exp.DataType) or kind.this in (
+        exp.DataType.Type.ENUM,
+        exp.DataType.Type.SET,
+    ):
+        return None
+    # As in _Loader.add_column: SQLite keeps types as declared.
+    return kind.sql(dialect=None if dialect == "sqlite" else dialect).upper()
+
+
+@lru_cache(maxsize=4096)
+def _sqlglot_default(text: str, dialect: str) -> str | None:
+    """Return a default (CURRENT_TIMESTAMP, a parenthesised one) as sqlglot does."""
+    node = _sqlglot_column(f"c INT DEFAULT {text}", dialect)
+    constraints = node.args.get("constraints") if node is not None else None
+    if not constraints or len(constraints) != 1:
+        return None
+    kind = constraints[0].args.get("kind")
+    if not isinstance(kind, exp.DefaultColumnConstraint):
+        return None
+    spelt: str = kind.this.sql(dialect=dialect)
+    return spelt
+
+
+def _sqlglot_column(column: str, dialect: str) -> exp.ColumnDef | None:
+    try:
+        with _quiet_sqlglot():
+            node = sqlglot.parse_one(f"CREATE TABLE t ({column})", read=dialect)
+    except (ParseError, TokenError):
+        return None
+    schema = node.this if isinstance(node, exp.Create) else None
+    if not isinstance(schema, exp.Schema) or len(schema.expressions) != 1:
+        return None
+    found = schema.expressions[0]
+    return found if isinstance(found, exp.ColumnDef) else None
+
+
+class _PlainReader:
+    """A strict recursive-descent reader over one CREATE TABLE's tokens."""
+
+    def __init__(self, text: str, dialect: str) -> None:
+        self.dialect = dialect
+        self.keywords = _dialect_keywords(dialect)
+        self.quote = "`" if dialect == "mysql" else '"'
+        self.text = text
+        # (kind, text, follows a comment, where it starts)
+        self.tokens: list[tuple[str, str, bool, int]] = []
+        pos, comment = 0, False
+        for match in _PLAIN_TOKEN.finditer(text):
+            if match.start() != pos:
+                raise _Unsure  # a character no token starts with
+            pos = match.end()
+            kind = match.lastgroup or ""
+            if kind == "space":
+                continue
+            if kind == "comment":
+                comment = True
+                continue
+            value = match.group(kind)
+            self.tokens.append((kind, value, comment, match.start()))
+            comment = False
+        if pos != len(text) or comment:
+            raise _Unsure
+        self.pos = 0
+        self.comment_ok = -1  # the token a comment may precede
+
+    # ---- token helpers
+
+    def peek(self, ahead: int = 0) -> tuple[str, str]:
+        i = self.pos + ahead
+        if i >= len(self.tokens):
+            return ("end", "")
+        kind, value, comment, _ = self.tokens[i]
+        # sqlglot attaches comments to nearby nodes and writes them into
+        # the SQL text it generates; only a comment before a column or
+        # table constraint is known to land nowhere the loader reads.
+        if comment and i != self.comment_ok:
+            raise _Unsure
+        return kind, value.upper() if kind == "word" else value
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token[0] == "end":
+            raise _Unsure
+        value = self.tokens[self.pos][1]
+        self.pos += 1
+        return token[0], value
+
+    def word(self, *words: str) -> bool:
+        """Consume the given words in sequence if they come next."""
+        for i, wanted in enumerate(words):
+            if self.peek(i) != ("word", wanted):
+                return False
+        self.pos += len(words)
+        return True
+
+    def expect(self, *words: str) -> None:
+        if not self.word(*words):
+            raise _Unsure
+
+    def punct(self, char: str) -> bool:
+        if self.peek() == ("op", char):
+            self.pos += 1
+            return True
+        return False
+
+    def expect_punct(self, char: str) -> None:
+        if not self.punct(char):
+            raise _Unsure
+
+    def name(self) -> str:
+        kind, value = self.take()
+        if kind == "word" and value.upper() not in self.keywords:
+            return value
+        if kind == "quoted" and value[0] == self.quote:
+            return value[1:-1]
+        raise _Unsure
+
+    def names(self) -> tuple[str, ...]:
+        self.expect_punct("(")
+        found = [self.name()]
+        while self.punct(","):
+            found.append(self.name())
+        self.expect_punct(")")
+        return tuple(found)
+
+    # ---- grammar
+
+    def table(self) -> PlainTable:
+        self.expect("CREATE", "TABLE")
+        exists = self.word("IF", "NOT", "EXISTS")
+        name = self.name()
+        self.expect_punct("(")
+        items: list[PlainColumn | PlainConstraint] = [self.item()]
+        while self.punct(","):
+            items.append(self.item())
+        self.expect_punct(")")
+        self.punct(";")
+        if self.peek()[0] != "end":
+            raise _Unsure
+        return PlainTable(name=name, if_not_exists=exists, items=tuple(items))
+
+    def item(self) -> PlainColumn | PlainConstraint:
+        self.comment_ok = self.pos
+        kind, value = self.peek()
+        if kind == "word" and value in (
+            "CONSTRAINT",
+            "PRIMARY",
+            "UNIQUE",
+            "FOREIGN",
+            "CHECK",
+        ):
+            name = self.name() if self.word("CONSTRAINT") else None
+            return self.table_constraint(name)
+        return self.column()
+
+    def table_constraint(self, name: str | None) -> PlainConstraint:
+        if self.word("PRIMARY", "KEY"):
+            return PlainConstraint("primary key", name, columns=self.names())
+        if self.word("UNIQUE"):
+            return PlainConstraint("unique", name, columns=self.names())
+        if self.word("FOREIGN", "KEY"):
+            columns = self.names()
+            self.expect("REFERENCES")
+            return PlainConstraint(
+                "foreign key", name, columns=columns, reference=self.reference()
+            )
+        if self.word("CHECK"):
+            return PlainConstraint("check", name, check=self.check())
+        raise _Unsure
+
+    def column(self) -> PlainColumn:
+        kind, value = self.peek()
+        if kind == "word" and value in _PLAIN_KEYWORD_COLUMNS:
+            # sqlglot reads any word as a column definition's name.
+            name = self.take()[1]
+        else:
+            name = self.name()
+        type_words: list[str] = []
+        while True:
+            kind, value = self.peek()
+            if kind != "word" or value not in _PLAIN_TYPE_WORDS:
+                break
+            type_words.append(value)
+            self.pos += 1
+        raw = " ".join(type_words)
+        if type_words and self.punct("("):
+            sizes = [self.number()]
+            if self.punct(","):
+                sizes.append(self.number())
+            self.expect_punct(")")
+            raw += f"({', '.join(sizes)})"
+        type_text = ""
+        if raw:
+            found = _sqlglot_type(raw, self.dialect)
+            if found is None:
+                raise _Unsure
+            type_text = found
+        constraints: list[PlainConstraint] = []
+        while self.peek() not in (("op", ","), ("op", ")")):
+            constraints.append(self.column_constraint())
+        if not raw and not constraints:
+            raise _Unsure  # sqlglot reads a bare name as no column at all
+        return PlainColumn(name=name, type=type_text, constraints=tuple(constraints))
+
+    def number(self) -> str:
+        kind, value = self.take()
+        if kind != "number":
+            raise _Unsure
+        return value
+
+    def column_constraint(self) -> PlainConstraint:
+        name = self.name() if self.word("CONSTRAINT") else None
+        if self.word("NOT", "NULL"):
+            return PlainConstraint("not null", name)
+        if self.word("NULL"):
+            return PlainConstraint("null", name)
+        if self.word("PRIMARY", "KEY"):
+            return PlainConstraint("primary key", name)
+        if self.word("AUTOINCREMENT") or self.word("AUTO_INCREMENT"):
+            return PlainConstraint("autoincrement", name)
+        if self.word("UNIQUE"):
+            # MySQL reads a word after a column's UNIQUE as the key's name.
+            if self.dialect == "mysql" and self.peek() not in (
+                ("op", ","),
+                ("op", ")"),
+            ):
+                raise _Unsure
+            return PlainConstraint("unique", name)
+        if self.word("DEFAULT"):
+            return PlainConstraint("default", name, text=self.default())
+        if self.word("COLLATE"):
+            return PlainConstraint("collate", name, text=self.name())
+        if self.word("REFERENCES"):
+            return PlainConstraint("references", name, reference=self.reference())
+        if self.word("CHECK"):
+            return PlainConstraint("check", name, check=self.check())
+        raise _Unsure
+
+    def default(self) -> str:
+        kind, value = self.peek()
+        if (kind, value) == ("op", "("):
+            # A parenthesised default is whole in itself: sqlglot spells it
+            # once per distinct text, as it would inside the statement.
+            found = _sqlglot_default(self.balanced(), self.dialect)
+            if found is None:
+                raise _Unsure
+            return found
+        if kind == "word" and value == "NULL":
+            self.pos += 1
+            return "NULL"
+        if kind == "word" and value in _PLAIN_DEFAULT_WORDS:
+            self.pos += 1
+            found = _sqlglot_default(value, self.dialect)
+            if found is None:
+                raise _Unsure
+            return found
+        return self.literal()[0]
+
+    def balanced(self) -> str:
+        """Consume a parenthesised group and return its text as written."""
+        start, depth = self.tokens[self.pos][3], 0
+        while True:
+            kind, value = self.take()
+            if kind == "op" and value == "(":
+                depth += 1
+            elif kind == "op" and value == ")":
+                depth -= 1
+            elif kind == "op" and value == ";":
+                raise _Unsure
+            if depth == 0:
+                return self.text[start : self.tokens[self.pos - 1][3] + len(value)]
+
+    def literal(self) -> tuple[str, str]:
+        """Return a literal's SQL text as sqlglot writes it, and its value."""
+        kind, value = self.take()
+        if kind == "string":
+            return value, value[1:-1]
+        if kind == "number":
+            return value, value
+        if kind == "op" and value == "-":
+            number = self.number()
+            return f"-{number}", f"-{number}"
+        raise _Unsure
+
+    def reference(self) -> PlainReference:
+        table = self.name()
+        columns = self.names() if self.peek() == ("op", "(") else ()
+        actions: dict[str, str] = {}
+        while self.word("ON"):
+            event = self.take()[1].upper()
+            if event not in ("DELETE", "UPDATE") or event in actions:
+                raise _Unsure
+            for words, action in _PLAIN_ACTIONS.items():
+                if self.word(*words):
+                    actions[event] = action
+                    break
+            else:
+                raise _Unsure
+        return PlainReference(
+            table, columns, actions.get("DELETE"), actions.get("UPDATE")
+        )
+
+    def check(self) -> PlainCheck:
+        self.expect_punct("(")
+        columns: dict[str, str] = {}
+        parts = [self.comparison(columns)]
+        while self.word("AND"):
+            parts.append(self.comparison(columns))
+        self.expect_punct(")")
+        text = " AND ".join(p[0] for p in parts)
+        subject, values, is_in = (None, None, False) if len(parts) > 1 else parts[0][1:]
+        return PlainCheck(text, tuple(columns.values()), subject, values, is_in)
+
+    def comparison(
+        self, columns: dict[str, str]
+    ) -> tuple[str, str | None, tuple[str, ...] | None, bool]:
+        """Read ``a op b`` or ``col IN (literals)``.
+
+        Return its SQL text, and the column and values when it restricts
+        one column to literals.
+        """
+        left, left_col, _ = self.operand(columns)
+        if left_col is not None and self.word("IN"):
+            self.expect_punct("(")
+            found = [self.literal()]
+            while self.punct(","):
+                found.append(self.literal())
+            self.expect_punct(")")
+            listed = ", ".join(t for t, _ in found)
+            values = tuple(v for _, v in found)
+            return f"{left} IN ({listed})", left_col, values, True
+        if self.word("BETWEEN"):
+            low = self.operand(columns)[0]
+            self.expect("AND")
+            high = self.operand(columns)[0]
+            return f"{left} BETWEEN {low} AND {high}", None, None, False
+        kind, op = self.take()
+        if kind != "op" or op not in _PLAIN_COMPARISONS:
+            raise _Unsure
+        op = _PLAIN_COMPARISONS[op]
+        right, _, right_value = self.operand(columns)
+        text = f"{left} {op} {right}"
+        if op == "=" and left_col is not None and right_value is not None:
+            return text, left_col, (right_value,), False
+        return text, None, None, False
+
+    def operand(self, columns: dict[str, str]) -> tuple[str, str | None, str | None]:
+        """Return an operand's SQL text, its column name, its literal value."""
+        kind, value = self.peek()
+        if kind in ("word", "quoted"):
+            name = self.name()
+            columns[name.lower()] = name
+            text = f"{self.quote}{name}{self.quote}" if kind == "quoted" else name
+            return text, name, None
+        text, literal = self.literal()
+        return text, None, literal
+
+
+def plain_table(text: str, dialect: str) -> PlainTable | None:
+    """Read a CREATE TABLE of the common shapes without sqlglot, or return None.
+
+    Columns with types, NOT NULL, literal and parenthesised defaults,
+    PRIMARY KEY, UNIQUE, REFERENCES with ON DELETE/UPDATE, simple CHECKs
+    (comparisons and BETWEEN joined by AND, ``col IN (literals)``) and
+    table-level PRIMARY KEY, UNIQUE, FOREIGN KEY and CHECK constraints are
+    read; anything else (other CHECK expressions, options after the body,
+    qualified or keyword names, quote styles the dialect reads differently,
+    comments sqlglot would keep) returns None so sqlglot reads the
+    statement and the result is the same either way. Types and
+    non-literal defaults are still spelt by sqlglot, once per distinct
+    text. ``text`` is the statement without SQLite's table options.
+    """
+    try:
+        return _PlainReader(text, dialect).table()
+    except _Unsure:
+        return None
+
+
 def _same_fk(a: ForeignKey, b: ForeignKey) -> bool:
     return (
         tuple(c.lower() for c in a.columns) == tuple(c.lower() for c in b.columns)
@@ -1183,15 +1847,17 @@ def _apply_snippets(model: _Model, file: str, snippets: Iterable[Snippet]) -> No
 
 
 def load_text(
-    text: str, *, dialect: str | None = None, file: str = ""
+    text: str, *, dialect: str | None = None, file: str = "", plain: bool = True
 ) -> tuple[Schema, list[str]]:
     """Return the schema that applying the DDL ``text`` in order produces.
 
     ``dialect`` is any dialect sqlglot reads; guessed from the text when
     None. Problems with statements come back as notes, never as exceptions.
+    ``plain=False`` reads every CREATE TABLE with sqlglot, for comparing
+    the plain reader with it.
     """
     name = normalise_dialect(dialect) if dialect else guess_dialect(text)
-    model = _Model(dialect=name)
+    model = _Model(dialect=name, plain=plain)
     _apply_snippets(model, file, [Snippet(text, 1)])
     return model.freeze(file or "text"), model.notes
 

@@ -66,6 +66,12 @@ from audits.engine.sources._probe import (
     secret_sample,
     version_tables,
 )
+from audits.engine.sources.ddl import (
+    PlainCheck,
+    PlainColumn,
+    PlainTable,
+    plain_table,
+)
 
 # Above this size the probe runs quick_check instead of integrity_check and
 # reads row counts from sqlite_stat1 only, never with COUNT(*).
@@ -419,12 +425,32 @@ def _reference_parts(ref: exp.Reference) -> tuple[str, tuple[str, ...], str]:
     return table, cols, options
 
 
-def _parse_table_sql(sql: str | None) -> _ParsedTable:
+# The pragmas tell columns, keys, defaults, FKs and indexes; only these
+# words declare what they leave out (FK styles and names, CHECKs,
+# collations, inline keys, AUTOINCREMENT).
+_NEEDS_SQL = re.compile(
+    r"\b(?:REFERENCES|CHECK|COLLATE|AUTOINCREMENT|PRIMARY)\b", re.IGNORECASE
+)
+
+
+def _parse_table_sql(sql: str | None, *, plain: bool = True) -> _ParsedTable:
+    """Return what a table's stored SQL declares beyond the pragmas.
+
+    The plain reader reads the common shapes; sqlglot reads the rest.
+    ``plain=False`` always uses sqlglot, for comparing the two.
+    """
     parsed = _ParsedTable()
     if not sql:
         return parsed
     # sqlglot does not read SQLite's table options; they are learnt apart.
     sql = _TABLE_OPTIONS.sub(")", sql)
+    if plain:
+        if not _NEEDS_SQL.search(sql):
+            parsed.ok = True
+            return parsed
+        read = plain_table(sql, "sqlite")
+        if read is not None:
+            return _from_plain(read)
     try:
         tree = sqlglot.parse_one(sql, read="sqlite", error_level=ErrorLevel.RAISE)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
@@ -450,6 +476,75 @@ def _parse_table_sql(sql: str | None) -> _ParsedTable:
                     parsed.fks.append(_ParsedFk(columns, table, options, "table", name))
             elif isinstance(kind, exp.CheckColumnConstraint):
                 parsed.checks.append(_make_check(kind.this, name, None))
+    parsed.ok = True
+    return parsed
+
+
+def _plain_fk(
+    columns: tuple[str, ...],
+    ref_table: str,
+    on_delete: str | None,
+    on_update: str | None,
+    declared: str,
+    name: str | None,
+) -> _ParsedFk:
+    fk = _ParsedFk(columns, ref_table, "", declared, name)
+    fk.on_delete, fk.on_update = on_delete, on_update
+    return fk
+
+
+def _plain_make_check(check: PlainCheck, name: str | None, column: str | None) -> Check:
+    """Return the :class:`Check` _make_check gives for the same expression."""
+    found = check.columns[0] if len(check.columns) == 1 else None
+    return Check(
+        expression=check.expression,
+        name=name,
+        column=column or found,
+        values=check.values if check.is_in else None,
+    )
+
+
+def _from_plain(table: PlainTable) -> _ParsedTable:
+    """Return what _parse_table_sql learns, from the plain reader's table."""
+    parsed = _ParsedTable()
+    for item in table.items:
+        if isinstance(item, PlainColumn):
+            col = item.name
+            for c in item.constraints:
+                if c.kind == "collate" and c.text:
+                    parsed.collations[col.lower()] = c.text
+                elif c.kind == "primary key":
+                    parsed.inline_pk.add(col.lower())
+                elif c.kind == "autoincrement":
+                    parsed.autoincrement.add(col.lower())
+                elif c.kind == "references" and c.reference is not None:
+                    ref = c.reference
+                    parsed.fks.append(
+                        _plain_fk(
+                            (col,),
+                            ref.table,
+                            ref.on_delete,
+                            ref.on_update,
+                            "column",
+                            c.name,
+                        )
+                    )
+                elif c.kind == "check" and c.check is not None:
+                    parsed.checks.append(_plain_make_check(c.check, c.name, col))
+        elif item.kind == "foreign key" and item.reference is not None:
+            ref = item.reference
+            parsed.fks.append(
+                _plain_fk(
+                    item.columns,
+                    ref.table,
+                    ref.on_delete,
+                    ref.on_update,
+                    "table",
+                    item.name,
+                )
+            )
+        elif item.kind == "check" and item.check is not None:
+            parsed.checks.append(_plain_make_check(item.check, item.name, None))
     parsed.ok = True
     return parsed
 
