@@ -179,10 +179,24 @@ class Finding(models.Model):
                 name="finding_matrix_idx",
             ),
             # "My findings": a user's unresolved findings, overdue first (also
-            # the assignee foreign key's index).
+            # the assignee foreign key's index). Status and project ride along
+            # so the page's totals are an index-only count.
             models.Index(
-                fields=["assignee", "due_date"], name="finding_assignee_due_idx"
+                fields=["assignee", "due_date", "status", "project"],
+                name="finding_assignee_due_idx",
             ),
+            # Findings list sorted by title (either direction) or by due date
+            # (also the overdue filter), and by "Found" (the id): an ordered
+            # walk that stops at the page instead of sorting the project.
+            models.Index(
+                fields=["project", "title", "-id"], name="finding_project_title_idx"
+            ),
+            models.Index(
+                fields=["project", "due_date", "-id"], name="finding_project_due_idx"
+            ),
+            models.Index(fields=["project", "id"], name="finding_project_id_idx"),
+            # The list's text search (title, object, file) has a trigram GIN
+            # index on PostgreSQL only: migration 0003 creates it in SQL.
             # Findings list sorted worst first (findings.tables.severity_rank,
             # the default order), newest first within a severity: an ordered
             # index scan that stops at the page instead of sorting the project.

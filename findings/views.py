@@ -14,7 +14,7 @@ from projects.models import Project, Team
 
 from .filters import ALL, STATUS_TABS, UNRESOLVED, FindingFilter, team_members
 from .forms import AssignForm, BulkForm, CommentForm, TriageForm
-from .models import Finding, FindingEvent, TransitionError
+from .models import Effort, Finding, FindingEvent, TransitionError
 from .tables import FindingTable, severity_rank
 
 # The check filter suggests the catalogue's ids; imported findings carry
@@ -44,16 +44,63 @@ def status_counts(filterset) -> dict[str, int]:
     each status would show.
     """
     counts = dict.fromkeys(Finding.Status.values, 0)
+    # COUNT(*) rather than COUNT(id): the (project, status, ...) indexes
+    # answer it without reading the table.
     rows = (
         filterset.without_status()
         .order_by()
         .values_list("status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
     )
     counts.update(dict(rows))
     counts[UNRESOLVED] = sum(counts[s] for s in Finding.UNRESOLVED)
     counts[ALL] = sum(counts[s] for s in Finding.Status.values)
     return counts
+
+
+# The columns a row of the list shows (templates/findings/partials/finding_row.html),
+# and the project, which the related manager sets on every row it loads.
+ROW_FIELDS = (
+    "id",
+    "project",
+    "severity",
+    "title",
+    "regression",
+    "check_id",
+    "object",
+    "file",
+    "line",
+    "status",
+    "assignee__username",
+    "due_date",
+    "effort",
+    "first_seen_at",
+)
+STATUS_LABELS = dict(Finding.Status.choices)
+EFFORT_LABELS = dict(Effort.choices)
+
+
+def prepare_rows(page, *, today) -> None:
+    """Load the page's findings and give each what its row shows, ready made.
+
+    Labels, the overdue flag and the link are worked out once per row here
+    rather than through model methods from the template, which makes the
+    row template several times cheaper.
+    """
+    # A django-tables2 page holds BoundRows over a slice of the queryset;
+    # the row template reads the records themselves (``.data``).
+    records = list(page.object_list.data)
+    url = reverse("findings:detail", args=[0]).replace("/0/", "/{}/")
+    for record in records:
+        record.url = url.format(record.pk)
+        record.overdue = (
+            record.status in Finding.UNRESOLVED
+            and record.due_date is not None
+            and record.due_date < today
+        )
+        record.status_label = STATUS_LABELS.get(record.status, record.status)
+        record.effort_label = EFFORT_LABELS.get(record.effort, record.effort) or "–"
+    page.object_list.data = records
 
 
 def _query(params, **changes) -> str:
@@ -75,7 +122,7 @@ def _list_context(request, project):
     counts = status_counts(filterset)
     findings = (
         filterset.qs.select_related("assignee")
-        .defer("evidence", "remediation", "fix_sql", "status_reason")
+        .only(*ROW_FIELDS)
         .annotate(sev_rank=severity_rank())
     )
     # Configured here rather than by RequestConfig, whose paginator would
@@ -97,6 +144,7 @@ def _list_context(request, project):
         page=min(max(page, 1), last_page),
         count=total,
     )
+    prepare_rows(table.page, today=timezone.localdate())
     params = request.GET.copy()
     params.pop("page", None)
     return {
@@ -173,7 +221,6 @@ def finding_bulk(request, pk):
     return redirect(back)
 
 
-STATUS_LABELS = dict(Finding.Status.choices)
 # Events whose from/to values are statuses, shown by their labels.
 STATUS_KINDS = {
     FindingEvent.Kind.CREATED,
@@ -314,8 +361,10 @@ def finding_mine(request):
         status__in=Finding.UNRESOLVED,
         project__team__in=Team.objects.filter(memberships__user=request.user),
     )
+    # Counted from finding_assignee_due_idx alone (assignee, due date,
+    # status, project), without reading the findings.
     totals = findings.aggregate(
-        total=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today))
+        total=Count("*"), overdue=Count("due_date", filter=Q(due_date__lt=today))
     )
     rows = (
         findings.select_related("project", "project__team")
