@@ -13,6 +13,8 @@ from types import ModuleType
 
 from audits.engine.registry import get_check
 from audits.engine.scan import Target, scan
+from audits.engine.sources import code_sql
+from audits.engine.sources.code_sql import analyse_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "demo" / "flawed_app"
@@ -254,3 +256,23 @@ def test_generated_benchmark_tree_findings_are_unchanged(tmp_path: Path) -> None
     issues = bench.scan_tree(tmp_path / "code")
     assert len(issues) == TREE_FINDINGS
     assert bench.findings_digest(issues, TREE_FIELDS) == TREE_DIGEST
+
+
+def test_inserts_into_different_tables_share_one_parse_and_keep_their_names() -> None:
+    code_sql.clear_cache()
+    first = analyse_sql("INSERT INTO orders(id, status) VALUES (?, 'new')")
+    second = analyse_sql("INSERT INTO invoices(id, state) VALUES (?, 'new')")
+    assert code_sql._analyse.cache_info().misses == 1
+    assert first.kind == second.kind == "insert"
+    assert first.tables == ("orders",)
+    assert second.tables == ("invoices",)
+    assert first.written == (("id", "?0"), ("status", "'new'"))
+    assert second.written == (("id", "?0"), ("state", "'new'"))
+    assert first.param_count == second.param_count == 1
+    assert first.normalised == "insert into orders (id, status) values (?, 'new')"
+
+
+def test_a_function_call_after_from_is_not_taken_for_a_table() -> None:
+    info = analyse_sql("SELECT value FROM json_each(?) WHERE value > 1")
+    assert info.kind == "select"
+    assert "json_each" not in info.tables

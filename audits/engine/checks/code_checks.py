@@ -651,17 +651,18 @@ def cleanup_never_called(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         re.I,
     )
     sums = summaries(code)
-    called_cleanups = [
-        f
-        for f in live_functions(code)
-        if pattern.search(f.name) and not never_called(code, f)
-    ]
-    for fn in live_functions(code):
-        if not pattern.search(fn.name) or not sums[fn.qualname].touches_db:
+    cleanups = [f for f in live_functions(code) if pattern.search(f.name)]
+    # file -> the first cleanup in it that something calls
+    called_in_file: dict[str, str] = {}
+    for f in cleanups:
+        if not never_called(code, f):
+            called_in_file.setdefault(f.file, f.name)
+    for fn in cleanups:
+        if not sums[fn.qualname].touches_db:
             continue
         if not never_called(code, fn):
             continue
-        sibling = next((f.name for f in called_cleanups if f.file == fn.file), "")
+        sibling = called_in_file.get(fn.file, "")
         hint = f" beside the existing `{sibling}()` call" if sibling else ""
         yield spec.issue(
             key=[fn.file, fn.qualname],

@@ -143,37 +143,46 @@ def summaries(code: CodeFacts) -> dict[str, Summary]:
     if isinstance(cached, dict):
         return cached
     out: dict[str, Summary] = {}
+    by_function = code.sql_by_function
     for fn in code.functions:
         s = Summary()
-        for use in code.sql_by_function.get(fn.qualname, []):
+        opens = bool(fn.local_conns)
+        for use in by_function.get(fn.qualname, ()):
             s.touches_db = True
+            if use.conn.startswith("own:"):
+                opens = True
             own = _own(use.conn, fn)
             if own and use.sql.is_write:
                 s.own_writes.update(use.sql.tables)
             if own and use.sql.kind == "select":
                 s.own_reads.update(use.sql.tables)
-        s.opens_connection = bool(fn.local_conns) or any(
-            u.conn.startswith("own:") for u in code.sql_by_function.get(fn.qualname, [])
-        )
-        s.commits = any(t.op == "commit" for t in fn.txn)
+        s.opens_connection = opens
+        if fn.txn:
+            s.commits = any(t.op == "commit" for t in fn.txn)
         if fn.local_conns or fn.txn or fn.sql_param is not None:
             s.touches_db = True
         out[fn.qualname] = s
-    resolved: dict[str, list[FunctionInfo]] = {}
+    targets = call_targets(code)
+    resolved: dict[str, list[Summary]] = {}
     for fn in code.functions:
-        targets = []
-        for call in fn.calls:
-            callee = code.resolve(call, fn)
-            if callee is not None and callee.qualname != fn.qualname:
-                targets.append(callee)
-        resolved[fn.qualname] = targets
+        resolved[fn.qualname] = [
+            out[callee.qualname] for _call, callee in targets[id(fn)]
+        ]
+    # Functions that call no project function take nothing from others.
+    work = [
+        (out[fn.qualname], resolved[fn.qualname])
+        for fn in code.functions
+        if resolved[fn.qualname]
+    ]
     # A few rounds reach helpers of helpers without risking cycles.
     for _ in range(4):
         changed = False
-        for fn in code.functions:
-            s = out[fn.qualname]
-            for callee in resolved[fn.qualname]:
-                c = out[callee.qualname]
+        for s, reached in work:
+            for c in reached:
+                if not (
+                    c.touches_db or c.opens_connection or c.own_writes or c.own_reads
+                ):
+                    continue  # nothing to pass on, as yet
                 before = (s.touches_db, len(s.own_writes), len(s.own_reads))
                 s.touches_db |= c.touches_db
                 s.own_writes |= c.own_writes
@@ -187,14 +196,41 @@ def summaries(code: CodeFacts) -> dict[str, Summary]:
     return out
 
 
+def call_targets(
+    code: CodeFacts,
+) -> dict[int, list[tuple[CallSite, FunctionInfo]]]:
+    """Return, by ``id()`` of each function, its calls with the functions they reach.
+
+    Keyed by identity, not qualified name, because a module may define a name
+    twice. Resolved once per scan and shared by every check that follows calls.
+    """
+    cached = getattr(code, "_plumb_call_targets", None)
+    if isinstance(cached, dict):
+        return cached
+    out: dict[int, list[tuple[CallSite, FunctionInfo]]] = {}
+    for fn in code.functions:
+        pairs = out[id(fn)] = []
+        for call in fn.calls:
+            callee = code.resolve(call, fn)
+            if callee is not None and callee.qualname != fn.qualname:
+                pairs.append((call, callee))
+    object.__setattr__(code, "_plumb_call_targets", out)
+    return out
+
+
 def callees(
     code: CodeFacts, fn: FunctionInfo
 ) -> Iterator[tuple[CallSite, FunctionInfo]]:
     """Yield each call of ``fn`` with the project function it reaches."""
-    for call in fn.calls:
-        callee = code.resolve(call, fn)
-        if callee is not None and callee.qualname != fn.qualname:
-            yield call, callee
+    targets = call_targets(code).get(id(fn))
+    if targets is None:  # a function that is not one of ``code.functions``
+        targets = [
+            (call, callee)
+            for call in fn.calls
+            if (callee := code.resolve(call, fn)) is not None
+            and callee.qualname != fn.qualname
+        ]
+    yield from targets
 
 
 def never_called(code: CodeFacts, fn: FunctionInfo) -> bool:

@@ -11,7 +11,7 @@ that identifies the statement in fingerprints.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import sqlglot
@@ -508,15 +508,33 @@ def _analyse_text(text: str, dialect: str) -> SqlInfo:
     info = _analyse(shape, dialect)
     if not info.parsed:
         return replace(_analyse(text, dialect), normalised=normalised)
-    return replace(
-        info,
+    # Built directly: dataclasses.replace() costs more than the rest of this
+    # function, which runs once per distinct statement text.
+    return SqlInfo(
         normalised=normalised,
         param_count=params,
-        tables=tuple(_unslot(t, slots) for t in info.tables),
-        where_columns=tuple(_unslot(c, slots) for c in info.where_columns),
-        set_columns=tuple(_unslot(c, slots) for c in info.set_columns),
-        written=tuple((_unslot(c, slots), v) for c, v in info.written),
+        tables=tuple([_unslot(t, slots) for t in info.tables]),
+        where_columns=tuple([_unslot(c, slots) for c in info.where_columns]),
+        set_columns=tuple([_unslot(c, slots) for c in info.set_columns]),
+        written=tuple([(_unslot(c, slots), v) for c, v in info.written]),
+        **{name: getattr(info, name) for name in _KEPT_FIELDS},
     )
+
+
+# The fields a shared parse hands on unchanged to each text of its shape.
+_KEPT_FIELDS = tuple(
+    f.name
+    for f in fields(SqlInfo)
+    if f.name
+    not in (
+        "normalised",
+        "param_count",
+        "tables",
+        "where_columns",
+        "set_columns",
+        "written",
+    )
+)
 
 
 @lru_cache(maxsize=16384)
