@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from audits.engine.issues import Evidence, Issue
@@ -170,10 +171,21 @@ def string_default(column: Column) -> str | None:
     return match.group(1).replace("''", "'") if match else None
 
 
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_WORD_BREAK = re.compile(r"[_\W]+")
+
+
 def words(name: str) -> list[str]:
     """Return the lower-case words of a snake_case or camelCase name."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return [w for w in re.split(r"[_\W]+", spaced.lower()) if w]
+    return list(_words(name))
+
+
+@lru_cache(maxsize=16384)
+def _words(name: str) -> tuple[str, ...]:
+    # Several checks ask for the words of every column; a schema repeats
+    # the same few names across its tables.
+    spaced = _CAMEL.sub(r"\1_\2", name)
+    return tuple(w for w in _WORD_BREAK.split(spaced.lower()) if w)
 
 
 def checks_on(table: Table, column: str) -> list[Check]:
