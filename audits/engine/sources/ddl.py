@@ -1319,6 +1319,20 @@ _PLAIN_ACTIONS = {
 }
 _PLAIN_COMPARISONS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<="}
 _PLAIN_COMPARISONS.update({">": ">", ">=": ">="})
+_PLAIN_CONSTRAINT_STARTS = frozenset(
+    {
+        "NOT",
+        "NULL",
+        "PRIMARY",
+        "AUTOINCREMENT",
+        "AUTO_INCREMENT",
+        "UNIQUE",
+        "DEFAULT",
+        "COLLATE",
+        "REFERENCES",
+        "CHECK",
+    }
+)
 # Keywords that still name columns at the start of a column definition.
 _PLAIN_KEYWORD_COLUMNS = frozenset(
     {"TIMESTAMP", "DATE", "TIME", "TEXT", "NAME", "YEAR", "VERSION", "NUMBER"}
@@ -1439,8 +1453,8 @@ class _PlainReader:
         self.keywords = _dialect_keywords(dialect)
         self.quote = "`" if dialect == "mysql" else '"'
         self.text = text
-        # (kind, text, follows a comment, where it starts)
-        self.tokens: list[tuple[str, str, bool, int]] = []
+        # (kind, text, text upper-cased for words, follows a comment, start)
+        self.tokens: list[tuple[str, str, str, bool, int]] = []
         pos, comment = 0, False
         for match in _PLAIN_TOKEN.finditer(text):
             if match.start() != pos:
@@ -1453,7 +1467,8 @@ class _PlainReader:
                 comment = True
                 continue
             value = match.group(kind)
-            self.tokens.append((kind, value, comment, match.start()))
+            key = value.upper() if kind == "word" else value
+            self.tokens.append((kind, value, key, comment, match.start()))
             comment = False
         if pos != len(text) or comment:
             raise _Unsure
@@ -1466,13 +1481,13 @@ class _PlainReader:
         i = self.pos + ahead
         if i >= len(self.tokens):
             return ("end", "")
-        kind, value, comment, _ = self.tokens[i]
+        kind, _, key, comment, _ = self.tokens[i]
         # sqlglot attaches comments to nearby nodes and writes them into
         # the SQL text it generates; only a comment before a column or
         # table constraint is known to land nowhere the loader reads.
         if comment and i != self.comment_ok:
             raise _Unsure
-        return kind, value.upper() if kind == "word" else value
+        return kind, key
 
     def take(self) -> tuple[str, str]:
         token = self.peek()
@@ -1607,6 +1622,9 @@ class _PlainReader:
 
     def column_constraint(self) -> PlainConstraint:
         name = self.name() if self.word("CONSTRAINT") else None
+        kind, value = self.peek()
+        if kind != "word" or value not in _PLAIN_CONSTRAINT_STARTS:
+            raise _Unsure
         if self.word("NOT", "NULL"):
             return PlainConstraint("not null", name)
         if self.word("NULL"):
@@ -1655,7 +1673,7 @@ class _PlainReader:
 
     def balanced(self) -> str:
         """Consume a parenthesised group and return its text as written."""
-        start, depth = self.tokens[self.pos][3], 0
+        start, depth = self.tokens[self.pos][4], 0
         while True:
             kind, value = self.take()
             if kind == "op" and value == "(":
@@ -1665,7 +1683,7 @@ class _PlainReader:
             elif kind == "op" and value == ";":
                 raise _Unsure
             if depth == 0:
-                return self.text[start : self.tokens[self.pos - 1][3] + len(value)]
+                return self.text[start : self.tokens[self.pos - 1][4] + len(value)]
 
     def literal(self) -> tuple[str, str]:
         """Return a literal's SQL text as sqlglot writes it, and its value."""
