@@ -443,17 +443,17 @@ def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
     norm: list[str] = []
     previous = ""
     last = len(tokens) - 1
+    known = _TOKENS
     for i, tok in enumerate(tokens):
-        low = tok.lower()
-        first = tok[0]
+        token = known.get(tok)
+        if token is None:
+            token = _token(tok, keywords)
+            if len(known) < 100_000:
+                known[tok] = token
+        low, name, normal = token
         # After INTO a word is a table even when its column list follows
         # without a space, so ``INSERT INTO t(a, b)`` shares a parse too.
-        if (
-            (first.isalpha() or first == "_")
-            and low not in keywords
-            and (i == last or tokens[i + 1] != "(" or previous == "into")
-            and not low.startswith(_MARKERS)
-        ):
+        if name and (i == last or tokens[i + 1] != "(" or previous == "into"):
             slot = by_name.get(low)
             if slot is None:
                 slot = f"__s{len(by_name)}"
@@ -462,13 +462,27 @@ def _shape(text: str) -> tuple[str, dict[str, str], str] | None:
             out.append(slot)
         else:
             out.append(tok)
-        norm.append("?" if low.startswith(_PARAM_REF) else low)
+        norm.append(normal)
         previous = low
     joined = _OPEN_SPACE.sub("(", " ".join(norm))
     normalised = _DOT_SPACE.sub(".", _SPACE_CLOSE.sub(r"\1", joined))
     return " ".join(out), slots, normalised
 
 
+def _token(tok: str, keywords: frozenset[str]) -> tuple[str, bool, str]:
+    """Return (lower case, may be a name, normalised form) of one token."""
+    low = tok.lower()
+    first = tok[0]
+    name = (
+        (first.isalpha() or first == "_")
+        and low not in keywords
+        and not low.startswith(_MARKERS)
+    )
+    return low, name, "?" if low.startswith(_PARAM_REF) else low
+
+
+# token -> _token(token): the same words recur from statement to statement
+_TOKENS: dict[str, tuple[str, bool, str]] = {}
 _MARKERS = (_PARAM, DYN)
 _PARAM_REF = ":" + _PARAM
 _OPEN_SPACE = re.compile(r"\(\s+")
