@@ -203,7 +203,7 @@ def _render_report(audit, results, issues) -> str:
 
         # Everything this audit saw has just been stamped as last seen by it.
         statuses = dict(
-            Finding.objects.filter(project=project, last_seen_audit=audit)
+            Finding.objects.filter(project=project, sighting__audit_number=audit.number)
             .values_list("fingerprint", "status")
             .iterator(chunk_size=5000)
         )

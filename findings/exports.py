@@ -143,7 +143,7 @@ def _csv_values(findings):
     """Return the export's rows as tuples, times already formatted as text."""
     return findings.annotate(
         first_seen_iso=IsoSeconds("first_seen_at"),
-        last_seen_iso=IsoSeconds("last_seen_at"),
+        last_seen_iso=IsoSeconds("sighting__seen_at"),
     ).values_list(*ROW_FIELDS)
 
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
 
@@ -113,13 +114,6 @@ class Finding(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    last_seen_audit = models.ForeignKey(
-        "audits.Audit",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     fixed_by_audit = models.ForeignKey(
         "audits.Audit",
         null=True,
@@ -128,7 +122,6 @@ class Finding(models.Model):
         related_name="+",
     )
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = FindingQuerySet.as_manager()
@@ -226,6 +219,28 @@ class Finding(models.Model):
         if self.file:
             return f"{self.file}:{self.line}" if self.line else self.file
         return self.object
+
+    @property
+    def last_seen_number(self) -> int | None:
+        """Return the number of the last audit that saw the finding."""
+        sighting = _sighting_of(self)
+        return sighting.audit_number if sighting else None
+
+    @property
+    def last_seen_at(self):
+        """Return when an audit last saw the finding."""
+        sighting = _sighting_of(self)
+        return sighting.seen_at if sighting else None
+
+    @cached_property
+    def last_seen_audit(self):
+        """Return the last audit that saw the finding (one query)."""
+        from audits.models import Audit
+
+        number = self.last_seen_number
+        if number is None:
+            return None
+        return Audit.objects.filter(project_id=self.project_id, number=number).first()
 
     @property
     def is_overdue(self) -> bool:
@@ -421,3 +436,29 @@ def check_transition(current: str, new: str, reason: str = "") -> None:
         raise TransitionError(
             f"Marking a finding {Finding.Status(new).label.lower()} needs a reason."
         )
+
+
+class FindingSighting(models.Model):
+    """When an audit last saw a finding.
+
+    A narrow table of its own: every audit rewrites one row here per finding
+    it sees. On the findings table each such write would touch every one of
+    its indexes; here it touches none (the audit is a number, not a foreign
+    key), so on PostgreSQL the writes stay HOT in pages kept half empty.
+    """
+
+    finding = models.OneToOneField(
+        Finding, on_delete=models.CASCADE, primary_key=True, related_name="sighting"
+    )
+    audit_number = models.PositiveIntegerField()
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"finding {self.finding_id} seen by audit #{self.audit_number}"
+
+
+def _sighting_of(finding: Finding) -> FindingSighting | None:
+    try:
+        return finding.sighting
+    except FindingSighting.DoesNotExist:
+        return None

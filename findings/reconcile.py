@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Finding, FindingEvent
+from .models import Finding, FindingEvent, FindingSighting
 
 UNRESOLVED = {Finding.Status.OPEN, Finding.Status.IN_PROGRESS}
 ACCEPTED = {Finding.Status.DOCUMENTED, Finding.Status.FALSE_POSITIVE}
@@ -313,6 +313,7 @@ def _id_rows(alias: str = "j") -> str:
 
 def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> None:
     f, e = Finding._meta.db_table, FindingEvent._meta.db_table
+    s = FindingSighting._meta.db_table
     origin = audit.origin
     # Sightings are stamped with the audit's start, not the clock, so that
     # reconciling the same audit again writes the very same values.
@@ -339,21 +340,25 @@ def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> Non
             values = ", ".join(f"COALESCE({_get(n)}, '')" for n in text_fields)
             cur.execute(
                 f"INSERT INTO {f} ({columns}, line, target_id, due_date, project_id, origin,"
-                " status_reason, regression, first_seen_audit_id, last_seen_audit_id,"
-                " first_seen_at, last_seen_at, updated_at)"
+                " status_reason, regression, first_seen_audit_id, first_seen_at, updated_at)"
                 f" SELECT {values}, {_get('line', 'integer')}, {_get('target_id', 'bigint')},"
-                f" {_get('due', 'date')}, %s, %s, '', %s, %s, %s, %s, %s, %s FROM {_rows()}",
+                f" {_get('due', 'date')}, %s, %s, '', %s, %s, %s, %s FROM {_rows()}",
                 [
                     audit.project_id,
                     origin,
                     False,
                     audit.pk,
-                    audit.pk,
-                    seen_at,
                     seen_at,
                     now,
                     json.dumps(new_rows),
                 ],
+            )
+            cur.execute(
+                f"INSERT INTO {s} (finding_id, audit_number, seen_at)"
+                f" SELECT id, %s, %s FROM {f}"
+                " WHERE project_id = %s AND first_seen_audit_id = %s"
+                " ON CONFLICT (finding_id) DO NOTHING",
+                [audit.number, seen_at, audit.project_id, audit.pk],
             )
             cur.execute(
                 f"INSERT INTO {e} (finding_id, kind, audit_id, from_value, to_value, note, created_at)"
@@ -381,17 +386,20 @@ def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> Non
                 for n in REFRESHED
             )
             cur.execute(
-                f"UPDATE {f} SET {sets}, severity = {_get('severity')},"
-                " last_seen_audit_id = %s, last_seen_at = %s"
+                f"UPDATE {f} SET {sets}, severity = {_get('severity')}"
                 f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
-                [audit.pk, seen_at, json.dumps(seen_rows)],
+                [json.dumps(seen_rows)],
             )
-        if touched:
-            # Seen again exactly as stored: only the sighting moves.
+        sighted = touched + [row["id"] for row in seen_rows]
+        if sighted:
+            # Every finding seen again: its sighting moves (the finding row
+            # itself is only written when something about it changed).
             cur.execute(
-                f"UPDATE {f} SET last_seen_audit_id = %s, last_seen_at = %s"
-                f" FROM {_id_rows()} WHERE {f}.id = CAST(j.value AS bigint)",
-                [audit.pk, seen_at, json.dumps(touched)],
+                f"INSERT INTO {s} (finding_id, audit_number, seen_at)"
+                f" SELECT CAST(j.value AS bigint), %s, %s FROM {_id_rows()} WHERE 1 = 1"
+                " ON CONFLICT (finding_id) DO UPDATE"
+                " SET audit_number = excluded.audit_number, seen_at = excluded.seen_at",
+                [audit.number, seen_at, json.dumps(sighted)],
             )
         if reopen:
             cur.execute(

@@ -1,8 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Count, F, Func, Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,11 +37,19 @@ class KnownCountPaginator(Paginator):
         self.__dict__["count"] = count  # fills the cached property
 
 
-def status_counts(filterset) -> dict[str, int]:
+# A text search scans the trigram index (PostgreSQL) in the status counts
+# query, which also returns the matching ids of each status when there are
+# at most this many; the page then reads its rows by primary key rather than
+# scanning the index a second time.
+SEARCH_IDS_CAP = 2000
+
+
+def status_counts(filterset, *, with_ids: bool = False):
     """Return the number of findings per status tab, in one grouped query.
 
     Every filter but the status applies, so the tabs say how many findings
-    each status would show.
+    each status would show. With ``with_ids`` (PostgreSQL only) also return
+    up to ``SEARCH_IDS_CAP`` matching ids per status, else ``None``.
     """
     counts = dict.fromkeys(Finding.Status.values, 0)
     # COUNT(*) rather than COUNT(id): the (project, status, ...) indexes
@@ -52,10 +60,42 @@ def status_counts(filterset) -> dict[str, int]:
         .values_list("status")
         .annotate(n=Count("*"))
     )
-    counts.update(dict(rows))
+    ids = None
+    if with_ids and connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import ArrayAgg
+        from django.contrib.postgres.fields import ArrayField
+
+        first_ids = Func(
+            ArrayAgg("pk"),
+            template=f"(%(expressions)s)[1:{SEARCH_IDS_CAP}]",
+            output_field=ArrayField(BigIntegerField()),
+        )
+        ids = {}
+        for status, n, status_ids in rows.annotate(ids=first_ids):
+            counts[status] = n
+            ids[status] = status_ids
+    else:
+        counts.update(dict(rows))
     counts[UNRESOLVED] = sum(counts[s] for s in Finding.UNRESOLVED)
     counts[ALL] = sum(counts[s] for s in Finding.Status.values)
-    return counts
+    return counts, ids
+
+
+def _rows_by_id(project, status: str, counts, ids):
+    """Return the tab's findings by id when every one of them is in ``ids``."""
+    if ids is None:
+        return None
+    if status == UNRESOLVED:
+        statuses = Finding.UNRESOLVED
+    elif status == ALL:
+        statuses = Finding.Status.values
+    else:
+        statuses = [status]
+    if any(len(ids.get(s) or ()) != counts[s] for s in statuses):
+        return None
+    return project.findings.filter(
+        pk__in=[i for s in statuses for i in ids.get(s) or ()]
+    )
 
 
 # The columns a row of the list shows (templates/findings/partials/finding_row.html),
@@ -119,9 +159,12 @@ def _list_context(request, project):
         request.GET, project=project, user=request.user, members=members
     )
     status = filterset.status_tab
-    counts = status_counts(filterset)
+    searching = bool((filterset.form.cleaned_data.get("q") or "").strip())
+    counts, ids = status_counts(filterset, with_ids=searching)
+    selected = _rows_by_id(project, status, counts, ids)
     findings = (
-        filterset.qs.select_related("assignee")
+        (filterset.qs if selected is None else selected)
+        .select_related("assignee")
         .only(*ROW_FIELDS)
         .annotate(sev_rank=severity_rank())
     )
@@ -267,7 +310,7 @@ def finding_detail(request, pk):
             "assignee",
             "target",
             "first_seen_audit",
-            "last_seen_audit",
+            "sighting",
             "fixed_by_audit",
         ),
         pk=pk,

@@ -182,7 +182,7 @@ def test_importing_the_same_report_twice_changes_nothing(project, owner, number)
     assert again.number == 2
     # Still listed, so seen again; items the report calls fixed are not.
     seen = project.findings.exclude(status="fixed")
-    assert set(seen.values_list("last_seen_audit_id", flat=True)) == {again.pk}
+    assert set(seen.values_list("sighting__audit_number", flat=True)) == {again.number}
 
 
 def test_a_finding_missing_from_the_next_report_is_marked_fixed(project, owner):

@@ -108,7 +108,7 @@ def test_an_audit_is_claimed_once(flawed):
 def test_the_sweeper_fails_stuck_audits_and_touches_no_finding(flawed, settings):
     project, _ = flawed
     run(project)
-    before = list(Finding.objects.values_list("pk", "status", "last_seen_audit_id"))
+    before = list(Finding.objects.values_list("pk", "status", "sighting__audit_number"))
     stuck = services.start_audit(project, enqueue=False)
     services.claim_audit(stuck.pk)
     Audit.objects.filter(pk=stuck.pk).update(
@@ -121,7 +121,7 @@ def test_the_sweeper_fails_stuck_audits_and_touches_no_finding(flawed, settings)
     assert stuck.status == Audit.Status.FAILED and "time limit" in stuck.error
     assert Audit.objects.get(pk=fresh.pk).status == Audit.Status.RUNNING
     assert (
-        list(Finding.objects.values_list("pk", "status", "last_seen_audit_id"))
+        list(Finding.objects.values_list("pk", "status", "sighting__audit_number"))
         == before
     )
 

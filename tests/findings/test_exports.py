@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from audits.models import Audit
 from findings.exports import CSV_COLUMNS
-from findings.models import Finding
+from findings.models import Finding, FindingSighting
 from tests.findings.test_views import make_finding
 
 
@@ -84,8 +84,9 @@ def test_csv_neutralises_formulas(client, owner, project, exported):
 def test_csv_times_are_utc_iso_to_the_second(client, owner, project, exported):
     first = datetime(2025, 3, 9, 23, 59, 58, 999_999, tzinfo=UTC)
     last = datetime(2025, 3, 10, 1, 2, 3, tzinfo=UTC)
-    Finding.objects.filter(pk=exported[0].pk).update(
-        first_seen_at=first, last_seen_at=last
+    Finding.objects.filter(pk=exported[0].pk).update(first_seen_at=first)
+    FindingSighting.objects.update_or_create(
+        finding=exported[0], defaults={"audit_number": 1, "seen_at": last}
     )
     client.force_login(owner)
     _, body = get_csv(client, project)

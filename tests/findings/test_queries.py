@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audits.models import Audit
-from findings.models import Finding, FindingEvent
+from findings.models import Finding, FindingEvent, FindingSighting
 from tests.findings.test_views import make_finding
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -27,8 +27,12 @@ def populate(project, owner, member, n):
             severity=severities[i % 5],
             assignee=(owner, member, None)[i % 3],
             first_seen_audit=audits[0],
-            last_seen_audit=audits[i % 4],
             target=project.targets.first(),
+        )
+        FindingSighting.objects.create(
+            finding=f,
+            audit_number=audits[i % 4].number,
+            seen_at=audits[i % 4].created_at,
         )
         findings.append(f)
         FindingEvent.objects.create(finding=f, kind="created", audit=audits[0])
@@ -69,7 +73,7 @@ def urls_for(project, first):
 EXPECTED = {
     "list": 7,
     "list-filtered": 7,
-    "detail": 5,
+    "detail": 6,  # the last audit that saw it is looked up by its number
     "mine": 4,
     "csv": 5,
     "markdown": 6,

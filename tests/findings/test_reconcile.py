@@ -54,8 +54,8 @@ def table_state():
             "status",
             "severity",
             "regression",
-            "last_seen_audit_id",
-            "last_seen_at",
+            "sighting__audit_number",
+            "sighting__seen_at",
             "fixed_by_audit_id",
             "due_date",
             "line",
@@ -74,7 +74,7 @@ def test_new_fingerprints_become_open_findings_with_a_created_event(project, tar
     assert (
         f.status == "open"
         and f.first_seen_audit == audit
-        and f.last_seen_audit == audit
+        and f.last_seen_number == audit.number
     )
     assert (
         f.due_date
@@ -103,7 +103,9 @@ def test_an_identical_re_audit_keeps_every_finding_open(project, target):
         2,
     )
     assert set(Finding.objects.values_list("status", flat=True)) == {"open"}
-    assert set(Finding.objects.values_list("last_seen_audit", flat=True)) == {second.pk}
+    assert set(Finding.objects.values_list("sighting__audit_number", flat=True)) == {
+        second.number
+    }
     assert FindingEvent.objects.count() == 2  # only the two "created" events
 
 
@@ -163,7 +165,7 @@ def test_accepted_findings_keep_their_status_seen_or_not(project, target, status
     outcome = reconcile(second, [det(1, target)], scope(target))
     assert (outcome.fixed, outcome.reopened) == (0, 0)
     assert set(Finding.objects.values_list("status", flat=True)) == {status}
-    assert Finding.objects.get(fingerprint="fp-1").last_seen_audit == second
+    assert Finding.objects.get(fingerprint="fp-1").last_seen_number == second.number
 
 
 def test_a_severity_change_of_a_check_is_applied_and_recorded(project, target):

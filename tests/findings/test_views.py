@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import Audit
-from findings.models import Finding, FindingEvent
+from findings.models import Finding, FindingEvent, FindingSighting
 from projects.models import Project
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -344,7 +344,9 @@ def audited(project, owner):
         remediation="Declare the foreign key.",
         fix_sql="ALTER TABLE notes ADD FOREIGN KEY (user_id) REFERENCES users(id);",
         first_seen_audit=audit,
-        last_seen_audit=audit,
+    )
+    FindingSighting.objects.create(
+        finding=finding, audit_number=audit.number, seen_at=audit.created_at
     )
     FindingEvent.objects.create(
         finding=finding, kind="created", audit=audit, to_value="open"
