@@ -88,7 +88,10 @@ def main() -> None:
         checks_by_target={target.pk: frozenset(check_of(i) for i in range(CHECKS))},
     )
     loaded = Finding.objects.filter(project=project)
-    if loaded.count() != EXISTING or not loaded.filter(check_id=check_of(CHECKS - 1)).exists():
+    if (
+        loaded.count() != EXISTING
+        or not loaded.filter(check_id=check_of(CHECKS - 1)).exists()
+    ):
         Finding.objects.filter(project=project).delete()
         reconcile(new_audit(), [detection(i) for i in range(EXISTING)], everything)
 

@@ -181,9 +181,7 @@ def scan_target(
         progress(f"checking {target.label}")
     issues, ran, errors = run_checks(facts)
     source = target.label
-    issues = [
-        i if i.sources else i.with_changes(sources=(source,)) for i in issues
-    ]
+    issues = [i if i.sources else i.with_changes(sources=(source,)) for i in issues]
     return TargetResult(
         target,
         ok=True,
@@ -195,9 +193,7 @@ def scan_target(
     )
 
 
-def scan(
-    targets: Sequence[Target], *, progress: Progress | None = None
-) -> ScanResult:
+def scan(targets: Sequence[Target], *, progress: Progress | None = None) -> ScanResult:
     """Scan every target; code targets borrow the schema of the others."""
     ordered = sorted(targets, key=lambda t: t.kind in ("code", "folder"))
     results: list[TargetResult] = []
@@ -205,9 +201,14 @@ def scan(
     for target in ordered:
         result = scan_target(target, borrowed_schema=borrowed, progress=progress)
         results.append(result)
-        if borrowed is None and result.schema is not None and target.kind not in (
-            "code",
-            "folder",
+        if (
+            borrowed is None
+            and result.schema is not None
+            and target.kind
+            not in (
+                "code",
+                "folder",
+            )
         ):
             borrowed = result.schema
     return ScanResult(tuple(results), tuple(merge_issues(_all_issues(results))))
