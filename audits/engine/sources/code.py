@@ -413,6 +413,41 @@ class CodeFacts:
             out.setdefault(site.function, []).append(site)
         return out
 
+    @cached_property
+    def _candidates(
+        self,
+    ) -> dict[
+        str,
+        tuple[
+            dict[str, FunctionInfo], dict[str, list[FunctionInfo]], list[FunctionInfo]
+        ],
+    ]:
+        """Return, per short name shared by several functions, its candidates
+        by class (first of each), by file, and outside tests.
+
+        Indexed once, so resolving a call to a common name such as ``get``
+        does not scan every function of that name again.
+        """
+        out: dict[
+            str,
+            tuple[
+                dict[str, FunctionInfo],
+                dict[str, list[FunctionInfo]],
+                list[FunctionInfo],
+            ],
+        ] = {}
+        for name, functions in self.by_name.items():
+            if len(functions) < 2:
+                continue
+            by_class: dict[str, FunctionInfo] = {}
+            by_file: dict[str, list[FunctionInfo]] = {}
+            for f in functions:
+                if f.class_name:
+                    by_class.setdefault(f.class_name, f)
+                by_file.setdefault(f.file, []).append(f)
+            out[name] = (by_class, by_file, [f for f in functions if not f.in_test])
+        return out
+
     def resolve(self, call: CallSite, caller: FunctionInfo) -> FunctionInfo | None:
         """Return the project function ``call`` most likely reaches, or None."""
         candidates = self.by_name.get(call.name)
@@ -420,14 +455,14 @@ class CodeFacts:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        if call.dotted.startswith(("self.", "cls.")):
-            for cand in candidates:
-                if cand.class_name and cand.class_name == caller.class_name:
-                    return cand
-        same_file = [c for c in candidates if c.file == caller.file]
+        by_class, by_file, non_test = self._candidates[call.name]
+        if call.dotted.startswith(("self.", "cls.")) and caller.class_name:
+            same_class = by_class.get(caller.class_name)
+            if same_class is not None:
+                return same_class
+        same_file = by_file.get(caller.file, ())
         if len(same_file) == 1 and "." not in call.dotted:
             return same_file[0]
-        non_test = [c for c in candidates if not c.in_test]
         if len(non_test) == 1:
             return non_test[0]
         return None
@@ -1955,13 +1990,14 @@ class _FunctionWalker(ast.NodeVisitor):
         self, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: tuple[str, ...]
     ) -> FunctionInfo:
         """Return the function's facts."""
-        for i in range(self.first_use, len(self.col.sql)):
+        fetchone = self.fetchone_names
+        for i in range(self.first_use, len(self.col.sql) if fetchone else 0):
             use = self.col.sql[i]
-            if set(use.result_names) & self.fetchone_names:
+            if not fetchone.isdisjoint(use.result_names):
                 self.col.sql[i] = replace(use, single_row=True)
-        for i in range(self.first_pending, len(self.col.pending)):
+        for i in range(self.first_pending, len(self.col.pending) if fetchone else 0):
             pending = self.col.pending[i]
-            if set(pending[0].result_names) & self.fetchone_names:
+            if not fetchone.isdisjoint(pending[0].result_names):
                 self.col.pending[i] = (replace(pending[0], single_row=True),) + pending[
                     1:
                 ]
@@ -2483,13 +2519,18 @@ def _settle(col: _Collector) -> None:
     producers = {
         f.name for f in col.functions if f.returns_connection or f.yields_connection
     }
-    changed = True
-    while changed:
-        changed = False
-        for f in col.functions:
-            if f.name not in producers and f.returns_call in producers:
-                producers.add(f.name)
-                changed = True
+    # Follow ``return make_conn()`` back from each producer once, rather than
+    # rescanning every function for each step of a chain of helpers.
+    returning: dict[str, list[str]] = {}
+    for f in col.functions:
+        if f.returns_call:
+            returning.setdefault(f.returns_call, []).append(f.name)
+    todo = list(producers)
+    while todo:
+        for caller in returning.get(todo.pop(), ()):
+            if caller not in producers:
+                producers.add(caller)
+                todo.append(caller)
     settled: list[FunctionInfo] = []
     for f in col.functions:
         extra = tuple(cid for cid, callee in f.helper_conns if callee in producers)
