@@ -47,6 +47,7 @@ AUDITS = 500
 BIG_AUDITS = 108  # the rest: 8 per other project
 RUNS = 40
 WARMUP = 3
+CSV_RUNS = 5
 MARKER = "bench-marker"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
@@ -156,8 +157,7 @@ def load() -> dict:
                 title, object, file, line, function, evidence, remediation,
                 fix_sql, origin, ref, target_id, status, status_reason,
                 assignee_id, due_date, regression, first_seen_audit_id,
-                last_seen_audit_id, fixed_by_audit_id, first_seen_at,
-                last_seen_at, updated_at)
+                fixed_by_audit_id, first_seen_at, updated_at)
             SELECT
                 p.id,
                 md5(i::text),
@@ -186,9 +186,9 @@ def load() -> dict:
                 CASE WHEN i %% 10 = 0 THEN (%s::bigint[])[1 + (i / 10) %% %s] END,
                 CURRENT_DATE + ((i %% 200) - 60),
                 i %% 50 = 0,
-                NULL, NULL, NULL,
+                NULL, NULL,
                 now() - (i %% 1000) * interval '1 hour',
-                now(), now()
+                now()
             FROM generate_series(0, %s - 1) AS i
             JOIN LATERAL (
                 SELECT CASE WHEN i < %s THEN %s
@@ -208,8 +208,13 @@ def load() -> dict:
             """
         )
         cur.execute(
-            "UPDATE findings_finding f SET first_seen_audit_id = a.id, last_seen_audit_id = a.id"
+            "UPDATE findings_finding f SET first_seen_audit_id = a.id"
             " FROM audits_audit a WHERE a.project_id = f.project_id AND a.number = 1"
+        )
+        # Every finding was last seen by its project's first audit.
+        cur.execute(
+            "INSERT INTO findings_findingsighting (finding_id, audit_number, seen_at)"
+            " SELECT id, 1, now() FROM findings_finding"
         )
     # Autovacuum would get there eventually; the measured state is the
     # steady one, with statistics and visibility maps up to date.
@@ -255,23 +260,39 @@ def measure(client, url: str, runs: int = RUNS) -> dict:
     }
 
 
-def measure_csv(client, url: str) -> dict:
-    before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tracemalloc.start()
-    start = time.perf_counter()
+def _read_stream(client, url: str) -> tuple[int, int]:
     response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
     rows, size = 0, 0
     for chunk in response.streaming_content:
         size += len(chunk)
         rows += chunk.count(b"\n")
-    seconds = time.perf_counter() - start
+    return rows, size
+
+
+def measure_csv(client, url: str, runs: int = CSV_RUNS) -> dict:
+    """Time the export (median of ``runs``), then trace its peak memory once.
+
+    tracemalloc slows Python several times over, so the timed runs go
+    without it and the memory run is not timed.
+    """
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        rows, size = _read_stream(client, url)
+        times.append(time.perf_counter() - start)
+    before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    _read_stream(client, url)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "rows": rows - 1,
         "mb": size / 1e6,
-        "seconds": seconds,
+        "seconds": statistics.median(times),
+        "max_seconds": max(times),
+        "runs": runs,
         "peak_mb": peak / 1e6,
         "rss_delta_mb": (after_rss - before_rss) / 1024,
     }
@@ -325,6 +346,11 @@ def main() -> int:
             findings + "?severity=medium&sort=due_date",
         ),
         ("Findings list, text search", findings + "?q=table_42.&status=all"),
+        (
+            "Findings list, sorted by Found, newest first",
+            findings + "?sort=-first_seen_at",
+        ),
+        ("Findings list, overdue only", findings + "?overdue=1"),
         ("Findings list, page 200", findings + "?page=200"),
         ("Finding detail (41 events)", reverse("findings:detail", args=[finding.pk])),
         ("My findings", reverse("findings:mine")),
@@ -363,16 +389,36 @@ def main() -> int:
         f"Load average (1 min) on the 2 cores: {load_before:.1f} before, "
         f"{load_after:.1f} after the page runs.",
         "",
-        "The default list order (worst severity first, newest first within one) "
-        "walks `finding_severity_rank_idx` and stops at the page; the status tabs "
-        "are one index-only grouped count that also gives the paginator its total. "
-        "Sorting by an arbitrary column (title) or searching text still reads "
-        "every finding of the project.",
+        "Before these indexes and the lean rows and export (commit e6478339, "
+        "load average ~5), p95 was 215 ms for the default list, 641 matrix cell, "
+        "1,577 title sort, 595 medium by due date, 993 text search, 599 page "
+        "200, 435 my findings, 78 overview, 76 detail; the CSV export took 28 s "
+        "(timed with tracemalloc on).",
+        "",
+        "Each sort the list offers by a column with many values walks an index "
+        "in order and stops at the page: worst first "
+        "(`finding_severity_rank_idx`), title (`finding_project_title_idx`), "
+        "due date and the overdue filter (`finding_project_due_idx`), Found "
+        "(`finding_project_id_idx`). The status tabs are one grouped COUNT(*) "
+        "answered from `finding_project_status_idx` (or `finding_matrix_idx` "
+        "under a severity or effort filter) without reading the table, and "
+        "give the paginator its total; my findings counts from "
+        "`finding_assignee_due_idx` alone. Text search uses the trigram GIN "
+        "index `finding_text_trgm_idx`; it is the slowest variant, because "
+        "each of the tabs' count and the page scans the index for all three "
+        "columns. Sorting by status, effort or assignee still sorts the "
+        "project's matching findings (about 100-200 ms of SQL here). Rows are "
+        "written from attributes the view prepares, so 50 rows cost a few "
+        "milliseconds of template time.",
         "",
         f"CSV export of all {csv_result['rows']:,} findings of the project "
-        f"({csv_result['mb']:.1f} MB, streamed in {csv_result['seconds']:.1f} s): "
-        f"peak traced Python memory {csv_result['peak_mb']:.1f} MB, "
-        f"peak RSS growth {csv_result['rss_delta_mb']:.1f} MB.",
+        f"({csv_result['mb']:.1f} MB): median {csv_result['seconds']:.1f} s "
+        f"(max {csv_result['max_seconds']:.1f} s) over {csv_result['runs']} "
+        "runs; in a separate traced run, peak Python memory "
+        f"{csv_result['peak_mb']:.1f} MB, peak RSS growth "
+        f"{csv_result['rss_delta_mb']:.1f} MB. The rows come from a server-side "
+        "cursor 2,000 at a time with times formatted by the database, and each "
+        "chunk is written by one `csv.writer.writerows` call.",
     ]
     write_results(lines)
     return 0

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -149,6 +151,48 @@ def test_target_and_overdue_filters(client, owner, project, findings):
     assert titles(client.get(list_url(project, "overdue=1&status=all"))) == [
         "Finding number 2"
     ]
+
+
+@pytest.mark.parametrize("cap", [2000, 1])
+def test_text_search_pages_counts_and_order_whatever_the_match_count(
+    client, owner, project, monkeypatch, cap
+):
+    # On PostgreSQL a search reads its page by the ids the counts query
+    # returned, unless a status has more matches than the cap (here 1):
+    # both ways give the same tabs, rows, order and pages.
+    monkeypatch.setattr("findings.views.SEARCH_IDS_CAP", cap)
+    for n, (severity, status) in enumerate(
+        [
+            ("low", "open"),
+            ("critical", "open"),
+            ("high", "in_progress"),
+            ("critical", "fixed"),
+            ("medium", "open"),
+        ]
+    ):
+        make_finding(
+            project,
+            n,
+            severity=severity,
+            status=status,
+            title=f"Needle {n}" if n != 4 else "Haystack",
+        )
+    client.force_login(owner)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(list_url(project, "q=needle"))
+    assert titles(response) == ["Needle 1", "Needle 2", "Needle 0"]
+    searched = [q["sql"] for q in queries if "LIKE" in q["sql"]]
+    # The search runs once (in the counts) when the ids come back with them.
+    by_id = connection.vendor == "postgresql" and cap > 1
+    assert len(searched) == (1 if by_id else 2)
+    tabs = {value: count for value, _, count, _ in response.context["tabs"]}
+    assert tabs["unresolved"] == 3 and tabs["fixed"] == 1 and tabs["all"] == 4
+    response = client.get(list_url(project, "q=needle&status=all&sort=-title"))
+    assert titles(response) == ["Needle 3", "Needle 2", "Needle 1", "Needle 0"]
+    response = client.get(list_url(project, "q=needle&status=fixed"))
+    assert titles(response) == ["Needle 3"]
+    response = client.get(list_url(project, "q=nothing-like-it&status=all"))
+    assert titles(response) == [] and response.context["total"] == 0
 
 
 def test_status_counts_follow_the_other_filters(client, owner, findings):
