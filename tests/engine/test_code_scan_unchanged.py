@@ -7,6 +7,7 @@ to what a check reports, never a side effect of making the scan faster.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from types import ModuleType
 from audits.engine.registry import get_check
 from audits.engine.scan import Target, scan
 from audits.engine.sources import code_sql
+from audits.engine.sources.code import load_code
 from audits.engine.sources.code_sql import analyse_sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,3 +278,18 @@ def test_a_function_call_after_from_is_not_taken_for_a_table() -> None:
     info = analyse_sql("SELECT value FROM json_each(?) WHERE value > 1")
     assert info.kind == "select"
     assert "json_each" not in info.tables
+
+
+def test_reading_code_leaves_the_garbage_collector_settings_as_they_were(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text("def f(conn):\n    conn.execute('SELECT 1')\n")
+    before = gc.get_threshold()
+    try:
+        load_code(tmp_path)
+        assert gc.get_threshold() == before
+        gc.set_threshold(0)
+        load_code(tmp_path)
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)

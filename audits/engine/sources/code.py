@@ -2407,7 +2407,8 @@ def _fewer_collections() -> Iterator[None]:
     again and again, a tenth of the scan's time, finding almost nothing.
     """
     before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 20_000), *before[1:])
+    if before[0]:  # a threshold of 0 means automatic collection is off: keep it so
+        gc.set_threshold(max(before[0], 20_000), *before[1:])
     try:
         yield
     finally:
