@@ -120,16 +120,33 @@ STATUS_LABELS = dict(Finding.Status.choices)
 EFFORT_LABELS = dict(Effort.choices)
 
 
-def prepare_rows(page, *, today) -> None:
+def _page_records(table, total: int) -> list:
+    """Return the findings of the table's page, in the table's order.
+
+    A page past the middle is read from the other end: the order reversed
+    (every sort ends with the id, so the reverse is exact) and a shorter
+    OFFSET, then turned back. The last of 1,400 pages then costs what the
+    first does instead of walking 70,000 rows.
+    """
+    page = table.page
+    # A django-tables2 page holds BoundRows over a slice of the queryset.
+    low = (page.number - 1) * page.paginator.per_page
+    if low <= total // 2:
+        return list(page.object_list.data)
+    high = min(low + page.paginator.per_page, total)
+    backwards = table.data.data.reverse()
+    return list(backwards[total - high : total - low])[::-1]
+
+
+def prepare_rows(table, *, total: int, today) -> None:
     """Load the page's findings and give each what its row shows, ready made.
 
     Labels, the overdue flag and the link are worked out once per row here
     rather than through model methods from the template, which makes the
     row template several times cheaper.
     """
-    # A django-tables2 page holds BoundRows over a slice of the queryset;
-    # the row template reads the records themselves (``.data``).
-    records = list(page.object_list.data)
+    page = table.page
+    records = _page_records(table, total)
     url = reverse("findings:detail", args=[0]).replace("/0/", "/{}/")
     for record in records:
         record.url = url.format(record.pk)
@@ -187,7 +204,7 @@ def _list_context(request, project):
         page=min(max(page, 1), last_page),
         count=total,
     )
-    prepare_rows(table.page, today=timezone.localdate())
+    prepare_rows(table, total=total, today=timezone.localdate())
     params = request.GET.copy()
     params.pop("page", None)
     return {

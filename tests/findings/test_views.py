@@ -54,6 +54,11 @@ def titles(response):
     return [row.record.title for row in response.context["table"].paginated_rows]
 
 
+def titles_and_ids(response):
+    rows = response.context["table"].paginated_rows
+    return [(row.record.title, row.record.pk) for row in rows]
+
+
 # --- list -----------------------------------------------------------------
 
 
@@ -213,6 +218,46 @@ def test_sort_by_title_and_paginate(client, owner, project):
     assert 'hx-get="?sort=-title&amp;page=1"' in body
     # Out of range pages land on the last page.
     assert titles(client.get(list_url(project, "page=99")))[-1] == "T000"
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "",
+        "sort=-title",
+        "sort=due_date",
+        "sort=-due_date",
+        "sort=assignee",
+        "sort=-effort",
+    ],
+)
+def test_pages_past_the_middle_read_backwards_give_the_same_rows(
+    client, owner, member, project, monkeypatch, sort
+):
+    # Ties (same title, severity, due date or nobody assigned) and empty due
+    # dates everywhere: the id settles the order both ways.
+    today = timezone.localdate()
+    for n in range(11):
+        make_finding(
+            project,
+            n,
+            title=f"T{n % 4}",
+            severity=["critical", "high", "low"][n % 3],
+            effort=["minutes", "days", ""][n % 3],
+            due_date=None if n % 3 == 0 else today + timedelta(days=n % 2),
+            assignee=member if n % 4 == 0 else None,
+        )
+    client.force_login(owner)
+    query = f"status=all&{sort}"
+    everything = titles_and_ids(client.get(list_url(project, query)))
+    assert len(everything) == 11
+    monkeypatch.setattr("findings.views.PER_PAGE", 3)
+    pages = [
+        titles_and_ids(client.get(list_url(project, f"{query}&page={n}")))
+        for n in range(1, 5)
+    ]
+    assert [len(p) for p in pages] == [3, 3, 3, 2]
+    assert [row for page in pages for row in page] == everything
 
 
 def test_empty_states(client, owner, project):
