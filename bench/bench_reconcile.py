@@ -134,6 +134,7 @@ def main() -> None:
 
 
 def write_results(results: dict[int, list[float]]) -> None:
+    load = os.getloadavg()[0]
     lines = [
         "## Reconcile",
         "",
@@ -141,8 +142,14 @@ def write_results(results: dict[int, list[float]]) -> None:
         "the local PostgreSQL, in one transaction. The audit ran the checks that own as many "
         "existing findings as it has detections; it sees 90% of them again, so 10% are fixed, "
         "and 10% of its detections are new (events written for each). Median of "
-        f"{RUNS} runs on a noisy shared 2-core machine; each run is rolled back. "
+        f"{RUNS} runs on a noisy shared 2-core machine (1-minute load average {load:.1f} "
+        "when written); each run is rolled back. "
         "Target: 10,000 under 1 s, 50,000 under 4 s.",
+        "",
+        "Sightings (which audit last saw a finding) live in their own narrow table: an "
+        "audit that sees 45,000 findings again writes 45,000 small rows whose only index "
+        "is the key, instead of rewriting every index of the findings table. Before that "
+        "change the same run took 2.24 s and 6.62 s (load average 3.7).",
         "",
         "| detections | median | min | max |",
         "|---:|---:|---:|---:|",
