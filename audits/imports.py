@@ -154,6 +154,11 @@ def _detection(item: ReportItem) -> Detection:
         remediation=_clean(item.remediation),
         ref=_clean(item.ref, 50),
         status=item.status,
+        status_reason=(
+            f"Marked {item.status.replace('_', ' ')} in the imported report."
+            if item.status in ("documented", "false_positive")
+            else ""
+        ),
     )
 
 

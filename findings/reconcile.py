@@ -65,6 +65,7 @@ class Detection:
     ref: str = ""
     target_id: int | None = None
     status: str = ""  # an imported report's own status, for new findings only
+    status_reason: str = ""  # why, when that status needs a reason
 
     @classmethod
     def from_issue(cls, issue, *, target_id: int | None = None) -> Detection:
@@ -241,6 +242,7 @@ def _new_row(d: Detection, audit, project, now) -> dict:
         "ref": d.ref,
         "target_id": d.target_id,
         "status": status,
+        "status_reason": d.status_reason,
         "due": _due(project, d.severity, now) if status in UNRESOLVED else None,
     }
 
@@ -335,14 +337,15 @@ def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> Non
                 "fix_sql",
                 "ref",
                 "status",
+                "status_reason",
             )
             columns = ", ".join(text_fields)
             values = ", ".join(f"COALESCE({_get(n)}, '')" for n in text_fields)
             cur.execute(
                 f"INSERT INTO {f} ({columns}, line, target_id, due_date, project_id, origin,"
-                " status_reason, regression, first_seen_audit_id, first_seen_at, updated_at)"
+                " regression, first_seen_audit_id, first_seen_at, updated_at)"
                 f" SELECT {values}, {_get('line', 'integer')}, {_get('target_id', 'bigint')},"
-                f" {_get('due', 'date')}, %s, %s, '', %s, %s, %s, %s FROM {_rows()}",
+                f" {_get('due', 'date')}, %s, %s, %s, %s, %s, %s FROM {_rows()}",
                 [
                     audit.project_id,
                     origin,

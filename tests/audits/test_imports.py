@@ -941,3 +941,12 @@ def test_importreport_fails_clearly_on_a_document_without_findings(project):
 def test_importreport_fails_clearly_on_a_missing_file(project, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("importreport", "shop", str(tmp_path / "nope.md"))
+
+
+def test_documented_items_of_a_report_keep_a_reason(project, owner):
+    import_file(project, shared_report("004"), user=owner)
+    documented = project.findings.filter(status="documented")
+    assert documented.count() == 2
+    assert set(documented.values_list("status_reason", flat=True)) == {
+        "Marked documented in the imported report."
+    }
