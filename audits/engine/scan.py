@@ -30,7 +30,7 @@ class Target:
     kind: str
     location: str
     dialect: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 10.0  # seconds, for connecting and for each statement
     exclude: tuple[str, ...] = ()
 

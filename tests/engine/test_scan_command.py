@@ -192,3 +192,11 @@ def test_unknown_file_kind_is_a_usage_error(project: Path) -> None:
     done = run(str(project / "notes.txt"))
     assert done.returncode == 2
     assert "cannot tell what to scan" in done.stderr
+
+
+def test_a_target_never_shows_its_password():
+    from audits.engine.scan import Target
+
+    target = Target("postgresql", "postgresql://app:secret@db/shop", password="hunter2")
+    assert "hunter2" not in repr(target)
+    assert "secret" not in target.label
