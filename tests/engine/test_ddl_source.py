@@ -342,3 +342,16 @@ def test_non_ddl_statements_are_ignored_quietly() -> None:
         dialect="sqlite",
     )
     assert schema.tables == () and notes == []
+
+
+def test_a_code_folder_applies_its_schema_file_before_the_alters_in_its_code(tmp_path):
+    (tmp_path / "app.py").write_text(
+        'def migrate(db):\n    db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT")\n'
+    )
+    (tmp_path / "schema.sql").write_text(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY);\n"
+    )
+    schema, notes = load_path(tmp_path, include_python=True)
+    jobs = schema.table("jobs")
+    assert jobs is not None and jobs.column("kind") is not None
+    assert not [n for n in notes if "not defined" in n]

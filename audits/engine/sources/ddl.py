@@ -1919,7 +1919,12 @@ def _files(path: Path, exclude: tuple[str, ...], include_python: bool) -> list[P
         rel = candidate.relative_to(path)
         if candidate.is_file() and _wanted(rel, exclude, include_python):
             found.append(candidate)
-    return sorted(found, key=lambda p: natural_key(p.relative_to(path)))
+    # Schema files before Python: an application applies its schema file,
+    # then the ALTERs its start-up code runs on top of it.
+    return sorted(
+        found,
+        key=lambda p: (p.suffix == ".py", natural_key(p.relative_to(path))),
+    )
 
 
 def _read_text(path: Path, label: str, notes: list[str]) -> str | None:
@@ -1974,7 +1979,8 @@ def load_path(
     ``path`` is a file or a folder (walked in natural order, so migrations
     apply in sequence). Markdown contributes its SQL code blocks; Python
     files (when ``include_python``) their DDL string literals, in source
-    order. Unreadable files and statements become notes.
+    order, after the schema files. Unreadable files and statements become
+    notes.
     """
     root = Path(path)
     if not root.exists():
