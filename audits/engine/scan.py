@@ -9,7 +9,7 @@ that target with a clear message, and the others still count.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,24 +193,26 @@ def scan_target(
     )
 
 
-def scan(targets: Sequence[Target], *, progress: Progress | None = None) -> ScanResult:
-    """Scan every target; code targets borrow the schema of the others."""
+def scan_each(
+    targets: Sequence[Target], *, progress: Progress | None = None
+) -> Iterator[tuple[Target, TargetResult]]:
+    """Scan the targets one by one, yielding each with its result.
+
+    Code targets go last and borrow the schema of the first database or DDL
+    target that was read, so the checks joining code and schema can run.
+    """
     ordered = sorted(targets, key=lambda t: t.kind in ("code", "folder"))
-    results: list[TargetResult] = []
     borrowed: Schema | None = None
     for target in ordered:
         result = scan_target(target, borrowed_schema=borrowed, progress=progress)
-        results.append(result)
-        if (
-            borrowed is None
-            and result.schema is not None
-            and target.kind
-            not in (
-                "code",
-                "folder",
-            )
-        ):
+        if borrowed is None and target.kind not in ("code", "folder"):
             borrowed = result.schema
+        yield target, result
+
+
+def scan(targets: Sequence[Target], *, progress: Progress | None = None) -> ScanResult:
+    """Scan every target; code targets borrow the schema of the others."""
+    results = [result for _, result in scan_each(targets, progress=progress)]
     return ScanResult(tuple(results), tuple(merge_issues(_all_issues(results))))
 
 
