@@ -89,34 +89,27 @@ def execute_audit(audit_id: int) -> Audit | None:
 
 
 def _scan_targets(audit: Audit, targets: list[Target]):
-    """Scan each target with the engine; yield (target, result)."""
-    from audits.engine.scan import TargetResult, scan_target
+    """Scan each target with the engine, reporting progress; yield (target, result)."""
+    from audits.engine.scan import TargetResult, scan_each
 
-    borrowed = None
     total = len(targets) + 1
-    # Code targets go last so they can borrow the database's schema for the
-    # checks that join code and schema.
-    ordered = sorted(targets, key=lambda t: t.kind == Target.Kind.CODE)
-    for done, target in enumerate(ordered):
-        _progress(audit.pk, done, total, f"Scanning {target}")
+    by_engine_target = {}
+    for target in targets:
         try:
-            engine_target = target.engine_target()
-            result = scan_target(engine_target, borrowed_schema=borrowed)
-        except Exception as exc:  # a bug in a source must not sink the audit
-            log.exception("target %s failed", target.pk)
-            result = TargetResult(
-                target=None,
-                ok=False,
-                error=f"internal error: {type(exc).__name__}: {exc}",
-            )
-        if (
-            result.ok
-            and borrowed is None
-            and result.schema is not None
-            and target.kind != Target.Kind.CODE
-        ):
-            borrowed = result.schema
-        yield target, result
+            engine = target.engine_target()
+        except ValueError as exc:  # stored credentials no longer decrypt
+            yield target, TargetResult(target=None, ok=False, error=str(exc))
+            continue
+        by_engine_target[id(engine)] = (target, engine)
+    done = len(targets) - len(by_engine_target)
+
+    def progress(message: str) -> None:
+        _progress(audit.pk, done, total, message)
+
+    engines = [engine for _, engine in by_engine_target.values()]
+    for engine, result in scan_each(engines, progress=progress):
+        done += 1
+        yield by_engine_target[id(engine)][0], result
 
 
 def _run(audit: Audit) -> Audit:
@@ -301,35 +294,17 @@ def snapshot(project: Project) -> dict:
 
 
 def grade_counts(by_dimension: dict, by_check: dict) -> dict:
-    """Return grades from open-finding counts (the engine's formula, in bulk)."""
+    """Return the snapshot's grades from open-finding counts (engine formula)."""
     from audits.engine import grading
-    from audits.engine.issues import Dimension, Severity
 
-    graded = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW]
-    points, grades, summaries, worst_of = {}, {}, {}, {}
-    for dim in Dimension:
-        counts = by_dimension.get(dim.value, {})
-        worst = next((s for s in graded if counts.get(s.value)), None)
-        p = grading.band_points(worst, counts.get(worst.value, 0) if worst else 0)
-        points[dim] = p
-        grades[dim.value] = grading.letter_for(p)
-        worst_of[dim.value] = worst.value if worst else None
-        if worst is None:
-            summaries[dim.value] = "No open findings."
-        else:
-            per_check = by_check.get(dim.value, {}).get(worst.value, {})
-            detail = ", ".join(
-                f"{c} ×{n}"
-                for c, n in sorted(per_check.items(), key=lambda kv: (-kv[1], kv[0]))
-            )
-            summaries[dim.value] = f"{counts[worst.value]} {worst.value}: {detail}"
-    value = grading.overall_value(points)
-    grades["overall"] = grading.letter_for(int(value + 1e-9))
+    grades = grading.grade_counts(by_dimension, by_check)
     return {
-        "grades": grades,
-        "grade_summaries": summaries,
-        "grade_worst": worst_of,
-        "score": grading.score_for(value),
+        "grades": grades.letters(),
+        "grade_summaries": {g.dimension: g.summary for g in grades},
+        "grade_worst": {
+            g.dimension: g.worst.value if g.worst else None for g in grades
+        },
+        "score": grades.score,
     }
 
 

@@ -269,6 +269,34 @@ def grade(issues: Iterable[Any]) -> Grades:
         check = str(getattr(item, "check", "") or "finding")
         bucket.checks.setdefault(severity, Counter())[check] += 1
         bucket.fingerprints.setdefault(severity, []).append(str(item.fingerprint))
+    return _grade_buckets(buckets)
+
+
+def grade_counts(
+    counts: Mapping[str, Mapping[str, int]],
+    checks: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+) -> Grades:
+    """Grade open-finding counts: ``{dimension: {severity: n}}``.
+
+    For callers that count in the database rather than hold every finding;
+    ``checks`` (``{dimension: {severity: {check: n}}}``) feeds the summaries.
+    The grades are the ones :func:`grade` gives for the same findings, less
+    the fingerprints that set them. Unknown dimensions are ignored.
+    """
+    buckets = {d: _Bucket() for d in Dimension}
+    for dimension in Dimension:
+        per_severity = counts.get(dimension.value, {})
+        per_check = (checks or {}).get(dimension.value, {})
+        bucket = buckets[dimension]
+        for sev_value, n in per_severity.items():
+            severity = _as_enum(sev_value, Severity, "severity")
+            bucket.counts[severity] += n
+            named = per_check.get(sev_value) or {"finding": n}
+            bucket.checks.setdefault(severity, Counter()).update(named)
+    return _grade_buckets(buckets)
+
+
+def _grade_buckets(buckets: Mapping[Dimension, _Bucket]) -> Grades:
     dims = {d.value: _dimension_grade(d, b) for d, b in buckets.items()}
     points = {d: dims[d.value].points for d in Dimension}
     value = overall_value(points)

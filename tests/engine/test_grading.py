@@ -12,6 +12,7 @@ from audits.engine.grading import (
     BEST,
     LETTERS,
     grade,
+    grade_counts,
     points_for,
 )
 from audits.engine.issues import Dimension, Severity
@@ -205,3 +206,19 @@ def test_a_better_overall_letter_never_has_a_lower_score(
     a, b = grade(first), grade(second)
     if a.overall.points > b.overall.points:
         assert a.score >= b.score
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(row_strategy, max_size=40))
+def test_grading_counts_gives_what_grading_the_findings_gives(found: list[Row]) -> None:
+    counts: dict[str, dict[str, int]] = {}
+    checks: dict[str, dict[str, dict[str, int]]] = {}
+    for row in found:
+        per_dim = counts.setdefault(row.dimension, {})
+        per_dim[row.severity] = per_dim.get(row.severity, 0) + 1
+        per_check = checks.setdefault(row.dimension, {}).setdefault(row.severity, {})
+        per_check[row.check] = per_check.get(row.check, 0) + 1
+    from_rows, from_counts = grade(found), grade_counts(counts, checks)
+    assert from_counts.letters() == from_rows.letters()
+    assert from_counts.score == from_rows.score
+    assert [g.summary for g in from_counts] == [g.summary for g in from_rows]
