@@ -1,6 +1,5 @@
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -236,7 +235,7 @@ class BulkForm(forms.Form):
             values["fixed_by_audit"] = None
             values["due_date"] = Case(
                 *(
-                    When(severity=sev, then=Value(_due(project, sev, now)))
+                    When(severity=sev, then=Value(project.due_date(sev, now)))
                     for sev in SEVERITY_ORDER
                 ),
                 default=Value(None),
@@ -285,8 +284,3 @@ def _chunks(ids):
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
-
-
-def _due(project, severity, now):
-    days = project.sla_days(severity)
-    return None if days is None else (now + timedelta(days=days)).date()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
@@ -258,7 +256,7 @@ class Finding(models.Model):
         self.status_reason = reason.strip() if new in NEEDS_REASON else ""
         if new == Finding.Status.OPEN:
             # A reopened finding gets a fresh SLA clock.
-            self.due_date = self.compute_due_date()
+            self.due_date = self.project.due_date(self.severity)
             self.fixed_by_audit = None
         self.save(
             update_fields=[
@@ -300,13 +298,6 @@ class Finding(models.Model):
         return FindingEvent.objects.create(
             finding=self, kind=FindingEvent.Kind.COMMENT, actor=by, note=text.strip()
         )
-
-    def compute_due_date(self, start=None):
-        days = self.project.sla_days(self.severity)
-        if days is None:
-            return None
-        start = start or timezone.now()
-        return (start + timedelta(days=days)).date()
 
 
 class FindingEvent(models.Model):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -219,8 +218,8 @@ def _verified_import(
 
 
 def _due(project, severity: str, now) -> str | None:
-    days = project.sla_days(severity)
-    return (now + timedelta(days=days)).date().isoformat() if days is not None else None
+    due = project.due_date(severity, now)
+    return due.isoformat() if due else None
 
 
 def _new_row(d: Detection, audit, project, now) -> dict:

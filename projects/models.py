@@ -147,6 +147,13 @@ class Project(models.Model):
             "low": self.sla_low_days,
         }.get(severity)
 
+    def due_date(self, severity: str, start=None):
+        """Return the date a finding of ``severity`` found at ``start`` is due."""
+        days = self.sla_days(severity)
+        if days is None:
+            return None
+        return ((start or timezone.now()) + timedelta(days=days)).date()
+
     def schedule_next(self, after=None) -> None:
         """Set the next scheduled audit an interval after ``after`` (now)."""
         if self.audit_interval_hours:

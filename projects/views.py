@@ -309,15 +309,6 @@ def member_update(request, slug, membership_id):
     return redirect("projects:members", slug=team.slug)
 
 
-def project_nav(project) -> dict:
-    return {
-        "overview": reverse("projects:overview", args=[project.pk]),
-        "findings": reverse("findings:list", args=[project.pk]),
-        "audits": reverse("audits:list", args=[project.pk]),
-        "settings": reverse("projects:settings", args=[project.pk]),
-    }
-
-
 # The trend charts cover this many finished audits, newest last.
 TREND_AUDITS = 30
 # Findings shown when a grade is expanded; the rest are one link away.
