@@ -185,6 +185,11 @@ class MemberAddForm(forms.Form):
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.team = team
+        if getattr(team, "role", None) != Membership.Role.OWNER:
+            # Only owners make owners.
+            self.fields["role"].choices = [
+                c for c in Membership.Role.choices if c[0] != Membership.Role.OWNER
+            ]
 
     def clean_user(self):
         value = self.cleaned_data["user"].strip()

@@ -3,7 +3,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -269,7 +269,7 @@ def team_members(request, slug):
             "members": members,
             "form": form,
             "can_manage": can_manage(team.role),
-            "roles": Membership.Role.choices,
+            "roles": form.fields["role"].choices,
         },
         status=400 if form.errors else 200,
     )
@@ -283,12 +283,16 @@ def member_update(request, slug, membership_id):
         team.memberships.filter(pk=membership_id).select_related("user").first()
     )
     if membership is None:
-        return error_404(request)
-    owners = team.memberships.filter(role=Membership.Role.OWNER)
-    last_owner = membership.role == Membership.Role.OWNER and owners.count() == 1
+        raise Http404("No such member.")
+    owner = Membership.Role.OWNER
+    acting_owner = team.role == owner
+    owners = team.memberships.filter(role=owner)
+    last_owner = membership.role == owner and owners.count() == 1
     if request.POST.get("action") == "remove":
         if last_owner:
             messages.error(request, "A team keeps at least one owner.")
+        elif membership.role == owner and not acting_owner:
+            messages.error(request, "Only an owner can remove an owner.")
         else:
             membership.delete()
             messages.success(request, f"{membership.user} removed from {team}.")
@@ -296,12 +300,12 @@ def member_update(request, slug, membership_id):
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
-    elif last_owner and form.cleaned_data["role"] != Membership.Role.OWNER:
+    elif last_owner and form.cleaned_data["role"] != owner:
         messages.error(request, "A team keeps at least one owner.")
-    elif (
-        membership.role == Membership.Role.OWNER and team.role != Membership.Role.OWNER
-    ):
+    elif membership.role == owner and not acting_owner:
         messages.error(request, "Only an owner can change another owner's role.")
+    elif form.cleaned_data["role"] == owner and not acting_owner:
+        messages.error(request, "Only an owner can make someone an owner.")
     else:
         membership.role = form.cleaned_data["role"]
         membership.save(update_fields=["role"])

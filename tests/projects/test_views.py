@@ -111,3 +111,42 @@ def test_the_project_list_shows_only_the_users_teams(client, owner, outsider, pr
     assert b"Shop" not in client.get(reverse("projects:list")).content
     client.force_login(owner)
     assert b"Shop" in client.get(reverse("projects:list")).content
+
+
+def test_an_admin_cannot_make_an_owner(client, owner, member, outsider, team):
+    Membership.objects.filter(team=team, user=member).update(role="admin")
+    client.force_login(member)
+    mine = Membership.objects.get(team=team, user=member)
+    response = client.post(
+        reverse("projects:member-update", args=[team.slug, mine.pk]),
+        {"role": "owner"},
+        follow=True,
+    )
+    assert b"Only an owner can make someone an owner" in response.content
+    assert Membership.objects.get(pk=mine.pk).role == "admin"
+    page = client.get(reverse("projects:members", args=[team.slug]))
+    assert b'value="owner"' not in page.content
+    client.post(
+        reverse("projects:members", args=[team.slug]), {"user": "vera", "role": "owner"}
+    )
+    assert Membership.objects.get(team=team, user=viewer).role == "viewer"
+
+
+def test_an_admin_cannot_remove_an_owner(client, owner, member, viewer, team):
+    Membership.objects.filter(team=team, user=member).update(role="admin")
+    Membership.objects.filter(team=team, user=viewer).update(role="owner")
+    target = Membership.objects.get(team=team, user=owner)
+    client.force_login(member)
+    response = client.post(
+        reverse("projects:member-update", args=[team.slug, target.pk]),
+        {"action": "remove"},
+        follow=True,
+    )
+    assert b"Only an owner can remove an owner" in response.content
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_the_members_page_does_not_show_email_addresses(client, owner, member, team):
+    client.force_login(owner)
+    page = client.get(reverse("projects:members", args=[team.slug]))
+    assert b"max@example.com" not in page.content and b"max" in page.content
