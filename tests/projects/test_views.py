@@ -126,10 +126,12 @@ def test_an_admin_cannot_make_an_owner(client, owner, member, outsider, team):
     assert Membership.objects.get(pk=mine.pk).role == "admin"
     page = client.get(reverse("projects:members", args=[team.slug]))
     assert b'value="owner"' not in page.content
-    client.post(
-        reverse("projects:members", args=[team.slug]), {"user": "vera", "role": "owner"}
+    response = client.post(
+        reverse("projects:members", args=[team.slug]),
+        {"user": "oscar", "role": "owner"},
     )
-    assert Membership.objects.get(team=team, user=viewer).role == "viewer"
+    assert response.status_code == 400
+    assert not Membership.objects.filter(team=team, user=outsider).exists()
 
 
 def test_an_admin_cannot_remove_an_owner(client, owner, member, viewer, team):
