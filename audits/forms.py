@@ -26,14 +26,18 @@ class ReportUploadForm(forms.Form):
 
     def clean_report(self):
         upload = self.cleaned_data["report"]
-        limit = settings.IMPORT_MAX_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {human_size(upload.size)}, over the size limit of "
-                f"{human_size(limit)}; split it or ask an administrator to raise "
-                "the limit."
-            )
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(self.too_large_message(upload.size))
         return upload
+
+    @staticmethod
+    def too_large_message(size: int) -> str:
+        """Return the message for an upload of ``size`` bytes over the limit."""
+        return (
+            f"The file is {human_size(size)}, over the size limit of "
+            f"{human_size(settings.IMPORT_MAX_BYTES)}; split it or ask an "
+            "administrator to raise the limit."
+        )
 
     def read(self) -> bytes:
         """Return the uploaded bytes of a valid form."""

@@ -184,7 +184,13 @@ def audit_import(request, pk):
     project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
     form = ReportUploadForm(request.POST, request.FILES)
     audit = None
-    if form.is_valid():
+    too_large = getattr(request, "upload_too_large", None)
+    if too_large:
+        form = ReportUploadForm(request.POST, {})
+        form.is_valid()
+        form.errors.clear()
+        form.add_error("report", form.too_large_message(too_large))
+    elif form.is_valid():
         try:
             audit = import_report(
                 project,

@@ -141,10 +141,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Uploaded reports are read in memory and refused above this size.
+# Uploaded reports are refused above this size: a larger request body is
+# discarded as it arrives (audits.uploads), never stored.
 IMPORT_MAX_BYTES = env.int("PLUMBLINE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "audits.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Folders that targets of kind "ddl", "code" and "sqlite" may point into.
 # Empty means anywhere the web process can read.

@@ -950,3 +950,21 @@ def test_documented_items_of_a_report_keep_a_reason(project, owner):
     assert set(documented.values_list("status_reason", flat=True)) == {
         "Marked documented in the imported report."
     }
+
+
+def test_a_huge_upload_is_discarded_as_it_arrives(client, project, owner, settings):
+    settings.IMPORT_MAX_BYTES = 1024
+    client.force_login(owner)
+    huge = SimpleUploadedFile("huge.md", b"# Report\n" + b"x" * 300_000)
+
+    response = client.post(
+        reverse("audits:import", args=[project.pk]),
+        {"report": huge},
+        headers={"HX-Request": "true"},
+    )
+
+    body = response.content.decode()
+    # The size quoted is the request body's: the file never reached a handler
+    # that stores it.
+    assert "over the size limit of 1 KB" in body and "293 KB" in body
+    assert not Audit.objects.exists()
