@@ -206,7 +206,7 @@ def target_edit(request, pk):
         request,
         Target.objects.select_related("project"),
         pk=pk,
-        write=request.method == "POST",
+        write=True,  # the edit form is for those who may save it
     )
     form = TargetForm(request.POST or None, instance=target, prefix="target")
     if request.method == "POST" and form.is_valid():

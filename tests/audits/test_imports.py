@@ -258,13 +258,14 @@ def test_imports_never_fix_engine_findings_and_engine_audits_keep_imports(
 def test_imports_number_audits_after_engine_audits(project, owner):
     engine = services.start_audit(project, enqueue=False)
     services.execute_audit(engine.pk)
+    scheduled = Project.objects.get(pk=project.pk).next_audit_at
+    assert scheduled is not None
 
     audit = import_file(project, FIXTURES / "sections_links.md", user=owner)
 
     assert audit.number == engine.number + 1
-    project.refresh_from_db()
     # An import is not a scheduled audit: it leaves the schedule alone.
-    assert Project.objects.get(pk=project.pk).next_audit_at == project.next_audit_at
+    assert Project.objects.get(pk=project.pk).next_audit_at == scheduled
 
 
 # --- mapping to Plumbline's checks -------------------------------------------

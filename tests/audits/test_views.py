@@ -310,6 +310,8 @@ def test_audit_list_shows_each_audit_with_its_counts(client, project, owner):
     html = client.get(reverse("audits:list", args=[project.pk])).content.decode()
     assert audit.get_absolute_url() in html
     assert ">Succeeded</span>" in html
+    s = audit.summary
+    assert f"<td>{s['new']}</td><td>{s['fixed']}</td>" in html
 
 
 def test_audit_list_empty_state_and_wrong_method(client, project, owner):

@@ -119,6 +119,12 @@ def test_wrong_project_input_shows_a_message_and_stores_nothing(
     response = create(logged_in, **{"project-team": team.pk, **overrides})
     assert response.status_code == 200
     assert message in response.content.decode()
+    # The message sits on the field it is about.
+    errors = {
+        **response.context["form"].errors,
+        **response.context["target_form"].errors,
+    }
+    assert any(message in error for error in errors[field])
     assert counts() == before
 
 

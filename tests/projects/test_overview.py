@@ -380,9 +380,10 @@ def test_grade_chart_has_grade_letters_on_the_y_axis_and_point_tooltips():
 
 def test_charts_escape_what_they_print():
     rows = chart_rows(1)
-    rows[0]["summary"]["grades"]["schema"] = "<script>"
+    rows[0]["summary"]["grades"]["overall"] = "<script>"
     svg = str(charts.grade_chart(rows))
     assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
 
 
 # Project list -------------------------------------------------------------

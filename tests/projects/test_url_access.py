@@ -175,6 +175,21 @@ def test_viewer_can_read_every_page(client, world, viewer):
         "findings:list",
         "findings:detail",
         "projects:members",
+        "audits:report",
+        "audits:status",
+        "findings:export-csv",
+        "findings:export-markdown",
+        "findings:export-sarif",
     ):
         response = client.get(reverse(name, kwargs=kwargs_for(name, world)))
         assert response.status_code == 200, name
+    for name in ("projects:list", "findings:mine"):
+        assert client.get(reverse(name)).status_code == 200, name
+
+
+def test_a_viewer_is_not_offered_the_target_edit_form(client, world, viewer):
+    client.force_login(viewer)
+    url = reverse(
+        "projects:target-edit", kwargs=kwargs_for("projects:target-edit", world)
+    )
+    assert client.get(url).status_code == 403
