@@ -11,7 +11,6 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
 
 from .models import Dimension, Effort, Finding, Severity
 
@@ -121,9 +120,7 @@ class FindingFilter(django_filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if not value:
             return queryset
-        return queryset.filter(
-            status__in=Finding.UNRESOLVED, due_date__lt=timezone.localdate()
-        )
+        return queryset.overdue()
 
     def filter_text(self, queryset, name, value):
         value = value.strip()

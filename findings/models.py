@@ -34,13 +34,6 @@ class Dimension(models.TextChoices):
 
 
 class FindingQuerySet(models.QuerySet):
-    def for_project(self, project):
-        return self.filter(project=project)
-
-    def for_user(self, user):
-        """Return the findings of every team ``user`` belongs to."""
-        return self.filter(project__team__memberships__user=user)
-
     def unresolved(self):
         """Return open and in-progress findings (the ones that count)."""
         return self.filter(status__in=Finding.UNRESOLVED)

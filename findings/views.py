@@ -225,7 +225,6 @@ def _list_context(request, project):
         "check_ids": CHECK_IDS,
         "statuses": Finding.Status.choices,
         "can_write": can_write(project.role),
-        "today": timezone.localdate(),
     }
 
 
@@ -439,4 +438,4 @@ def finding_mine(request):
     template = "findings/finding_mine.html"
     if request.htmx:
         template += "#mine-table"
-    return render(request, template, {"page": page, "totals": totals, "today": today})
+    return render(request, template, {"page": page, "totals": totals})

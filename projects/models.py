@@ -21,11 +21,6 @@ class Team(models.Model):
         return self.name
 
 
-class MembershipQuerySet(models.QuerySet):
-    def managers(self):
-        return self.filter(role__in=Membership.MANAGER_ROLES)
-
-
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -49,8 +44,6 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = MembershipQuerySet.as_manager()
-
     class Meta:
         constraints = [
             # One membership per person per team; its index also serves
@@ -70,14 +63,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
-
-    @property
-    def can_write(self) -> bool:
-        return self.role in self.WRITER_ROLES
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role in self.MANAGER_ROLES
 
 
 class ProjectQuerySet(models.QuerySet):
