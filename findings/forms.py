@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Case, DateField, Value, When
 from django.utils import timezone
 
+from .filters import team_members
 from .models import (
     NEEDS_REASON,
     SEVERITY_ORDER,
@@ -55,11 +56,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = (
-            get_user_model()
-            .objects.filter(memberships__team_id=project.team_id)
-            .order_by("username")
-        )
+        self.fields["assignee"].queryset = team_members(project)
 
 
 class CommentForm(forms.Form):

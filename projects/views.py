@@ -20,17 +20,12 @@ from .models import Membership, Project, Target, Team
 
 
 def error_404(request, exception=None):
-    return HttpResponse(
-        render_to_string("errors/404.html", request=request), status=404
-    )
+    return render(request, "errors/404.html", status=404)
 
 
 def error_403(request, exception=None):
-    return HttpResponse(
-        render_to_string(
-            "errors/403.html", {"message": str(exception or "")}, request=request
-        ),
-        status=403,
+    return render(
+        request, "errors/403.html", {"message": str(exception or "")}, status=403
     )
 
 
@@ -161,6 +156,11 @@ def project_settings(request, pk):
         project.save()
         messages.success(request, "Settings saved.")
         return redirect("projects:settings", pk=project.pk)
+    return _settings_page(request, project, form, TargetForm(prefix="target"))
+
+
+def _settings_page(request, project, form, target_form, status=200):
+    """Render the settings page with the given project and target forms."""
     return render(
         request,
         "projects/project_settings.html",
@@ -168,9 +168,10 @@ def project_settings(request, pk):
             "project": project,
             "form": form,
             "targets": project.targets.all(),
-            "target_form": TargetForm(prefix="target"),
+            "target_form": target_form,
             "can_write": can_write(project.role),
         },
+        status=status,
     )
 
 
@@ -185,18 +186,8 @@ def target_create(request, pk):
         target.save()
         messages.success(request, f"Target “{target}” added.")
         return redirect("projects:settings", pk=project.pk)
-    return render(
-        request,
-        "projects/project_settings.html",
-        {
-            "project": project,
-            "form": ProjectForm(instance=project, user=request.user, prefix="project"),
-            "targets": project.targets.all(),
-            "target_form": form,
-            "can_write": True,
-        },
-        status=400,
-    )
+    project_form = ProjectForm(instance=project, user=request.user, prefix="project")
+    return _settings_page(request, project, project_form, form, status=400)
 
 
 @login_required
