@@ -66,15 +66,6 @@ def project(team, owner, schema_file):
     return project
 
 
-@pytest.fixture
-def client_for(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Real hashing costs a second per user on a busy machine; tests only

@@ -1,8 +1,6 @@
 """Query counts of the findings pages do not grow with findings or audits."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audits.models import Audit
@@ -45,15 +43,6 @@ def populate(project, owner, member, n):
             finding=first, kind="comment", actor=(owner, member)[i % 2], note=f"c{i}"
         )
     return findings
-
-
-def count_queries(client, url, **extra):
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url, **extra)
-        if getattr(response, "streaming", False):
-            b"".join(response.streaming_content)
-    assert response.status_code == 200, url
-    return len(ctx)
 
 
 def urls_for(project, first):
