@@ -21,7 +21,8 @@ from config.celery import app as celery_app
 from findings.models import Finding
 from projects.models import Project, Target
 
-REDIS_DB = 14
+# Worktrees that test side by side on one Redis each take their own database.
+REDIS_DB = int(os.environ.get("PLUMBLINE_TEST_REDIS_DB", "14"))
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 ROOT = Path(settings.BASE_DIR)
 
