@@ -33,7 +33,6 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from audits.engine.reports import ParsedReport, ReportError, ReportItem, parse_report
 from audits.engine.reports.decode import decode_text
@@ -43,6 +42,7 @@ from projects.models import Project, Target
 
 from . import services
 from .models import Audit
+from .summary import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def import_report(
             origin=report.kind,
             enqueue=False,
         )
-        services.claim_audit(audit.pk)
+        Audit.objects.claim(audit.pk)
         audit.refresh_from_db()
         detections = _drop_known_fixed(project, detections)
         outcome = reconcile(audit, detections, _scope(project, report))
@@ -208,7 +208,7 @@ def _complete(
     started: float,
 ) -> None:
     warnings = [_clean(w, 500) for w in report.warnings[:_MAX_WARNINGS]]
-    summary = services.snapshot(audit.project)
+    summary = snapshot(audit.project)
     summary.update(
         new=outcome.new,
         still_open=outcome.still_open,
@@ -241,14 +241,12 @@ def _complete(
         },
         duration=round(time.monotonic() - started, 3),
     )
-    Audit.objects.filter(pk=audit.pk).update(
-        status=Audit.Status.SUCCEEDED,
-        finished_at=timezone.now(),
+    audit.finish(
+        Audit.Status.SUCCEEDED,
         summary=summary,
-        report_markdown=_report_text(report, data),
+        report=_report_text(report, data),
         progress_done=1,
         progress_total=1,
-        progress_step="Done",
     )
 
 

@@ -1,16 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+# Why the sweeper failed an audit.
+STUCK_ERROR = (
+    "The audit did not finish within the time limit (its worker may have"
+    " stopped); no finding was changed."
+)
+
 
 class AuditQuerySet(models.QuerySet):
+    """Audits, and the state changes that apply to many (or to one by id).
+
+    An audit moves queued → running → succeeded, partial or failed. Every
+    move is a single UPDATE here or on ``Audit``; nothing else writes
+    ``status``.
+    """
+
     def finished(self):
         return self.filter(status__in=Audit.FINISHED)
 
     def active(self):
         return self.filter(status__in=[Audit.Status.QUEUED, Audit.Status.RUNNING])
+
+    def stuck(self, now: datetime | None = None):
+        """Return audits running past the time limit, or queued for twice it."""
+        now = now or timezone.now()
+        limit = timedelta(seconds=settings.AUDIT_TIME_LIMIT)
+        return self.filter(
+            Q(status=Audit.Status.RUNNING, started_at__lt=now - limit)
+            | Q(status=Audit.Status.QUEUED, created_at__lt=now - 2 * limit)
+        )
+
+    def start(
+        self,
+        project,
+        *,
+        trigger: str = "manual",
+        origin: str = "engine",
+        user=None,
+    ) -> Audit:
+        """Create the project's next audit, queued, numbered after the last one."""
+        from projects.models import Project
+
+        with transaction.atomic():
+            # Lock the project row so two starts never take the same number.
+            Project.objects.select_for_update().filter(pk=project.pk).first()
+            last = self.filter(project=project).aggregate(n=Max("number"))["n"] or 0
+            return self.create(
+                project=project,
+                number=last + 1,
+                trigger=trigger,
+                origin=origin,
+                requested_by=user if user and user.is_authenticated else None,
+            )
+
+    def claim(self, audit_id: int) -> bool:
+        """Move a queued audit to running; return False if someone else has it."""
+        return bool(
+            self.filter(pk=audit_id, status=Audit.Status.QUEUED).update(
+                status=Audit.Status.RUNNING,
+                started_at=timezone.now(),
+                progress_step="Starting",
+            )
+        )
+
+    def fail(self, error: str, *, now: datetime | None = None) -> int:
+        """Mark these audits failed with ``error``; return how many changed."""
+        return self.update(
+            status=Audit.Status.FAILED,
+            finished_at=now or timezone.now(),
+            error=error,
+        )
+
+    def cancel(self, reason: str, *, now: datetime | None = None) -> int:
+        """Fail those of these audits still queued or running, with ``reason``.
+
+        A finished audit keeps its outcome; return how many were cancelled.
+        """
+        return self.active().fail(reason, now=now)
 
 
 class Audit(models.Model):
@@ -115,7 +190,57 @@ class Audit(models.Model):
         return min(99, int(100 * self.progress_done / self.progress_total))
 
     @property
-    def duration(self):
+    def duration(self) -> timedelta | None:
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    def _write(self, **values: Any) -> None:
+        """Write ``values`` to this audit's row and to this instance."""
+        Audit.objects.filter(pk=self.pk).update(**values)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def report_progress(self, done: int, total: int, step: str) -> None:
+        """Record how far the running audit has got, for the status pill."""
+        self._write(progress_done=done, progress_total=total, progress_step=step[:200])
+
+    def finish(
+        self,
+        status: str,
+        *,
+        summary: dict[str, Any],
+        error: str = "",
+        report: str = "",
+        **progress: int,
+    ) -> None:
+        """End the audit with ``status``, storing its summary and report.
+
+        ``progress`` may set the final ``progress_done``/``progress_total``.
+        """
+        self._write(
+            status=status,
+            error=error,
+            finished_at=timezone.now(),
+            summary=summary,
+            report_markdown=report,
+            progress_step="Done" if status != Audit.Status.FAILED else "Failed",
+            **progress,
+        )
+        # Read back what was stored (the summary as its JSON round trip).
+        self.refresh_from_db()
+
+    def fail(self, error: str) -> None:
+        """End the audit as failed with ``error``, whatever its state."""
+        now = timezone.now()
+        Audit.objects.filter(pk=self.pk).fail(error, now=now)
+        self.status, self.finished_at, self.error = Audit.Status.FAILED, now, error
+
+    def cancel(self, reason: str) -> bool:
+        """Fail the audit with ``reason`` if it is still queued or running.
+
+        Return False when it had already finished (its outcome stands).
+        """
+        cancelled = bool(Audit.objects.filter(pk=self.pk).cancel(reason))
+        self.refresh_from_db(fields=["status", "finished_at", "error"])
+        return cancelled

@@ -1,23 +1,21 @@
-"""Celery tasks: thin wrappers that take ids and call audits.services."""
+"""Celery tasks: thin wrappers that take ids and call audits.runs.
+
+The scheduler's task is ``projects.tasks.enqueue_due_audits``: it starts
+audits, so it sits above ``audits.services``, which queues the tasks here.
+"""
 
 from celery import shared_task
 
-from . import services
+from . import runs
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def run_audit(audit_id: int) -> None:
     """Run the audit ``audit_id`` (a no-op if another worker claimed it)."""
-    services.execute_audit(audit_id)
-
-
-@shared_task(ignore_result=True)
-def enqueue_due_audits() -> None:
-    """Queue the scheduled audits that are due."""
-    services.enqueue_due_audits()
+    runs.execute_audit(audit_id)
 
 
 @shared_task(ignore_result=True)
 def sweep_stuck_audits() -> None:
     """Fail audits stuck in running past the time limit."""
-    services.sweep_stuck_audits()
+    runs.sweep_stuck_audits()

@@ -173,7 +173,7 @@ CELERY_BEAT_SCHEDULE = {
     # Every minute: queue one audit for each project whose re-audit
     # interval has elapsed.
     "enqueue-due-audits": {
-        "task": "audits.tasks.enqueue_due_audits",
+        "task": "projects.tasks.enqueue_due_audits",
         "schedule": 60.0,
     },
     # Every five minutes: fail audits stuck in "running" past the time

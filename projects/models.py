@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -221,4 +222,20 @@ class Target(models.Model):
             location=self.location,
             dialect=self.dialect or None,
             password=self.password or None,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Read the target once; return (ok, a message for the user)."""
+        from audits.engine.scan import scan_target
+
+        started = time.monotonic()
+        result = scan_target(self.engine_target())
+        took = time.monotonic() - started
+        if not result.ok:
+            return False, result.error
+        tables = len(result.schema.tables) if result.schema is not None else 0
+        return (
+            True,
+            f"Connected and read {tables} table{'s' if tables != 1 else ''}"
+            f" in {took:.1f} s.",
         )

@@ -225,9 +225,7 @@ def target_delete(request, pk):
 @require_POST
 def target_test(request, pk):
     target = scoped(request, Target.objects.all(), pk=pk, write=True)
-    from audits.services import test_target_connection
-
-    ok, message = test_target_connection(target)
+    ok, message = target.test_connection()
     context = {"target": target, "ok": ok, "message": message}
     if request.htmx:
         return render(request, "projects/partials/target_test_result.html", context)
