@@ -13,6 +13,7 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import platform
 import re
 import shutil
@@ -30,6 +31,7 @@ from audits.engine.issues import Evidence, Issue  # noqa: E402
 from audits.engine.registry import Facts, run_checks  # noqa: E402
 from audits.engine.sources.code import load_code  # noqa: E402
 from audits.engine.sources.code_sql import clear_cache  # noqa: E402
+from tests.engine.scan_json import steady_scan_json  # noqa: E402
 
 OUT = ROOT / "bench" / "generated" / "code"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -38,6 +40,12 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 # the scan was made faster: a faster scan must find exactly the same things.
 EXPECTED_DIGEST = {
     100_000: "464911f274fbf6d0c0d10637587d97a27305e7d6395945f4d5b1a4058ca6a1c5",
+}
+# sha256 of the JSON that ``plumbline scan bench/generated/code --format json``
+# prints (durations zeroed, version 0.0.0), recorded before the engine was
+# reorganised into topic modules and packages: moving code changes no byte.
+EXPECTED_JSON_SHA256 = {
+    100_000: "a3e574a5ffa7a3ef0bf6a323fdda313b5d21db5aba3ada72556e0c0a1618fc51",
 }
 
 MODULE = '''"""Data access for {entity}s (generated for the code-scan benchmark)."""
@@ -285,6 +293,18 @@ def scan_tree(root: Path) -> list[Issue]:
     return issues
 
 
+def json_digest() -> str:
+    """Return the sha256 of the folder scan's steady JSON for the tree."""
+    clear_cache()
+    previous = Path.cwd()
+    try:
+        os.chdir(ROOT)
+        text = steady_scan_json(str(OUT.relative_to(ROOT)))
+    finally:
+        os.chdir(previous)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def run_once() -> tuple[list[Issue], int]:
     """Return the findings and the peak traced bytes of one cold run."""
     clear_cache()
@@ -342,7 +362,20 @@ def main() -> None:
         raise SystemExit(
             f"findings changed: digest {digest}, expected {expected}; not recorded"
         )
-    checked = "" if expected is None else " Findings checked unchanged (digest)."
+    json_sha = json_digest()
+    print(f"scan JSON sha256: {json_sha}")
+    expected_json = EXPECTED_JSON_SHA256.get(args.lines)
+    if expected_json is not None and json_sha != expected_json:
+        raise SystemExit(
+            f"scan JSON changed: sha256 {json_sha}, expected {expected_json}; "
+            "not recorded"
+        )
+    checked = (
+        ""
+        if expected is None
+        else " Findings checked unchanged (digest), and the whole scan JSON "
+        "byte for byte (sha256)."
+    )
     median = statistics.median(times)
     section = (
         "## Code scan\n\n"
