@@ -1,143 +1,52 @@
-"""The check registry: metadata from the catalogue, implementations from checks/.
+"""The check registry: every catalogued check and its implementations.
 
-A check id has one :class:`CheckSpec` (from :mod:`.catalogue`) and one or more
-implementations, each a function from :class:`Facts` to issues that needs
-certain evidence (``ddl``, ``live``, ``code``). The scanner runs an
+A check id has one :class:`CheckSpec` and one or more implementations, each
+a function from :class:`Facts` to issues that needs certain evidence
+(``ddl``, ``live``, ``code``). Both are declared in the id's topic module
+under :mod:`audits.engine.checks`; this module (one layer above the checks)
+collects them from ``checks.TOPICS`` and runs them. The scanner runs an
 implementation only when its evidence is present, and records which check
 ids ran, so reconciliation never fixes a finding whose check did not run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
 
-from .catalogue import CATALOGUE
-from .issues import Dimension, Effort, Evidence, Issue, Severity, make_fingerprint
+from .checks import TOPICS
+from .checks.base import CheckSpec, Facts, Implementation
+from .issues import Issue
 
-if TYPE_CHECKING:
-    from .schema import Schema
-
-
-@dataclass
-class Facts:
-    """Everything the sources learnt about one target.
-
-    ``schema`` comes from DDL or a live probe (``schema.is_live`` tells
-    which); ``code`` holds code facts from the code source, when scanned.
-    ``evidence`` says which kinds of evidence are present.
-    """
-
-    schema: Schema | None = None
-    code: Any = None
-    evidence: frozenset[Evidence] = frozenset()
-    root: str = ""  # the scanned folder, for relative paths
-    notes: list[str] = field(default_factory=list)
+__all__ = [
+    "SPECS",
+    "CheckSpec",
+    "Facts",
+    "Implementation",
+    "all_checks",
+    "get_check",
+    "implementations",
+    "run_checks",
+]
 
 
-@dataclass(frozen=True)
-class CheckSpec:
-    id: str
-    dimension: Dimension
-    severity: Severity
-    effort: Effort
-    title: str
-    rationale: str
-    remediation: str
-    evidence: str  # as in the catalogue, e.g. "ddl live", "ddl+code"
-
-    def issue(
-        self,
-        *,
-        key: Iterable[str],
-        title: str | None = None,
-        severity: Severity | None = None,
-        object: str = "",
-        file: str = "",
-        line: int | None = None,
-        function: str = "",
-        evidence: str = "",
-        remediation: str | None = None,
-        fix_sql: str = "",
-        source: str = "",
-    ) -> Issue:
-        """Return an issue of this check; ``key`` parts make the fingerprint.
-
-        ``key`` must name the problem's place (table, column, file and
-        function, normalised statement), never a line number.
-        """
-        return Issue(
-            check=self.id,
-            dimension=self.dimension,
-            severity=severity or self.severity,
-            effort=self.effort,
-            title=title or self.title,
-            fingerprint=make_fingerprint(self.id, *key),
-            object=object,
-            file=file,
-            line=line,
-            function=function,
-            evidence=evidence,
-            remediation=remediation if remediation is not None else self.remediation,
-            fix_sql=fix_sql,
-            sources=(source,) if source else (),
-        )
+def _collect_specs() -> dict[str, CheckSpec]:
+    specs: dict[str, CheckSpec] = {}
+    for topic in TOPICS:
+        for check_id, spec in topic.specs.items():
+            if check_id in specs:
+                raise ValueError(f"check id {check_id!r} catalogued by two topics")
+            specs[check_id] = spec
+    return specs
 
 
-CheckFunc = Callable[[CheckSpec, Facts], Iterable[Issue]]
-
-
-@dataclass(frozen=True)
-class Implementation:
-    spec: CheckSpec
-    func: CheckFunc
-    requires: frozenset[Evidence]  # all must be present for it to run
-
-    def can_run(self, available: frozenset[Evidence]) -> bool:
-        """Return True when ``available`` evidence is enough to run."""
-        return self.requires <= available
-
-
-# Catalogue rows put evidence before the texts; CheckSpec keeps it last.
-SPECS: dict[str, CheckSpec] = {
-    check_id: CheckSpec(
-        check_id, dim, sev, effort, title, rationale, remediation, evidence
-    )
-    for check_id, dim, sev, effort, evidence, title, rationale, remediation in CATALOGUE
-}
-_IMPLEMENTATIONS: list[Implementation] = []
-
-
-def implements(
-    check_id: str, *, requires: Iterable[Evidence]
-) -> Callable[[CheckFunc], CheckFunc]:
-    """Register the decorated function as an implementation of ``check_id``.
-
-    ``requires`` lists the evidence kinds that must all be present, e.g.
-    ``{Evidence.SCHEMA}`` for a schema check that works on DDL and live
-    schemas alike, ``{Evidence.LIVE}`` for a probe-only check,
-    ``{Evidence.SCHEMA, Evidence.CODE}`` for a joined one.
-    """
-    if check_id not in SPECS:
-        raise KeyError(f"unknown check id {check_id!r}: add it to the catalogue")
-    spec = SPECS[check_id]
-
-    def decorate(func: CheckFunc) -> CheckFunc:
-        _IMPLEMENTATIONS.append(Implementation(spec, func, frozenset(requires)))
-        return func
-
-    return decorate
-
-
-def load_checks() -> None:
-    """Import every check module so their implementations register."""
-    from . import checks  # noqa: F401
+SPECS: dict[str, CheckSpec] = _collect_specs()
+_IMPLEMENTATIONS: tuple[Implementation, ...] = tuple(
+    impl for topic in TOPICS for impl in topic.implementations
+)
 
 
 def implementations() -> list[Implementation]:
-    """Return every registered implementation, in registration order."""
-    load_checks()
+    """Return every implementation, topic by topic, in declaration order."""
     return list(_IMPLEMENTATIONS)
 
 
@@ -161,7 +70,7 @@ def run_checks(facts: Facts) -> tuple[list[Issue], set[str], list[str]]:
     issues: list[Issue] = []
     ran: set[str] = set()
     errors: list[str] = []
-    for impl in implementations():
+    for impl in _IMPLEMENTATIONS:
         if not impl.can_run(facts.evidence):
             continue
         try:

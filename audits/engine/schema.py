@@ -8,8 +8,11 @@ case-insensitive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,21 @@ class Schema:
                 by_name.setdefault(table.name.lower(), table)
             object.__setattr__(self, "_by_name", by_name)
         return by_name.get(name.lower())
+
+    def derived(self, key: str, compute: Callable[[Schema], _T]) -> _T:
+        """Return ``compute(self)``, computed once for this schema and ``key``.
+
+        Several checks ask for the same derived facts (owner tables, tables
+        by name suffix) column after column; like the name map above, the
+        values live on the schema itself, outside the dataclass fields.
+        """
+        memo: dict[str, Any] | None = self.__dict__.get("_derived")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_derived", memo)
+        if key not in memo:
+            memo[key] = compute(self)
+        return cast(_T, memo[key])
 
     def fact(self, key: str, default: Any = None) -> Any:
         """Return the engine fact ``key`` or ``default`` when not probed."""

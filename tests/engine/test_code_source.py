@@ -19,7 +19,7 @@ def _sql(root: Path, function: str) -> list[str]:
 
 def test_engine_code_source_imports_without_django() -> None:
     script = (
-        "import sys, audits.engine.sources.code, audits.engine.checks.code_checks; "
+        "import sys, audits.engine.sources.code, audits.engine.checks.transactions; "
         "print('django' in sys.modules)"
     )
     out = subprocess.run(

@@ -1,7 +1,60 @@
-"""Check modules, one per area; importing this package registers them all."""
+"""The checks, one module per topic; each module owns every implementation of its ids.
 
-import importlib
-import pkgutil
+A topic module opens with ``TOPIC = Topic(...)``, the catalogue rows (id,
+dimension, default severity, effort, evidence, title, rationale,
+remediation) of the ids it owns, and then implements them, one function per
+kind of evidence (schema, live, code, code joined with the schema). To add a
+check: add its row to the topic it belongs to (or a new module, listed in
+``TOPICS`` below) and decorate its function with ``@TOPIC.implements``.
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+Helpers shared by several topics live in ``schema_facts``, ``code_facts``
+and ``probe_facts``; word lists and name predicates shared with the sources
+live in :mod:`audits.engine.vocabulary`. Check ids are a public contract
+(exports, SARIF and fingerprints key on them): add freely, never rename.
+"""
+
+from __future__ import annotations
+
+from . import (
+    columns,
+    connections,
+    constraints,
+    enums,
+    foreign_keys,
+    growth,
+    indexes,
+    injection,
+    keys,
+    loops,
+    migrations,
+    operations,
+    orm,
+    secrets,
+    sqlite_pragmas,
+    tenancy,
+    timestamps,
+    transactions,
+)
+from .base import Topic
+
+# Every topic module, in the order their checks run.
+TOPICS: tuple[Topic, ...] = (
+    keys.TOPIC,
+    foreign_keys.TOPIC,
+    enums.TOPIC,
+    constraints.TOPIC,
+    timestamps.TOPIC,
+    columns.TOPIC,
+    secrets.TOPIC,
+    tenancy.TOPIC,
+    indexes.TOPIC,
+    sqlite_pragmas.TOPIC,
+    transactions.TOPIC,
+    loops.TOPIC,
+    growth.TOPIC,
+    connections.TOPIC,
+    operations.TOPIC,
+    migrations.TOPIC,
+    injection.TOPIC,
+    orm.TOPIC,
+)

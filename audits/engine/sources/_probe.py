@@ -13,6 +13,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from audits.engine.vocabulary import is_numeric_type, secret_like
+
 # Tables that migration tools keep their applied versions in. A database
 # holding one of them has versioned schema changes.
 VERSION_TABLES = frozenset(
@@ -207,8 +209,6 @@ def secret_columns(table: Any) -> list[str]:
     Uses the same rule as the secret-stored-plaintext check, so the probe
     samples exactly the columns that check would report.
     """
-    from audits.engine.checks.schema_checks import is_numeric_type, secret_like
-
     return [
         col.name
         for col in table.columns

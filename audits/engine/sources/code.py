@@ -22,32 +22,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from audits.engine.vocabulary import skipped_dir
+
 from .code_sql import DYN, SqlInfo, analyse_sql, looks_like_sql, split_script
 
-SKIP_DIRS = frozenset(
-    {
-        ".venv",
-        "venv",
-        "env",
-        ".env",
-        "node_modules",
-        "build",
-        "dist",
-        "__pycache__",
-        ".git",
-        ".hg",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        "site-packages",
-        "fixtures",
-        "test_fixtures",
-        "testdata",
-        "test-fixtures",
-    }
-)
 _CONFIG_FILES = (".sh", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".conf", ".service")
 _CONFIG_NAMES = ("Makefile", "Dockerfile", "Procfile", "crontab", "docker-compose.yml")
 
@@ -2370,8 +2348,7 @@ def _iter_files(root: Path, exclude: tuple[str, ...]) -> Iterator[tuple[Path, st
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if d not in SKIP_DIRS
-            and not d.endswith(".egg-info")
+            if not skipped_dir(d)
             and not _excluded(f"{rel_dir}/{d}".lstrip("/"), exclude)
         )
         for filename in sorted(filenames):

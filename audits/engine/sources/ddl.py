@@ -48,30 +48,8 @@ from audits.engine.sources.ddl_split import (
     python_sql_strings,
     split_statements,
 )
+from audits.engine.vocabulary import skipped_dir
 
-SKIPPED_DIRS = frozenset(
-    {
-        ".venv",
-        "venv",
-        "env",
-        ".env",
-        "node_modules",
-        "build",
-        "dist",
-        "__pycache__",
-        ".git",
-        ".hg",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        "site-packages",
-        "fixtures",
-        "test_fixtures",
-        "testdata",
-    }
-)
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 _DIALECT_ALIASES = {
@@ -1897,7 +1875,7 @@ def natural_key(path: Path) -> tuple[tuple[int, str, int], ...]:
 
 
 def _wanted(rel: Path, exclude: tuple[str, ...], include_python: bool) -> bool:
-    if any(part in SKIPPED_DIRS for part in rel.parts[:-1]):
+    if any(skipped_dir(part) for part in rel.parts[:-1]):
         return False
     text = rel.as_posix()
     for pattern in exclude:

@@ -1,105 +1,24 @@
-"""Shared helpers of the code checks: summaries of functions across the call graph."""
+"""Helpers the code checks share: summaries of functions across the call graph.
+
+Summaries and call targets are worked out once per scan and kept on the
+code facts they came from, so every check that follows calls shares them.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from audits.engine.registry import Facts
 from audits.engine.sources.code import CallSite, CodeFacts, FunctionInfo, SqlUse
+from audits.engine.vocabulary import is_growth_table
 
-GROWTH_TOKENS = frozenset(
-    {
-        "log",
-        "logs",
-        "audit",
-        "token",
-        "tokens",
-        "run",
-        "runs",
-        "job",
-        "jobs",
-        "event",
-        "events",
-        "session",
-        "sessions",
-        "history",
-        "histories",
-        "attempt",
-        "attempts",
-        "notification",
-        "notifications",
-        "message",
-        "messages",
-        "report",
-        "reports",
-        "version",
-        "versions",
-        "metric",
-        "metrics",
-        "snapshot",
-        "snapshots",
-        "result",
-        "results",
-    }
-)
-TENANT_COLUMNS = (
-    "user_id",
-    "team_id",
-    "workspace_id",
-    "tenant_id",
-    "org_id",
-    "organization_id",
-    "account_id",
-)
-SOFT_DELETE_COLUMNS = frozenset(
-    {"deleted_at", "is_deleted", "deleted", "archived_at", "removed_at", "is_archived"}
-)
-_SECRET = re.compile(r"(password|passwd|secret|api_key|apikey|credential|token)", re.I)
-_ENUM_TOKENS = frozenset(
-    {
-        "status",
-        "state",
-        "type",
-        "kind",
-        "mode",
-        "category",
-        "role",
-        "level",
-        "priority",
-        "stage",
-        "phase",
-        "scoring",
-        "source",
-        "tier",
-        "plan",
-        "visibility",
-        "strategy",
-    }
-)
+from .base import Facts
 
 
 def code_of(facts: Facts) -> CodeFacts | None:
     """Return the code facts of a scan, or None when no code was read."""
     code = facts.code
     return code if isinstance(code, CodeFacts) else None
-
-
-def is_growth_table(name: str) -> bool:
-    """Return True for tables named like logs, tokens, runs, jobs, events."""
-    return any(part in GROWTH_TOKENS for part in name.lower().split("_"))
-
-
-def is_secret_column(name: str) -> bool:
-    """Return True for password/secret/api-key-like column names."""
-    return bool(_SECRET.search(name)) and not name.lower().endswith(("_id", "_at"))
-
-
-def is_enum_column(name: str) -> bool:
-    """Return True for status/type/kind/mode-like column names."""
-    parts = name.lower().split("_")
-    return parts[-1] in _ENUM_TOKENS or (len(parts) > 1 and parts[0] in _ENUM_TOKENS)
 
 
 def sql_key(use: SqlUse) -> list[str]:
@@ -265,3 +184,32 @@ def table_names(facts: Facts) -> set[str]:
     if facts.schema is None:
         return set()
     return {t.name.lower() for t in facts.schema.tables}
+
+
+def use_location(use: SqlUse) -> dict[str, object]:
+    """Return the file, line and function of a SQL use, as issue keywords."""
+    return {"file": use.file, "line": use.line, "function": use.function}
+
+
+def growth_tables_written(code: CodeFacts) -> set[str]:
+    """Return the append-only-looking tables the code inserts into."""
+    return {
+        t
+        for u in live_sql(code)
+        if u.sql.kind == "insert"
+        for t in u.sql.tables
+        if is_growth_table(t)
+    }
+
+
+def reachable_deletes(code: CodeFacts) -> set[str]:
+    """Return the tables some called function deletes from."""
+    out: set[str] = set()
+    for use in live_sql(code):
+        if use.sql.kind not in ("delete", "drop"):
+            continue
+        fn = code.by_qualname.get(use.function)
+        if fn is not None and never_called(code, fn):
+            continue
+        out.update(use.sql.tables)
+    return out

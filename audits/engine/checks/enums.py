@@ -1,0 +1,312 @@
+"""Enum-like columns: a closed set of values the schema should enforce.
+
+check-missing-enum has two implementations: from the schema (a known value
+set elsewhere in the schema or a string default, and no CHECK) and from the
+code joined with the schema (literals written to a column with no CHECK).
+Both key on ``table, column`` and name enum-like columns with one rule,
+:func:`audits.engine.vocabulary.enum_like`. A MySQL ``ENUM`` or a
+PostgreSQL enum type constrains its values, so the schema side is silent on
+them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from audits.engine.issues import Issue
+from audits.engine.schema import Column, Schema, Table
+from audits.engine.sources.code import CodeFacts
+from audits.engine.vocabulary import (
+    enum_like,
+    is_numeric_type,
+    is_text_type,
+    type_family,
+)
+
+from .base import HIGH, JOINED, LOW, MED, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
+from .code_facts import code_of, live_sql, short
+from .schema_facts import (
+    checks_on,
+    engine,
+    quote,
+    schema_of,
+    string_default,
+    table_issue,
+)
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("check-incomplete-enum", SCH, HIGH, MIN, "ddl+code",
+     "Code writes a value the column's CHECK forbids",
+     "The CHECK list does not include a literal the code writes, so that write fails at run time with a constraint error.",
+     "Add the value to the CHECK list (a migration), or change the code to write an allowed value."),
+    ("check-missing-enum", SCH, MED, MIN, "ddl live code",
+     "Enum-like column has no CHECK constraint",
+     "A status/type/kind column with a small closed set of values accepts any typo; bad values surface later as bugs.",
+     "Add CHECK (column IN (...)) listing the allowed values, or use an enum type."),
+    ("default-divergence", SCH, LOW, MIN, "ddl live",
+     "Same enum-like column has different defaults in different tables",
+     "Columns with the same name and value set but different defaults usually mean one default is a mistake.",
+     "Align the defaults, or rename the column if the meanings really differ."),
+)
+# fmt: on
+
+
+def _strip(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _literal_writes(
+    code: CodeFacts,
+) -> Iterator[tuple[str, str, str, str, int, str, str]]:
+    """Yield (table, column, value, file, line, function, snippet) for code writes."""
+    for use in live_sql(code):
+        if not use.sql.is_write or len(use.sql.tables) != 1:
+            continue
+        for column, value in use.literal_writes().items():
+            yield (
+                use.sql.tables[0],
+                column,
+                value,
+                use.file,
+                use.line,
+                use.function,
+                use.snippet,
+            )
+    models = {m.name: m for m in code.models}
+    for write in code.orm_writes:
+        model = models.get(write.model)
+        if model is None:
+            continue
+        col = model.column(write.column)
+        name = col.name if col is not None else write.column
+        yield model.table, name, write.value, write.file, write.line, write.function, ""
+
+
+def _check_value_lists(table: Table, column: str) -> list[tuple[str, ...] | None]:
+    """Return the value lists of CHECKs on ``column`` (None for other CHECKs)."""
+    out: list[tuple[str, ...] | None] = []
+    for check in table.checks:
+        if (check.column or "").lower() == column or (
+            check.column is None and column in check.expression.lower()
+        ):
+            out.append(tuple(_strip(v) for v in check.values) if check.values else None)
+    return out
+
+
+@TOPIC.implements("check-incomplete-enum", requires=JOINED)
+def check_incomplete_enum(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report literal values the code writes that the column's CHECK forbids."""
+    code = code_of(facts)
+    if code is None or facts.schema is None:
+        return
+    seen: set[tuple[str, str, str]] = set()
+    for table_name, column, value, file, line, function, snippet in _literal_writes(
+        code
+    ):
+        table = facts.schema.table(table_name)
+        if table is None:
+            continue
+        for allowed in _check_value_lists(table, column.lower()):
+            if allowed is None or value in allowed:
+                continue
+            key = (table.name.lower(), column.lower(), value)
+            if key in seen:
+                continue
+            seen.add(key)
+            listed = ", ".join(f"'{v}'" for v in allowed)
+            yield spec.issue(
+                key=list(key),
+                object=f"{table.name}.{column}",
+                file=file,
+                line=line,
+                function=function,
+                evidence=f"{snippet or function}  # writes '{value}', CHECK allows {listed}",
+                fix_sql=(
+                    f"-- add '{value}' to the CHECK on {table.name}.{column}: "
+                    f"CHECK ({column} IN ({listed}, '{value}'))"
+                ),
+                remediation=(
+                    f"Add '{value}' to the CHECK list of {table.name}.{column} (a table "
+                    f"rebuild on SQLite), or stop writing it in `{short(function)}`."
+                ),
+            )
+
+
+@TOPIC.implements("check-missing-enum", requires=JOINED)
+def check_missing_enum_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report enum-like columns without CHECK that the code writes literals to."""
+    code = code_of(facts)
+    if code is None or facts.schema is None:
+        return
+    values: dict[tuple[str, str], set[str]] = {}
+    where: dict[tuple[str, str], tuple[str, int, str]] = {}
+    for table_name, column, value, file, line, function, _ in _literal_writes(code):
+        table = facts.schema.table(table_name)
+        if table is None or table.column(column) is None or not enum_like(column):
+            continue
+        if _check_value_lists(table, column.lower()):
+            continue
+        found = table.column(column)
+        assert found is not None
+        key = (table.name, found.name)
+        values.setdefault(key, set()).add(value)
+        where.setdefault(key, (file, line, function))
+    for (tname, cname), seen in sorted(values.items()):
+        file, line, function = where[(tname, cname)]
+        listed = ", ".join(f"'{v}'" for v in sorted(seen))
+        yield spec.issue(
+            key=[tname.lower(), cname.lower()],
+            object=f"{tname}.{cname}",
+            file=file,
+            line=line,
+            function=function,
+            evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it",
+            fix_sql=f"-- CHECK ({cname} IN ({listed}, ...))",
+            remediation=(
+                f"Add CHECK ({cname} IN (...)) to {tname} listing every value the "
+                f"application uses (it writes {listed})."
+            ),
+        )
+
+
+def known_value_sets(schema: Schema) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Return column name -> [(table, values)] from CHECK value lists."""
+    sets: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for table in schema.tables:
+        for check in table.checks:
+            if check.column and check.values:
+                sets.setdefault(check.column.lower(), []).append(
+                    (table.name, check.values)
+                )
+    return sets
+
+
+def _is_enum_type(column: Column, schema: Schema) -> bool:
+    t = column.type.upper()
+    if t.startswith("ENUM") or t.startswith("SET("):
+        return True
+    # PostgreSQL user-defined types (enums, domains) constrain values.
+    return (
+        engine(schema) == "postgres"
+        and type_family(t, "postgres")
+        not in (
+            "text",
+            "",
+        )
+        and not is_numeric_type(column)
+    )
+
+
+@TOPIC.implements("check-missing-enum", requires=SCHEMA)
+def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report enum-like text columns with a known value set but no CHECK."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    sets = known_value_sets(schema)
+    eng = engine(schema)
+    for table in schema.tables:
+        for col in table.columns:
+            if not enum_like(col.name) or not is_text_type(col):
+                continue
+            if _is_enum_type(col, schema) or checks_on(table, col.name):
+                continue
+            default = string_default(col)
+            siblings = [v for t, v in sets.get(col.name.lower(), []) if t != table.name]
+            values: list[str] = []
+            for vals in siblings:
+                values.extend(v for v in vals if v not in values)
+            if not siblings and not default:
+                continue
+            if default and default not in values:
+                basis = f"DEFAULT '{default}'"
+                if siblings:
+                    basis += " and the CHECK on other tables' " + col.name
+            else:
+                basis = f"the CHECK on other tables' {col.name}"
+            fix = ""
+            if values and eng in ("postgres", "mysql"):
+                listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+                fix = (
+                    f"ALTER TABLE {quote(table.name, schema)} ADD CONSTRAINT "
+                    f"{quote(f'{table.name}_{col.name}_check', schema)} "
+                    f"CHECK ({quote(col.name, schema)} IN ({listed}));"
+                )
+            expected = f"; expected values: {', '.join(values)}" if values else ""
+            yield table_issue(
+                spec,
+                table,
+                col.line,
+                key=[table.name, col.name],
+                object=f"{table.name}.{col.name}",
+                evidence=f"{table.name}.{col.name} {col.type or '(untyped)'} has no CHECK "
+                f"(values known from {basis}){expected}",
+                fix_sql=fix,
+            )
+
+
+@TOPIC.implements("default-divergence", requires=SCHEMA)
+def default_divergence(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report enum-like columns whose default differs from their siblings'.
+
+    Tables are compared only when each one's CHECK list allows the other's
+    default, so unrelated lifecycles that share a column name stay apart.
+    """
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    by_name: dict[str, list[tuple[Table, Column, str, tuple[str, ...]]]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            default = string_default(col)
+            if not enum_like(col.name) or default is None:
+                continue
+            values = next(
+                (c.values for c in checks_on(table, col.name) if c.values), None
+            )
+            if values is None and col.type.upper().startswith("ENUM"):
+                values = tuple(re.findall(r"'((?:[^']|'')*)'", col.type))
+            if values is None:
+                continue
+            by_name.setdefault(col.name.lower(), []).append(
+                (table, col, default, values)
+            )
+    for entries in by_name.values():
+        if len(entries) < 2:
+            continue
+        group = [(d, v) for _, _, d, v in entries]
+        counts = Counter(d for d, _ in group)
+        majority = min(counts, key=lambda v: _default_rank(v, group, counts))
+        for table, col, default, values in entries:
+            # Only a table whose own CHECK allows the majority default could
+            # have used it; otherwise its lifecycle is a different one.
+            if default == majority or majority not in values:
+                continue
+            others = sorted(t.name for t, _, d, _ in entries if d == majority)
+            yield table_issue(
+                spec,
+                table,
+                col.line,
+                key=[table.name, col.name],
+                object=f"{table.name}.{col.name}",
+                evidence=f"{table.name}.{col.name} DEFAULT '{default}' while "
+                f"{', '.join(others)} default to '{majority}'",
+            )
+
+
+def _default_rank(
+    value: str, group: list[tuple[str, tuple[str, ...]]], counts: Counter[str]
+) -> tuple[int, int, str]:
+    # Most common first; on a tie, the value listed earliest in the CHECK
+    # lists (usually the initial state), then alphabetically.
+    position = min(
+        (vals.index(value) for _, vals in group if value in vals), default=99
+    )
+    return (-counts[value], position, value)

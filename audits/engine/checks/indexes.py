@@ -1,0 +1,436 @@
+"""Indexes: missing, duplicate, redundant, invalid, unused, and heavy scans.
+
+Fingerprints key on column signatures, never on index names:
+fk-missing-index on ``table, FK column set`` (sorted, as any order is
+covered); index-duplicate on ``table, signature, predicate, uniqueness``,
+which survives renaming either index; index-redundant on ``table, the
+redundant index's signature, predicate``, so the finding stays the same
+when the wider index changes but still covers it. MySQL InnoDB creates an
+index for every FK, so fk-missing-index is silent there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from audits.engine.issues import Issue
+from audits.engine.schema import Index, Schema, Table
+from audits.engine.sources.code import CodeFacts
+from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
+
+from .base import (
+    CODE,
+    HIGH,
+    HRS,
+    JOINED,
+    LIVE,
+    LOW,
+    MED,
+    MIN,
+    PERF,
+    SCHEMA,
+    CheckSpec,
+    Facts,
+    Topic,
+)
+from .code_facts import code_of, live_sql
+from .probe_facts import column_list, engine_of, live_schema
+from .schema_facts import (
+    column_text,
+    columns_object,
+    covers,
+    distinct_fks,
+    engine,
+    fk_text,
+    indexes_of,
+    quote,
+    schema_of,
+    table_issue,
+)
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("fk-missing-index", PERF, MED, MIN, "ddl live",
+     "Foreign key column has no index",
+     "Joins on the FK and every parent delete or update scan the child table when no index leads with the FK columns.",
+     "Create an index whose leading columns are the FK columns."),
+    ("index-duplicate", PERF, LOW, MIN, "ddl live",
+     "Duplicate index",
+     "Two identical indexes double write cost and storage for no read benefit.",
+     "Drop one of them."),
+    ("index-redundant", PERF, LOW, MIN, "ddl live",
+     "Redundant index",
+     "An index that is a left prefix of another index, or repeats a constraint's own index, is covered already.",
+     "Drop the redundant index."),
+    ("index-invalid", PERF, HIGH, MIN, "live",
+     "Invalid index",
+     "A failed CREATE INDEX CONCURRENTLY leaves an invalid index that is maintained on writes but never used.",
+     "DROP INDEX CONCURRENTLY, then build it again."),
+    ("index-unused", PERF, LOW, MIN, "live",
+     "Index never used",
+     "An index with zero scans since statistics were reset costs writes and storage.",
+     "Confirm over a full business cycle, then drop it."),
+    ("table-seq-scan-heavy", PERF, MED, HRS, "live",
+     "Large table read mostly by sequential scans",
+     "Most reads of a large table scan it whole, which usually means an index is missing for a frequent query.",
+     "Find the queries (pg_stat_statements) and add the index they need."),
+    ("index-missing-soft-delete", PERF, HIGH, MIN, "ddl+code live",
+     "Soft-delete column filtered but not indexed",
+     "Every query filters on the soft-delete column; without an index (or a partial index) each one scans.",
+     "Index the column, or create partial indexes WHERE deleted_at IS NULL."),
+)
+# fmt: on
+
+
+def _signature(index: Index) -> tuple[tuple[str, bool, bool], ...]:
+    return tuple((c.name.lower(), c.descending, c.expression) for c in index.columns)
+
+
+def _sig_text(index: Index) -> str:
+    return ", ".join(
+        c.name.lower() + (" desc" if c.descending else "") for c in index.columns
+    )
+
+
+def _pred(index: Index) -> str:
+    return " ".join((index.predicate or "").lower().split())
+
+
+@TOPIC.implements("fk-missing-index", requires=SCHEMA)
+def fk_missing_index(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report FK column sets no index leads with (silent on MySQL/InnoDB)."""
+    schema = schema_of(facts)
+    if schema is None or engine(schema) == "mysql":
+        return
+    for table in schema.tables:
+        indexes = [i for i in indexes_of(table) if i.valid]
+        for fk in distinct_fks(table):
+            if any(covers(i, fk.columns) for i in indexes):
+                continue
+            cols = sorted(c.lower() for c in fk.columns)
+            name = f"idx_{table.name}_{'_'.join(fk.columns)}"
+            yield table_issue(
+                spec,
+                table,
+                fk.line,
+                key=[table.name, *cols],
+                object=columns_object(table, fk.columns),
+                evidence=f"{fk_text(fk)}; no index on {table.name} starts with "
+                f"({column_text(fk.columns)})",
+                fix_sql=f"CREATE INDEX {quote(name, schema)} ON {quote(table.name, schema)} "
+                f"({column_text(quote(c, schema) for c in fk.columns)});",
+            )
+
+
+def _drop_index_sql(schema: Schema, table: Table, index: Index) -> str:
+    if index.constraint:
+        return ""
+    name = quote(index.name, schema)
+    if engine(schema) == "mysql":
+        return f"DROP INDEX {name} ON {quote(table.name, schema)};"
+    return f"DROP INDEX {name};"
+
+
+def _droppable_first(index: Index) -> tuple[int, str]:
+    return (0 if index.constraint is None else 1, index.name.lower())
+
+
+@TOPIC.implements("index-duplicate", requires=SCHEMA)
+def index_duplicate(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report indexes with the same columns, order, predicate and uniqueness."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    for table in schema.tables:
+        groups: dict[tuple[object, ...], list[Index]] = {}
+        for index in indexes_of(table):
+            key = (_signature(index), _pred(index), index.unique)
+            groups.setdefault(key, []).append(index)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            # Keep the constraint's index (or the first name); drop the rest.
+            group = sorted(group, key=_droppable_first, reverse=True)
+            keep, extras = group[-1], group[:-1]
+            names = ", ".join(i.name for i in extras)
+            first = extras[0]
+            yield table_issue(
+                spec,
+                table,
+                first.line,
+                key=[
+                    table.name,
+                    _sig_text(first),
+                    _pred(first),
+                    "unique" if first.unique else "",
+                ],
+                object=first.name,
+                evidence=f"{names} on {table.name} ({_sig_text(first)}) "
+                f"duplicate{'s' if len(extras) == 1 else ''} {keep.name}"
+                + (f" ({keep.constraint} constraint)" if keep.constraint else ""),
+                fix_sql="\n".join(
+                    sql for i in extras if (sql := _drop_index_sql(schema, table, i))
+                ),
+            )
+
+
+def _redundant_to(index: Index, other: Index) -> str | None:
+    """Return why ``index`` is redundant given ``other``, or None."""
+    if index is other or index.unique or _pred(index) != _pred(other):
+        return None
+    mine = [(c.name.lower(), c.expression) for c in index.columns]
+    theirs = [(c.name.lower(), c.expression) for c in other.columns]
+    if len(mine) > len(theirs) or theirs[: len(mine)] != mine:
+        return None
+    if len(mine) == len(theirs):
+        if not other.unique:
+            return None  # two plain indexes on the same columns: index-duplicate
+        kind = f"{other.constraint} constraint" if other.constraint else "unique index"
+        return f"repeats the {kind} {other.name}"
+    return f"is a left prefix of {other.name} ({_sig_text(other)})"
+
+
+@TOPIC.implements("index-redundant", requires=SCHEMA)
+def index_redundant(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report non-unique indexes covered by a wider or unique index."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    for table in schema.tables:
+        indexes = indexes_of(table)
+        for index in indexes:
+            reasons = [
+                (other, why)
+                for other in indexes
+                if (why := _redundant_to(index, other)) is not None
+            ]
+            if not reasons:
+                continue
+            reasons.sort(
+                key=lambda r: (
+                    r[0].constraint is None,
+                    not r[0].unique,
+                    len(r[0].columns),
+                    r[0].name,
+                )
+            )
+            other, why = reasons[0]
+            yield table_issue(
+                spec,
+                table,
+                index.line,
+                key=[table.name, _sig_text(index), _pred(index)],
+                object=index.name,
+                evidence=f"{index.name} on {table.name} ({_sig_text(index)}) {why}",
+                fix_sql=_drop_index_sql(schema, table, index),
+            )
+
+
+# A table this big read mostly by sequential scans is worth an index.
+SEQ_SCAN_MIN_ROWS = 10_000
+
+
+# Fewer sequential scans than this say nothing about the workload (each
+# audit's orphan scan adds one).
+SEQ_SCAN_MIN_SCANS = 50
+
+
+def _index_key(table: str, columns: tuple[str, ...]) -> list[str]:
+    return [table, column_list(columns)]
+
+
+@TOPIC.implements("index-invalid", requires=LIVE)
+def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report indexes left invalid (key: table, index columns)."""
+    schema = live_schema(facts)
+    if schema is None:
+        return
+    for table in schema.tables:
+        for index in table.indexes:
+            if index.valid:
+                continue
+            yield spec.issue(
+                key=_index_key(table.name, index.column_names),
+                object=index.name,
+                evidence=(
+                    f"Index {index.name} on {table.name}"
+                    f"({', '.join(index.column_names)}) is marked invalid: it is "
+                    "maintained on every write but the planner never uses it."
+                ),
+                fix_sql=f"REINDEX INDEX CONCURRENTLY {index.name};",
+            )
+
+
+@TOPIC.implements("index-unused", requires=LIVE)
+def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report indexes never scanned on read tables (key: table, index columns).
+
+    Unique indexes and those backing a constraint enforce something, so they
+    are never unused; empty tables and tables nobody has read yet say
+    nothing either, and statistics reset less than a week ago are too young
+    to judge.
+    """
+    schema = live_schema(facts)
+    if schema is None or engine_of(schema) != "postgresql":
+        return
+    if _stats_too_young(schema.fact("stats_reset")):
+        return
+    reads = {
+        s["table"]: s["seq_scan"] + s["idx_scan"]
+        for s in schema.fact("table_stats", ()) or ()
+    }
+    scans = {
+        (s["table"], s["index"]): s["scans"]
+        for s in schema.fact("index_stats", ()) or ()
+    }
+    rows = {s["table"]: s["rows"] for s in schema.fact("table_stats", ()) or ()}
+    for table in schema.tables:
+        # Building an index scans its table once, so an empty table always
+        # looks read; it says nothing about its indexes.
+        if not reads.get(table.name) or not (rows.get(table.name) or table.row_count):
+            continue
+        for index in table.indexes:
+            if index.unique or index.constraint or not index.valid:
+                continue
+            if scans.get((table.name, index.name), -1) != 0:
+                continue
+            yield spec.issue(
+                key=_index_key(table.name, index.column_names),
+                object=index.name,
+                evidence=(
+                    f"Index {index.name} on {table.name}"
+                    f"({', '.join(index.column_names)}) has had no scan since "
+                    f"statistics were last reset, while {table.name} was read "
+                    f"{reads[table.name]} times."
+                ),
+                fix_sql=f"DROP INDEX CONCURRENTLY {index.name};",
+            )
+
+
+def _stats_too_young(reset: Any) -> bool:
+    if not reset:
+        return False
+    try:
+        when = datetime.fromisoformat(str(reset))
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return datetime.now(UTC) - when < timedelta(days=7)
+
+
+@TOPIC.implements("table-seq-scan-heavy", requires=LIVE)
+def table_seq_scan_heavy(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report large tables read mostly by sequential scans (key: table)."""
+    schema = live_schema(facts)
+    if schema is None or engine_of(schema) != "postgresql":
+        return
+    for stats in schema.fact("table_stats", ()) or ():
+        rows, seq, idx = stats["rows"], stats["seq_scan"], stats["idx_scan"]
+        if rows < SEQ_SCAN_MIN_ROWS or seq < SEQ_SCAN_MIN_SCANS or seq <= idx:
+            continue
+        share = seq / (seq + idx)
+        yield spec.issue(
+            key=[stats["table"]],
+            object=stats["table"],
+            evidence=(
+                f"{stats['table']} holds about {rows} rows and {share:.0%} of its "
+                f"reads were sequential scans ({seq} sequential, {idx} by index)."
+            ),
+        )
+
+
+def _soft_delete_filters(code: CodeFacts) -> Iterator[tuple[str, str, str, int, str]]:
+    """Yield (table, column, file, line, function) for soft-delete filters."""
+    for use in live_sql(code):
+        if use.sql.kind not in ("select", "update", "delete"):
+            continue
+        for column in use.sql.where_columns:
+            if column in SOFT_DELETE_COLUMNS:
+                for table in use.sql.tables:
+                    yield table, column, use.file, use.line, use.function
+    models = {m.name: m for m in code.models}
+    for flt in code.filters:
+        model = models.get(flt.model)
+        if model is None:
+            continue
+        col = model.column(flt.column)
+        name = col.name if col is not None else flt.column
+        if name in SOFT_DELETE_COLUMNS:
+            yield model.table, name, flt.file, flt.line, flt.function
+
+
+@TOPIC.implements("index-missing-soft-delete", requires=JOINED)
+def index_missing_soft_delete_joined(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report soft-delete columns the code filters on that no index covers."""
+    code = code_of(facts)
+    if code is None or facts.schema is None:
+        return
+    seen: set[tuple[str, str]] = set()
+    for table_name, column, file, line, function in _soft_delete_filters(code):
+        table = facts.schema.table(table_name)
+        if table is None or table.column(column) is None:
+            continue
+        key = (table.name.lower(), column)
+        if key in seen:
+            continue
+        seen.add(key)
+        covered = any(
+            (ix.column_names and ix.column_names[0] == column)
+            or (ix.predicate and column in ix.predicate.lower())
+            for ix in table.indexes
+        )
+        if covered:
+            continue
+        yield spec.issue(
+            key=list(key),
+            object=f"{table.name}.{column}",
+            file=file,
+            line=line,
+            function=function,
+            evidence=f"queries filter {table.name} on {column} and no index covers it",
+            fix_sql=(
+                f"CREATE INDEX idx_{table.name}_{column} ON {table.name} ({column});"
+            ),
+            remediation=(
+                f"Index {table.name}.{column}, or make the common lookups partial "
+                f"indexes `... WHERE {column} IS NULL`."
+            ),
+        )
+
+
+@TOPIC.implements("index-missing-soft-delete", requires=CODE)
+def index_missing_soft_delete_in_orm(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ORM soft-delete columns filtered on but declared without an index."""
+    code = code_of(facts)
+    if code is None or facts.schema is not None:
+        return  # with a schema the joined implementation decides
+    models = {m.table.lower(): m for m in code.models}
+    seen: set[tuple[str, str]] = set()
+    for table_name, column, file, line, function in _soft_delete_filters(code):
+        model = models.get(table_name.lower())
+        if model is None:
+            continue
+        col = model.column(column)
+        if (
+            col is None
+            or col.index
+            or any(ix and ix[0] == col.attr for ix in model.indexes)
+        ):
+            continue
+        key = (model.table.lower(), col.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        yield spec.issue(
+            key=list(key),
+            object=f"{model.table}.{col.name}",
+            file=file,
+            line=line,
+            function=function,
+            evidence=f"{model.name}.{col.attr} is filtered on and declared without index=True",
+            remediation=f"Declare `{col.attr} = Column(..., index=True)` (and add the index in a migration).",
+        )

@@ -1,0 +1,96 @@
+"""Primary keys and natural keys: every table addressable, names unique per owner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from audits.engine.issues import Issue
+
+from .base import HIGH, HRS, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
+from .schema_facts import (
+    column_text,
+    engine,
+    indexes_of,
+    quote,
+    schema_of,
+    table_issue,
+    tenant_columns,
+)
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("table-no-primary-key", SCH, HIGH, HRS, "ddl live",
+     "Table has no primary key",
+     "Without a primary key rows cannot be addressed reliably, replication and ORMs misbehave, and duplicates creep in.",
+     "Add a primary key (a surrogate id or the natural key)."),
+    ("unique-missing-natural-key", SCH, LOW, MIN, "ddl live",
+     "Name is not unique within its owner",
+     "Without UNIQUE (owner, name) two rows of one owner can share a name, which lookups by name then resolve arbitrarily.",
+     "Add a UNIQUE constraint over (owner column, name column)."),
+)
+# fmt: on
+
+
+@TOPIC.implements("table-no-primary-key", requires=SCHEMA)
+def table_no_primary_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report tables with no primary key (SQLite rowid alone does not count)."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    for table in schema.tables:
+        if table.name.lower().startswith("sqlite_"):
+            continue
+        if table.primary_key or any(c.primary_key for c in table.columns):
+            continue
+        fix = ""
+        eng = engine(schema)
+        t = quote(table.name, schema)
+        if eng == "postgres":
+            fix = f"ALTER TABLE {t} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+        elif eng == "mysql":
+            fix = f"ALTER TABLE {t} ADD COLUMN id BIGINT AUTO_INCREMENT PRIMARY KEY FIRST;"
+        yield table_issue(
+            spec,
+            table,
+            key=[table.name],
+            object=table.name,
+            evidence=f"{table.name} ({column_text(table.column_names[:6])}"
+            f"{', ...' if len(table.columns) > 6 else ''}) declares no PRIMARY KEY",
+            fix_sql=fix,
+        )
+
+
+NAME_COLUMNS = frozenset({"name", "slug", "title", "handle", "code"})
+
+
+@TOPIC.implements("unique-missing-natural-key", requires=SCHEMA)
+def unique_missing_natural_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report owner-scoped name/slug/title columns with no UNIQUE over them."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    for table in schema.tables:
+        owners = tenant_columns(schema, table)
+        if not owners:
+            continue
+        uniques = [i for i in indexes_of(table) if i.unique]
+        for col in table.columns:
+            if col.name.lower() not in NAME_COLUMNS:
+                continue
+            if any(col.name.lower() in i.column_names for i in uniques):
+                continue
+            owner = owners[0]
+            index = f"uq_{table.name}_{owner}_{col.name}"
+            yield table_issue(
+                spec,
+                table,
+                col.line,
+                key=[table.name, col.name],
+                object=f"{table.name}.{col.name}",
+                evidence=f"{table.name}.{col.name} is scoped by {owner} but no UNIQUE "
+                f"index covers ({owner}, {col.name})",
+                fix_sql=f"CREATE UNIQUE INDEX {quote(index, schema)} ON "
+                f"{quote(table.name, schema)} ({quote(owner, schema)}, "
+                f"{quote(col.name, schema)});",
+            )

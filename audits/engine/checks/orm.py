@@ -1,0 +1,149 @@
+"""ORM declarations: boolean comparisons, deprecated API, one-sided relationships, untyped columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from audits.engine.issues import Issue
+
+from .base import CODE, HIGH, LOW, MIN, PERF, SCH, CheckSpec, Facts, Topic
+from .code_facts import code_of
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("orm-boolean-comparison", PERF, LOW, MIN, "code",
+     "Boolean/None compared with == in an ORM filter",
+     "`== None` and `== True` in SQLAlchemy filters are easy to get wrong and trip linters; `.is_()` states the intent.",
+     "Use `.is_(None)`, `.is_(True)` or `.is_not(None)`."),
+    ("orm-deprecated-api", SCH, LOW, MIN, "code",
+     "Deprecated ORM API",
+     "`declarative_base()` and `datetime.utcnow` are deprecated; the latter returns naive datetimes.",
+     "Subclass `DeclarativeBase`; use `datetime.now(timezone.utc)` or a server default."),
+    ("orm-relationship-one-sided", SCH, LOW, MIN, "code",
+     "ORM relationship declared on one side only",
+     "A `back_populates` without its counterpart, or an FK without a relationship where siblings have one, leaves the object graph inconsistent.",
+     "Declare both sides with matching `back_populates`."),
+    ("orm-column-type-unset", SCH, HIGH, MIN, "code",
+     "ORM column has no type",
+     "A column declared without a type is left to migrations; create_all and the model disagree with the database.",
+     "Give the column its type in the model."),
+)
+# fmt: on
+
+
+@TOPIC.implements("orm-boolean-comparison", requires=CODE)
+def orm_boolean_comparison(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ``== None/True/False`` inside ORM filter expressions."""
+    code = code_of(facts)
+    if code is None:
+        return
+    for flt in code.filters:
+        if flt.op not in ("==", "!=") or flt.value not in ("None", "True", "False"):
+            continue
+        if flt.file.startswith("tests/") or "/tests/" in flt.file:
+            continue
+        method = "is_" if flt.op == "==" else "is_not"
+        yield spec.issue(
+            key=[
+                flt.file,
+                flt.function,
+                f"{flt.model}.{flt.column} {flt.op} {flt.value}",
+            ],
+            file=flt.file,
+            line=flt.line,
+            function=flt.function,
+            object=f"{flt.model}.{flt.column}",
+            evidence=flt.text,
+            remediation=f"Write `{flt.model}.{flt.column}.{method}({flt.value})`.",
+        )
+
+
+@TOPIC.implements("orm-deprecated-api", requires=CODE)
+def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ``declarative_base()`` and ``datetime.utcnow`` column defaults."""
+    code = code_of(facts)
+    if code is None:
+        return
+    for use in code.uses:
+        if use.what == "declarative_base":
+            yield spec.issue(
+                key=[use.file, "declarative_base"],
+                file=use.file,
+                line=use.line,
+                function=use.function,
+                object="declarative_base",
+                evidence=use.text,
+                remediation="Subclass `sqlalchemy.orm.DeclarativeBase` instead of calling `declarative_base()`.",
+            )
+    for model in code.models:
+        for col in model.columns:
+            for what in (col.default, col.onupdate):
+                if what and "utcnow" in what:
+                    yield spec.issue(
+                        key=[model.file, model.name, col.attr, "utcnow"],
+                        file=model.file,
+                        line=col.line,
+                        object=f"{model.table}.{col.name}",
+                        evidence=f"{model.name}.{col.attr} uses {what}",
+                        remediation=(
+                            "Use a timezone-aware default: `default=lambda: "
+                            "datetime.now(timezone.utc)` or `server_default=func.now()`."
+                        ),
+                    )
+                    break
+
+
+@TOPIC.implements("orm-relationship-one-sided", requires=CODE)
+def orm_relationship_one_sided(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ``back_populates`` that the other model does not answer."""
+    code = code_of(facts)
+    if code is None:
+        return
+    models = {m.name: m for m in code.models}
+    for model in code.models:
+        for rel in model.relationships:
+            if not rel.back_populates:
+                continue
+            target = models.get(rel.target.split(".")[-1])
+            if target is None:
+                continue
+            other = next(
+                (r for r in target.relationships if r.attr == rel.back_populates), None
+            )
+            if other is not None and other.back_populates in (rel.attr, None):
+                continue
+            yield spec.issue(
+                key=[model.file, model.name, rel.attr],
+                file=model.file,
+                line=rel.line,
+                object=f"{model.name}.{rel.attr}",
+                evidence=(
+                    f"{model.name}.{rel.attr} back_populates='{rel.back_populates}' but "
+                    f"{target.name} has no matching relationship"
+                ),
+                remediation=(
+                    f'Add `{rel.back_populates} = relationship("{model.name}", '
+                    f'back_populates="{rel.attr}")` to {target.name}.'
+                ),
+            )
+
+
+@TOPIC.implements("orm-column-type-unset", requires=CODE)
+def orm_column_type_unset(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ORM columns declared without a type."""
+    code = code_of(facts)
+    if code is None:
+        return
+    for model in code.models:
+        for col in model.columns:
+            if not col.type_unset:
+                continue
+            yield spec.issue(
+                key=[model.file, model.name, col.attr],
+                file=model.file,
+                line=col.line,
+                object=f"{model.table}.{col.name}",
+                evidence=f"{model.name}.{col.attr} = Column(... no type ...)",
+                remediation="Declare the column type in the model (e.g. `JSON`, `String(255)`) so the ORM and migrations agree.",
+            )

@@ -1,0 +1,51 @@
+"""Helpers the live checks share: the probed schema and its engine facts.
+
+They read the facts the SQLite, PostgreSQL and MySQL probes put into
+``Schema.facts`` (each probe's module docstring lists its keys); a live
+check runs only when the target was probed live.
+
+Fingerprint keys of live implementations are the ones a DDL or code
+implementation of the same check uses for the same problem: ``[table]`` for
+a table, ``[table, "col1,col2", ref_table]`` for a foreign key,
+``[table, "col1,col2"]`` for an index, ``[database]`` (plus one word naming
+the aspect when a check has several) for database-wide problems.
+"""
+
+from __future__ import annotations
+
+from audits.engine.schema import Schema
+from audits.engine.sources._probe import VERSION_TABLES
+
+from .base import Facts
+
+
+def live_schema(facts: Facts) -> Schema | None:
+    """Return the schema when it was probed live, else None."""
+    schema = facts.schema
+    if schema is None or not schema.is_live:
+        return None
+    return schema
+
+
+def engine_of(schema: Schema) -> str:
+    """Return the engine the probe named (``sqlite``, ``postgres``, ``mysql``)."""
+    return str(schema.fact("engine", ""))
+
+
+def database_of(schema: Schema) -> str:
+    """Return the probed database's name, or the source it was read from."""
+    return str(schema.fact("database", "") or schema.source)
+
+
+def column_list(columns: tuple[str, ...] | list[str]) -> str:
+    """Return lower-cased column names joined by commas, as fingerprint keys use them."""
+    return ",".join(c.lower() for c in columns)
+
+
+def user_tables(schema: Schema) -> list[str]:
+    """Return the tables that are not a migration tool's version table."""
+    return [
+        t.name
+        for t in schema.tables
+        if t.name.rsplit(".", 1)[-1].lower() not in VERSION_TABLES
+    ]

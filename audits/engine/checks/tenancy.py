@@ -1,0 +1,156 @@
+"""Tenancy: tables and statements that can cross from one tenant to another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from audits.engine.issues import Issue
+from audits.engine.vocabulary import OWNER_TABLES, TENANT_COLUMNS
+
+from .base import HRS, ISO, JOINED, MED, MIN, SCHEMA, CheckSpec, Facts, Topic
+from .code_facts import code_of, live_sql, short, sql_key
+from .schema_facts import (
+    column_text,
+    quote,
+    referenced_columns,
+    schema_of,
+    table_issue,
+    tenant_columns,
+)
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("tenant-column-missing", ISO, MED, HRS, "ddl live",
+     "Tenant-owned table cannot be scoped directly",
+     "Rows that belong to a tenant but can only be scoped through a chain of joins are easy to query unscoped.",
+     "Add the tenant column to the table (denormalised, with an FK) and filter on it."),
+    ("tenant-scope-missing", ISO, MED, MIN, "ddl+code",
+     "Query by id omits the tenant column",
+     "An UPDATE/DELETE/SELECT by id on a tenant-owned table trusts the caller to have checked ownership; one caller that forgets leaks or changes another tenant's row.",
+     "Add the tenant column to the WHERE clause (`AND user_id = ?`)."),
+)
+# fmt: on
+
+
+@TOPIC.implements("tenant-column-missing", requires=SCHEMA)
+def tenant_column_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report tenant-owned tables more than one join away from a tenant column."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    roots = {t.name.lower() for t in schema.tables if t.name.lower() in OWNER_TABLES}
+    if not roots:
+        return
+    scoped = {
+        t.name.lower(): tenant_columns(schema, t)
+        for t in schema.tables
+        if t.name.lower() not in roots
+    }
+    direct = {name for name, cols in scoped.items() if cols}
+    parents = {
+        t.name.lower(): {
+            fk.ref_table.lower()
+            for fk in t.foreign_keys
+            if fk.ref_table.lower() != t.name.lower()
+        }
+        for t in schema.tables
+    }
+    # Breadth-first from directly scoped tables along child -> parent edges.
+    distance: dict[str, int] = dict.fromkeys(direct, 0)
+    frontier = set(direct)
+    step = 0
+    while frontier:
+        step += 1
+        nxt = set()
+        for name, ps in parents.items():
+            if name in distance or name in roots:
+                continue
+            if ps & frontier:
+                distance[name] = step
+                nxt.add(name)
+        frontier = nxt
+    for table in schema.tables:
+        d = distance.get(table.name.lower())
+        if d is None or d < 2:
+            continue
+        chain = _chain(table.name.lower(), parents, distance)
+        root_table = schema.table(chain[-1]) if chain else None
+        tenant = tenant_columns(schema, root_table)[0] if root_table else ""
+        fix = ""
+        if tenant and root_table is not None:
+            col = root_table.column(tenant)
+            owner_fk = next(
+                (
+                    fk
+                    for fk in root_table.foreign_keys
+                    if fk.columns[0].lower() == tenant.lower()
+                ),
+                None,
+            )
+            if col is not None and owner_fk is not None:
+                ref_cols = referenced_columns(schema, owner_fk)
+                fix = (
+                    f"ALTER TABLE {quote(table.name, schema)} ADD COLUMN "
+                    f"{quote(tenant, schema)} {col.type or 'INTEGER'} REFERENCES "
+                    f"{quote(owner_fk.ref_table, schema)}"
+                    f"{' (' + column_text(ref_cols) + ')' if ref_cols else ''};"
+                )
+        yield table_issue(
+            spec,
+            table,
+            key=[table.name],
+            object=table.name,
+            evidence=f"{table.name} reaches {tenant or 'its tenant'} only through "
+            f"{' -> '.join(chain)} ({d} joins)",
+            fix_sql=fix,
+        )
+
+
+def _chain(
+    start: str, parents: dict[str, set[str]], distance: dict[str, int]
+) -> list[str]:
+    chain = [start]
+    current = start
+    while distance.get(current, 0) > 0:
+        step = distance[current] - 1
+        options = sorted(p for p in parents.get(current, ()) if distance.get(p) == step)
+        if not options:
+            break
+        current = options[0]
+        chain.append(current)
+    return chain
+
+
+@TOPIC.implements("tenant-scope-missing", requires=JOINED)
+def tenant_scope_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report statements by id on tenant-owned tables that omit the tenant column."""
+    code = code_of(facts)
+    if code is None or facts.schema is None:
+        return
+    for use in live_sql(code):
+        info = use.sql
+        if info.kind not in ("select", "update", "delete") or len(info.tables) != 1:
+            continue
+        table = facts.schema.table(info.tables[0])
+        if table is None:
+            continue
+        tenant = next((c for c in TENANT_COLUMNS if table.column(c) is not None), None)
+        if tenant is None:
+            continue
+        pk = [c.lower() for c in table.primary_key] or ["id"]
+        where = set(info.where_columns)
+        if not set(pk) <= where or tenant in where:
+            continue
+        yield spec.issue(
+            key=sql_key(use),
+            object=table.name,
+            evidence=f"{use.snippet}  # by {', '.join(pk)} without {tenant}",
+            remediation=(
+                f"Add `AND {tenant} = ?` to the WHERE clause in `{short(use.function)}` "
+                "so a wrong id can never touch another tenant's row."
+            ),
+            file=use.file,
+            line=use.line,
+            function=use.function,
+        )

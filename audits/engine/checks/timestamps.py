@@ -1,0 +1,211 @@
+"""Timestamps: naming, time zones, and ``updated_at`` columns kept current."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from audits.engine.issues import Issue
+from audits.engine.schema import Column, Table
+from audits.engine.vocabulary import UPDATED_AT_COLUMNS
+
+from .base import HIGH, HRS, JOINED, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
+from .code_facts import code_of, live_sql, short
+from .schema_facts import engine, quote, schema_of, table_issue
+
+# id, dimension, severity, effort, evidence, title, rationale, remediation
+# fmt: off
+TOPIC = Topic(
+    ("naming-inconsistent-timestamp", SCH, LOW, MIN, "ddl live",
+     "Timestamp column breaks the schema's naming convention",
+     "Mixed names (`created` beside `created_at`) make queries and ORM mappings error-prone.",
+     "Rename the column to the convention the rest of the schema uses."),
+    ("timestamp-without-time-zone", SCH, LOW, HRS, "ddl live",
+     "Event time stored without time zone",
+     "PostgreSQL `timestamp` drops the offset, so times written from different zones cannot be compared.",
+     "Use `timestamptz` (ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC')."),
+    ("updated-at-not-maintained", SCH, HIGH, MIN, "ddl live code",
+     "updated_at column is never maintained",
+     "No trigger, ORM hook or UPDATE sets the column, so it keeps the insert time and misleads every reader.",
+     "Set it in every UPDATE, add an ORM onupdate/auto_now, or add an AFTER UPDATE trigger."),
+)
+# fmt: on
+
+
+_TS_ROLES = (
+    "created",
+    "updated",
+    "modified",
+    "deleted",
+    "archived",
+    "started",
+    "completed",
+    "finished",
+    "expires",
+    "expired",
+    "published",
+)
+
+
+_TS_NAME = re.compile(
+    rf"^({'|'.join(_TS_ROLES)})(_at|_on|_date|_time|_ts|At|On|Date|Time)?$"
+)
+
+
+def _ts_style(column: Column) -> tuple[str, str] | None:
+    match = _TS_NAME.match(column.name)
+    if match is None:
+        return None
+    suffix = match.group(2) or ""
+    if not suffix:
+        t = column.type.upper()
+        # A bare `deleted INTEGER` is a flag, not a timestamp.
+        if "INT" in t or "BOOL" in t:
+            return None
+    return match.group(1), suffix.lower() if suffix.startswith("_") else suffix
+
+
+@TOPIC.implements("naming-inconsistent-timestamp", requires=SCHEMA)
+def naming_inconsistent_timestamp(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report timestamp columns named against the schema's majority style."""
+    schema = schema_of(facts)
+    if schema is None:
+        return
+    styles: Counter[str] = Counter()
+    found: list[tuple[Table, Column, str, str]] = []
+    for table in schema.tables:
+        for col in table.columns:
+            style = _ts_style(col)
+            if style:
+                styles[style[1]] += 1
+                found.append((table, col, style[0], style[1]))
+    if len(styles) < 2:
+        return
+    (top, top_count), (_, second) = styles.most_common(2)
+    if top_count < 2 or top_count == second:
+        return
+    for table, col, role, suffix in found:
+        if suffix == top:
+            continue
+        wanted = role + top
+        if table.column(wanted) is not None:
+            continue
+        yield table_issue(
+            spec,
+            table,
+            col.line,
+            key=[table.name, col.name],
+            object=f"{table.name}.{col.name}",
+            evidence=f"{table.name}.{col.name}: {top_count} timestamp columns use the "
+            f"'{top or '(bare)'}' suffix ({role}{top})",
+            remediation=f"Rename it to {wanted} (and update the code that uses it).",
+            fix_sql=f"ALTER TABLE {quote(table.name, schema)} RENAME COLUMN "
+            f"{quote(col.name, schema)} TO {quote(wanted, schema)};",
+        )
+
+
+_EVENT_TIME = re.compile(
+    r"(_at|_on|_time|_ts)$|^(timestamp|created|updated|modified|deleted|last_\w+|"
+    r"started|finished|completed|expires|expiry|seen)$",
+    re.I,
+)
+
+
+@TOPIC.implements("timestamp-without-time-zone", requires=SCHEMA)
+def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report PostgreSQL ``timestamp`` (without time zone) event-time columns."""
+    schema = schema_of(facts)
+    if schema is None or engine(schema) != "postgres":
+        return
+    for table in schema.tables:
+        for col in table.columns:
+            t = " ".join(col.type.upper().split())
+            if not t.startswith("TIMESTAMP") or "TZ" in t or "WITH TIME ZONE" in t:
+                continue
+            if not _EVENT_TIME.search(col.name):
+                continue
+            c = quote(col.name, schema)
+            yield table_issue(
+                spec,
+                table,
+                col.line,
+                key=[table.name, col.name],
+                object=f"{table.name}.{col.name}",
+                evidence=f"{table.name}.{col.name} {col.type}",
+                fix_sql=f"ALTER TABLE {quote(table.name, schema)} ALTER COLUMN {c} "
+                f"TYPE timestamptz USING {c} AT TIME ZONE 'UTC';",
+            )
+
+
+@TOPIC.implements("updated-at-not-maintained", requires=JOINED)
+def updated_at_not_maintained(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+    """Report ``updated_at`` columns that updates to their table leave stale."""
+    code = code_of(facts)
+    if code is None or facts.schema is None:
+        return
+    updates: dict[str, list[tuple[set[str], str, int, str]]] = {}
+    sets_anywhere: dict[str, set[str]] = {}
+    for use in live_sql(code):
+        if not use.sql.tables:
+            continue
+        tname = use.sql.tables[0]
+        if use.sql.kind == "update":
+            updates.setdefault(tname, []).append(
+                (set(use.sql.set_columns), use.file, use.line, use.function)
+            )
+        if use.sql.is_write:
+            sets_anywhere.setdefault(tname, set()).update(use.sql.set_columns)
+    orm = {m.table.lower(): m for m in code.models}
+    for table in facts.schema.tables:
+        name = table.name.lower()
+        for column in table.columns:
+            col = column.name.lower()
+            if col not in UPDATED_AT_COLUMNS:
+                continue
+            if any(
+                col in t.body.lower()
+                or "update" in t.event.lower()
+                and col in t.body.lower()
+                for t in table.triggers
+            ):
+                continue
+            model = orm.get(name)
+            if model is not None:
+                mcol = model.column(col)
+                if mcol is not None and mcol.onupdate:
+                    continue
+            table_updates = updates.get(name, [])
+            if col in sets_anywhere.get(name, set()):
+                continue
+            if not table_updates and model is None:
+                continue
+            if table_updates:
+                _, file, line, function = table_updates[0]
+                evidence = (
+                    f"{len(table_updates)} UPDATE(s) of {table.name} leave {column.name} "
+                    f"unchanged (e.g. in `{short(function)}`)"
+                )
+            else:
+                file, line, function = model.file, model.line, ""  # type: ignore[union-attr]
+                evidence = f"ORM model {model.name} has no onupdate for {column.name}"  # type: ignore[union-attr]
+            yield spec.issue(
+                key=[name, col],
+                object=f"{table.name}.{column.name}",
+                file=file,
+                line=line,
+                function=function,
+                evidence=evidence,
+                fix_sql=(
+                    f"CREATE TRIGGER {name}_{col}_touch AFTER UPDATE ON {table.name} "
+                    f"FOR EACH ROW WHEN NEW.{col} IS OLD.{col} BEGIN UPDATE {table.name} "
+                    f"SET {col} = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid; END;"
+                    if facts.schema.dialect == "sqlite"
+                    else ""
+                ),
+                remediation=(
+                    f"Set {column.name} in every UPDATE of {table.name} "
+                    f"(`SET ..., {column.name} = CURRENT_TIMESTAMP`), or maintain it with a "
+                    "trigger or the ORM's `onupdate`."
+                ),
+            )
