@@ -42,7 +42,7 @@ from projects.models import Project, Target
 
 from . import services
 from .models import Audit
-from .summary import snapshot
+from .summary import ImportedReport, TargetOutcome, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -208,38 +208,34 @@ def _complete(
     started: float,
 ) -> None:
     warnings = [_clean(w, 500) for w in report.warnings[:_MAX_WARNINGS]]
-    summary = snapshot(audit.project)
-    summary.update(
-        new=outcome.new,
-        still_open=outcome.still_open,
-        fixed=outcome.fixed,
-        reopened=outcome.reopened,
-        severity_changed=outcome.severity_changed,
+    summary = build_summary(
+        audit.project,
         targets=[
-            {
-                "target": None,
-                "label": filename or f"{report.kind} import",
-                "kind": report.kind,
-                "ok": True,
-                "error": "",
-                "notes": warnings,
-                "checks_run": 0,
-                "issues": len(report.items),
-                "seconds": round(time.monotonic() - started, 3),
-            }
+            TargetOutcome(
+                target=None,
+                label=filename or f"{report.kind} import",
+                kind=report.kind,
+                ok=True,
+                error="",
+                notes=warnings,
+                checks_run=0,
+                issues=len(report.items),
+                seconds=round(time.monotonic() - started, 3),
+            )
         ],
-        imported={
-            "kind": report.kind,
-            "title": _clean(report.title, 300),
-            "tool": _clean(report.tool, 300),
-            "filename": filename,
-            "items": len(report.items),
-            "grades": {
+        changes=outcome,
+        started=started,
+        imported=ImportedReport(
+            kind=report.kind,
+            title=_clean(report.title, 300),
+            tool=_clean(report.tool, 300),
+            filename=filename,
+            items=len(report.items),
+            grades={
                 _clean(k, 200): _clean(str(v), 50) for k, v in report.grades.items()
             },
-            "warnings": warnings,
-        },
-        duration=round(time.monotonic() - started, 3),
+            warnings=warnings,
+        ),
     )
     audit.finish(
         Audit.Status.SUCCEEDED,

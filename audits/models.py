@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from .summary import AuditSummary
 
 # Why the sweeper failed an audit.
 STUCK_ERROR = (
@@ -209,7 +212,7 @@ class Audit(models.Model):
         self,
         status: str,
         *,
-        summary: dict[str, Any],
+        summary: AuditSummary,
         error: str = "",
         report: str = "",
         **progress: int,

@@ -13,7 +13,7 @@ from findings.reconcile import Detection, Outcome, Scope, reconcile
 from projects.models import Target
 
 from .models import STUCK_ERROR, Audit
-from .summary import snapshot
+from .summary import TargetOutcome, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +69,23 @@ def _run(audit: Audit) -> Audit:
         )
     detections: list[Detection] = []
     checks_by_target: dict[int, frozenset[str]] = {}
-    outcomes: list[dict] = []
+    outcomes: list[TargetOutcome] = []
     issues = []
     results = []
     for target, result in _scan_targets(audit, targets):
         results.append(result)
         outcomes.append(
-            {
-                "target": target.pk,
-                "label": str(target),
-                "kind": target.kind,
-                "ok": result.ok,
-                "error": result.error,
-                "notes": list(result.notes)[:50],
-                "checks_run": len(result.checks_run),
-                "issues": len(result.issues),
-                "seconds": round(result.duration, 3),
-            }
+            TargetOutcome(
+                target=target.pk,
+                label=str(target),
+                kind=target.kind,
+                ok=result.ok,
+                error=result.error,
+                notes=list(result.notes)[:50],
+                checks_run=len(result.checks_run),
+                issues=len(result.issues),
+                seconds=round(result.duration, 3),
+            )
         )
         if result.ok:
             checks_by_target[target.pk] = result.checks_run
@@ -172,23 +172,14 @@ def _finish(
     status: str,
     *,
     error: str = "",
-    targets=None,
+    targets: list[TargetOutcome] | None = None,
     outcome: Outcome | None = None,
     started: float | None = None,
     report: str = "",
 ) -> Audit:
-    summary = snapshot(audit.project)
-    summary["targets"] = targets or []
-    if outcome is not None:
-        summary.update(
-            new=outcome.new,
-            still_open=outcome.still_open,
-            fixed=outcome.fixed,
-            reopened=outcome.reopened,
-            severity_changed=outcome.severity_changed,
-        )
-    if started is not None:
-        summary["duration"] = round(time.monotonic() - started, 3)
+    summary = build_summary(
+        audit.project, targets=targets or [], changes=outcome, started=started
+    )
     audit.finish(status, summary=summary, error=error, report=report)
     return audit
 

@@ -13,14 +13,12 @@ from projects.models import Project
 
 from .models import Audit
 from .runs import execute_audit, sweep_stuck_audits
-from .summary import snapshot
 from .tasks import run_audit
 
 __all__ = [
     "claim_audit",
     "enqueue_due_audits",
     "execute_audit",
-    "snapshot",
     "start_audit",
     "sweep_stuck_audits",
 ]

@@ -1,14 +1,130 @@
-"""An audit's summary: the snapshot of its project that trends and pages read."""
+"""An audit's summary: the snapshot of its project that trends and pages read.
+
+Every audit stores one ``AuditSummary`` when it ends (``Audit.summary``, a
+JSON column), built here by ``build_summary`` whether the audit ran the
+engine or imported a report. Trends, the overview, the audit page and the
+``runaudit`` command read these rows, never the findings.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Protocol, TypedDict
+
 from django.db.models import Count
 
+from audits.engine import grading
 from findings.models import Finding
 from projects.models import Project
 
 
-def snapshot(project: Project) -> dict:
+class TargetOutcome(TypedDict):
+    """How one target (or one imported file) fared in the audit."""
+
+    target: int | None  # the Target's id; None for an imported file
+    label: str
+    kind: str
+    ok: bool
+    error: str
+    notes: list[str]
+    checks_run: int
+    issues: int
+    seconds: float
+
+
+class ImportedReport(TypedDict):
+    """What an imported report or SARIF log said about itself."""
+
+    kind: str
+    title: str
+    tool: str
+    filename: str
+    items: int
+    grades: dict[str, str]
+    warnings: list[str]
+
+
+class Snapshot(TypedDict):
+    """Counts of the project's findings and their grades when the audit ended.
+
+    Severity, dimension and effort counts cover unresolved findings only;
+    ``by_status`` counts every finding.
+    """
+
+    by_status: dict[str, int]
+    by_severity: dict[str, int]
+    by_dimension: dict[str, dict[str, int]]  # dimension -> severity -> count
+    matrix: dict[str, dict[str, int]]  # severity -> effort -> count
+    open: int
+    grades: dict[str, str]  # dimension (and "overall") -> letter
+    grade_summaries: dict[str, str]
+    grade_worst: dict[str, str | None]
+    score: float
+
+
+class AuditSummary(Snapshot, total=False):
+    """The snapshot plus what the audit changed and how it ran.
+
+    A failed audit has no change counts; ``imported`` is there for imports
+    only; ``duration`` is missing when the audit ended before it began
+    (a project without targets).
+    """
+
+    targets: list[TargetOutcome]
+    new: int
+    still_open: int
+    fixed: int
+    reopened: int
+    severity_changed: int
+    duration: float
+    imported: ImportedReport
+
+
+class Changes(Protocol):
+    """What reconciling changed, as counts (``findings.reconcile``'s result)."""
+
+    @property
+    def new(self) -> int: ...
+    @property
+    def still_open(self) -> int: ...
+    @property
+    def fixed(self) -> int: ...
+    @property
+    def reopened(self) -> int: ...
+    @property
+    def severity_changed(self) -> int: ...
+
+
+def build_summary(
+    project: Project,
+    *,
+    targets: list[TargetOutcome],
+    changes: Changes | None = None,
+    started: float | None = None,
+    imported: ImportedReport | None = None,
+) -> AuditSummary:
+    """Return the summary an audit of ``project`` stores when it ends.
+
+    ``changes`` are reconciliation's counts (none when nothing was
+    reconciled), ``started`` the ``time.monotonic()`` the audit began at.
+    """
+    summary = AuditSummary(**snapshot(project), targets=targets)
+    if changes is not None:
+        summary.update(
+            new=changes.new,
+            still_open=changes.still_open,
+            fixed=changes.fixed,
+            reopened=changes.reopened,
+            severity_changed=changes.severity_changed,
+        )
+    if imported is not None:
+        summary["imported"] = imported
+    if started is not None:
+        summary["duration"] = round(time.monotonic() - started, 3)
+    return summary
+
+
+def snapshot(project: Project) -> Snapshot:
     """Return counts per severity/status/dimension/effort and grades, for trends."""
     rows = (
         Finding.objects.filter(project=project)
@@ -35,26 +151,15 @@ def snapshot(project: Project) -> dict:
         cell = matrix.setdefault(sev, {})
         effort = r["effort"] or "unknown"
         cell[effort] = cell.get(effort, 0) + n
-    return {
-        "by_status": by_status,
-        "by_severity": by_severity,
-        "by_dimension": by_dimension,
-        "matrix": matrix,
-        "open": sum(by_severity.values()),
-        **grade_counts(by_dimension, by_check),
-    }
-
-
-def grade_counts(by_dimension: dict, by_check: dict) -> dict:
-    """Return the snapshot's grades from open-finding counts (engine formula)."""
-    from audits.engine import grading
-
     grades = grading.grade_counts(by_dimension, by_check)
-    return {
-        "grades": grades.letters(),
-        "grade_summaries": {g.dimension: g.summary for g in grades},
-        "grade_worst": {
-            g.dimension: g.worst.value if g.worst else None for g in grades
-        },
-        "score": grades.score,
-    }
+    return Snapshot(
+        by_status=by_status,
+        by_severity=by_severity,
+        by_dimension=by_dimension,
+        matrix=matrix,
+        open=sum(by_severity.values()),
+        grades=grades.letters(),
+        grade_summaries={g.dimension: g.summary for g in grades},
+        grade_worst={g.dimension: g.worst.value if g.worst else None for g in grades},
+        score=grades.score,
+    )

@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from audits.engine.levels import Severity
 from audits.models import Audit
 from projects.access import scoped
 from projects.models import Project
@@ -92,20 +93,8 @@ ROW_FIELDS = (
 CHUNK = 2000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 STATUS_LABELS = dict(Finding.Status.choices)
-SEVERITY_LABELS = {
-    "critical": "Critical",
-    "high": "High",
-    "medium": "Medium",
-    "low": "Low",
-    "info": "Info",
-}
-REPORT_PREFIXES = {
-    "critical": "CRIT",
-    "high": "HIGH",
-    "medium": "MED",
-    "low": "LOW",
-    "info": "INFO",
-}
+SEVERITY_LABELS = {s.value: s.label for s in Severity}
+REPORT_PREFIXES = {s.value: s.short for s in Severity}
 
 
 class IsoSeconds(Func):
@@ -381,7 +370,7 @@ def sarif_issues(findings):
     field of the issue it came from, and its target becomes the issue's
     source so locations resolve as they do for a scan.
     """
-    from audits.engine.issues import Dimension, Effort, Issue, Severity
+    from audits.engine.issues import Dimension, Effort, Issue
     from audits.engine.registry import SPECS
     from audits.engine.scan import Target as EngineTarget
 

@@ -14,11 +14,13 @@ from django.db.models import Q
 
 from .models import Dimension, Effort, Finding, Severity
 
-UNRESOLVED = "unresolved"
+# The status tab (a value in the URL) that lists open and in-progress
+# findings together, Finding.UNRESOLVED; it is the default.
+UNRESOLVED_TAB = "unresolved"
 ALL = "all"
-# The status tabs, in order; "unresolved" (open + in progress) is the default.
+# The status tabs, in order.
 STATUS_TABS = [
-    (UNRESOLVED, "Unresolved"),
+    (UNRESOLVED_TAB, "Unresolved"),
     *Finding.Status.choices,
     (ALL, "All"),
 ]
@@ -86,7 +88,7 @@ class FindingFilter(django_filters.FilterSet):
     def __init__(self, data=None, *args, project, user, members=(), **kwargs):
         data = data.copy() if data is not None else {}
         if data.get("status") not in dict(STATUS_TABS):
-            data["status"] = UNRESOLVED
+            data["status"] = UNRESOLVED_TAB
         super().__init__(data, *args, queryset=project.findings.all(), **kwargs)
         self.project = project
         self.user = user
@@ -101,10 +103,10 @@ class FindingFilter(django_filters.FilterSet):
     def status_tab(self) -> str:
         """Return the selected status tab (``unresolved`` when none is valid)."""
         self.form.is_valid()
-        return self.form.cleaned_data.get("status") or UNRESOLVED
+        return self.form.cleaned_data.get("status") or UNRESOLVED_TAB
 
     def filter_status(self, queryset, name, value):
-        if value == UNRESOLVED:
+        if value == UNRESOLVED_TAB:
             return queryset.filter(status__in=Finding.UNRESOLVED)
         if value == ALL:
             return queryset

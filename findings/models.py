@@ -7,30 +7,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
+from audits.engine import levels
 
-
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-    INFO = "info", "Info"
-
-
-class Effort(models.TextChoices):
-    MINUTES = "minutes", "Minutes"
-    HOURS = "hours", "Hours"
-    DAYS = "days", "Days"
-
-
-class Dimension(models.TextChoices):
-    SCHEMA = "schema", "Schema design"
-    INTEGRITY = "integrity", "Integrity"
-    PERFORMANCE = "performance", "Performance"
-    OPERATIONS = "operations", "Operations"
-    SECURITY = "security", "Security"
-    ISOLATION = "isolation", "Isolation"
+# Model choices built from the engine's vocabulary (audits.engine.levels),
+# which defines every severity, effort, dimension and status, their order
+# and labels; nothing here adds one.
+SEVERITY_ORDER = [s.value for s in levels.Severity]
+Severity = models.TextChoices(
+    "Severity", [(s.name, (s.value, s.label)) for s in levels.Severity]
+)
+Effort = models.TextChoices(
+    "Effort", [(e.name, (e.value, e.label)) for e in levels.Effort]
+)
+Dimension = models.TextChoices(
+    "Dimension", [(d.name, (d.value, d.short_label)) for d in levels.Dimension]
+)
+_UNRESOLVED = [s.value for s in levels.Status if s in levels.UNRESOLVED]
 
 
 class FindingQuerySet(models.QuerySet):
@@ -47,14 +39,12 @@ class FindingQuerySet(models.QuerySet):
 class Finding(models.Model):
     team_path = "project__team"  # for projects.access.scoped
 
-    class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        FIXED = "fixed", "Fixed"
-        DOCUMENTED = "documented", "Documented"
-        FALSE_POSITIVE = "false_positive", "False positive"
+    Status = models.TextChoices(
+        "Status", [(s.name, (s.value, s.label)) for s in levels.Status]
+    )
 
-    UNRESOLVED = (Status.OPEN, Status.IN_PROGRESS)
+    # Open and in progress: the findings someone still has to act on.
+    UNRESOLVED = tuple(map(Status, _UNRESOLVED))
 
     # Indexed by the unique (project, fingerprint) constraint, which leads with it.
     project = models.ForeignKey(
@@ -127,22 +117,14 @@ class Finding(models.Model):
                 name="finding_project_fingerprint_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "open",
-                        "in_progress",
-                        "fixed",
-                        "documented",
-                        "false_positive",
-                    ]
-                ),
+                condition=Q(status__in=[s.value for s in levels.Status]),
                 name="finding_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(severity__in=SEVERITY_ORDER), name="finding_severity_valid"
             ),
             models.CheckConstraint(
-                condition=Q(effort__in=["", "minutes", "hours", "days"]),
+                condition=Q(effort__in=["", *(e.value for e in levels.Effort)]),
                 name="finding_effort_valid",
             ),
             models.CheckConstraint(

@@ -24,10 +24,15 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audits.engine import levels
+
 from .models import Finding, FindingEvent, FindingSighting
 
-UNRESOLVED = {Finding.Status.OPEN, Finding.Status.IN_PROGRESS}
-ACCEPTED = {Finding.Status.DOCUMENTED, Finding.Status.FALSE_POSITIVE}
+# Statuses an audit marks fixed when it no longer sees the finding where it
+# looked (the unresolved ones), and statuses it leaves as they are when it
+# sees the finding again (a person accepted it).
+FIXED_WHEN_UNSEEN = frozenset(Finding.UNRESOLVED)
+ACCEPTED = frozenset(Finding.Status(s.value) for s in levels.ACCEPTED)
 
 # Fields copied from a detection onto the finding every time it is seen, so
 # locations and texts follow the code while the fingerprint stays.
@@ -182,7 +187,7 @@ def reconcile(audit, detections: Iterable[Detection], scope: Scope) -> Outcome:
             origin,
             _last,
         ) in existing.items():
-            if fp in merged or status not in UNRESOLVED:
+            if fp in merged or status not in FIXED_WHEN_UNSEEN:
                 continue
             if scope.covers(origin, target_id, check_id) or _verified_import(
                 scope, origin, check_id, detected_checks
@@ -242,7 +247,7 @@ def _new_row(d: Detection, audit, project, now) -> dict:
         "target_id": d.target_id,
         "status": status,
         "status_reason": d.status_reason,
-        "due": _due(project, d.severity, now) if status in UNRESOLVED else None,
+        "due": _due(project, d.severity, now) if status in Finding.UNRESOLVED else None,
     }
 
 

@@ -12,7 +12,7 @@ from audits.engine.registry import all_checks
 from projects.access import can_write, scoped
 from projects.models import Project, Team
 
-from .filters import ALL, STATUS_TABS, UNRESOLVED, FindingFilter, team_members
+from .filters import ALL, STATUS_TABS, UNRESOLVED_TAB, FindingFilter, team_members
 from .forms import AssignForm, BulkForm, CommentForm, TriageForm
 from .models import Effort, Finding, FindingEvent, TransitionError
 from .tables import FindingTable, severity_rank
@@ -76,7 +76,7 @@ def status_counts(filterset, *, with_ids: bool = False):
             ids[status] = status_ids
     else:
         counts.update(dict(rows))
-    counts[UNRESOLVED] = sum(counts[s] for s in Finding.UNRESOLVED)
+    counts[UNRESOLVED_TAB] = sum(counts[s] for s in Finding.UNRESOLVED)
     counts[ALL] = sum(counts[s] for s in Finding.Status.values)
     return counts, ids
 
@@ -85,7 +85,7 @@ def _rows_by_id(project, status: str, counts, ids):
     """Return the tab's findings by id when every one of them is in ``ids``."""
     if ids is None:
         return None
-    if status == UNRESOLVED:
+    if status == UNRESOLVED_TAB:
         statuses = Finding.UNRESOLVED
     elif status == ALL:
         statuses = Finding.Status.values

@@ -17,9 +17,9 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from audits.engine.grading import LETTERS, points_for
-from audits.engine.issues import Dimension
+from audits.engine.levels import DIMENSION_COLOURS, Dimension, Severity
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITIES = tuple(s.value for s in Severity)
 
 WIDTH, HEIGHT = 640, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 12, 14, 48
@@ -28,17 +28,6 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 12, 14, 48
 # F, so the axis stays readable when the chart is phone-sized. A+ sits one
 # step above A, at the top of the chart.
 GRADE_TICKS = ("A", "B", "C", "D", "F")
-
-# Dimension line colours, chosen to stay apart for common colour blindness.
-DIMENSION_COLOURS = {
-    "schema": "#0072b2",
-    "integrity": "#d55e00",
-    "performance": "#009e73",
-    "operations": "#cc79a7",
-    "security": "#e69f00",
-    "isolation": "#56b4e9",
-    "overall": "#1d2330",
-}
 
 
 def _fmt(value: float) -> str:

@@ -11,7 +11,9 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audits.engine.levels import Dimension, Effort, Severity
 from audits.models import Audit
+from findings.filters import UNRESOLVED_TAB
 
 from . import charts
 from .access import can_manage, can_write, scoped
@@ -88,7 +90,7 @@ def project_list(request):
             {
                 "severity": s,
                 "count": by_severity.get(s, 0),
-                "url": findings_url(p, severity=s, status="unresolved"),
+                "url": findings_url(p, severity=s, status=UNRESOLVED_TAB),
             }
             for s in SEVERITIES
         ]
@@ -306,11 +308,11 @@ def member_update(request, slug, membership_id):
 TREND_AUDITS = 30
 # Findings shown when a grade is expanded; the rest are one link away.
 GRADE_FINDINGS = 20
-EFFORTS = ("minutes", "hours", "days")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+EFFORTS = tuple(e.value for e in Effort)
+SEVERITIES = tuple(s.value for s in Severity)
 # Worth doing first: serious problems that take minutes or hours to fix.
-QUICK_WIN_SEVERITIES = ("critical", "high")
-QUICK_WIN_EFFORTS = ("minutes", "hours")
+QUICK_WIN_SEVERITIES = (Severity.CRITICAL.value, Severity.HIGH.value)
+QUICK_WIN_EFFORTS = (Effort.MINUTES.value, Effort.HOURS.value)
 
 
 def findings_url(project, **params) -> str:
@@ -337,7 +339,7 @@ def priority_matrix(project, summary: dict) -> dict:
                     "count": count,
                     "quick": quick,
                     "url": findings_url(
-                        project, severity=severity, effort=effort, status="unresolved"
+                        project, severity=severity, effort=effort, status=UNRESOLVED_TAB
                     )
                     if effort != "unknown"
                     else "",
@@ -355,8 +357,6 @@ def priority_matrix(project, summary: dict) -> dict:
 
 def grade_rows(project, summary: dict) -> list[dict]:
     """Return the executive summary rows: dimension, grade, one-line summary."""
-    from audits.engine.issues import Dimension
-
     grades = summary.get("grades", {})
     worst_of = summary.get("grade_worst", {})
     rows = []
@@ -372,7 +372,7 @@ def grade_rows(project, summary: dict) -> list[dict]:
         }
         if worst:
             row["list_url"] = findings_url(
-                project, dimension=dim.value, severity=worst, status="unresolved"
+                project, dimension=dim.value, severity=worst, status=UNRESOLVED_TAB
             )
             row["fragment_url"] = (
                 f"{reverse('projects:overview', args=[project.pk])}?"
@@ -410,7 +410,7 @@ def _grade_findings(request, project):
             "findings": findings[:GRADE_FINDINGS],
             "more": len(findings) > GRADE_FINDINGS,
             "list_url": findings_url(
-                project, dimension=dimension, severity=severity, status="unresolved"
+                project, dimension=dimension, severity=severity, status=UNRESOLVED_TAB
             ),
         },
     )
@@ -455,7 +455,7 @@ def project_overview(request, pk):
             {
                 "severity": s,
                 "count": summary.get("by_severity", {}).get(s, 0),
-                "url": findings_url(project, severity=s, status="unresolved"),
+                "url": findings_url(project, severity=s, status=UNRESOLVED_TAB),
             }
             for s in SEVERITIES
         ],

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import levels
 from .issues import Dimension, Severity
 
 # Grade points, worst to best: the index in this tuple is the letter's
@@ -80,9 +81,10 @@ WEIGHTS: dict[Dimension, int] = {
 }
 
 # Statuses (from the Django side's rows) whose findings no longer count.
-CLOSED_STATUSES = frozenset({"fixed", "documented", "false_positive"})
+CLOSED_STATUSES = frozenset(s.value for s in levels.CLOSED)
 
-_GRADED = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+# The severities that set grades, worst first (info never does).
+_GRADED = tuple(s for s in Severity if s in LADDERS)
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ def _summary(worst: Severity | None, bucket: _Bucket) -> str:
     text = f"{bucket.counts[worst]} {worst.value}: {detail}"
     milder = [
         f"{bucket.counts[s]} {s.value}"
-        for s in (*_GRADED, Severity.INFO)
+        for s in Severity
         if s.rank < worst.rank and bucket.counts[s]
     ]
     if milder:

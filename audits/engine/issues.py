@@ -1,4 +1,8 @@
-"""The engine's result types: severities, dimensions, efforts and issues."""
+"""The engine's result type, ``Issue``, and how issues are fingerprinted.
+
+Severities, dimensions and efforts are defined in ``levels`` and imported
+from here as well.
+"""
 
 from __future__ import annotations
 
@@ -8,62 +12,9 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-
-class Severity(str, Enum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """Return 4 for critical down to 0 for info, so higher is worse."""
-        return _SEVERITY_RANK[self]
-
-    @classmethod
-    def parse(cls, value: str) -> Severity:
-        """Return the severity named by ``value``, case-insensitively."""
-        return cls(value.strip().lower())
-
-
-_SEVERITY_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
-}
-
-
-class Dimension(str, Enum):
-    SCHEMA = "schema"
-    INTEGRITY = "integrity"
-    PERFORMANCE = "performance"
-    OPERATIONS = "operations"
-    SECURITY = "security"
-    ISOLATION = "isolation"
-
-    @property
-    def label(self) -> str:
-        """Return the heading used in reports' executive summary."""
-        return _DIMENSION_LABELS[self]
-
-
-_DIMENSION_LABELS = {
-    Dimension.SCHEMA: "Schema Design & Normalization",
-    Dimension.INTEGRITY: "ACID & Referential Integrity",
-    Dimension.PERFORMANCE: "Indexing & Query Performance",
-    Dimension.OPERATIONS: "Robustness & Operations",
-    Dimension.SECURITY: "SQL Injection & Secrets",
-    Dimension.ISOLATION: "Multi-Tenant Isolation",
-}
-
-
-class Effort(str, Enum):
-    MINUTES = "minutes"
-    HOURS = "hours"
-    DAYS = "days"
+from .levels import Dimension as Dimension
+from .levels import Effort as Effort
+from .levels import Severity as Severity
 
 
 class Evidence(str, Enum):

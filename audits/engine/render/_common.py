@@ -8,13 +8,7 @@ from importlib import metadata
 from audits.engine.issues import Issue, Severity
 
 TOOL_NAME = "plumbline"
-SEVERITY_ORDER: tuple[Severity, ...] = (
-    Severity.CRITICAL,
-    Severity.HIGH,
-    Severity.MEDIUM,
-    Severity.LOW,
-    Severity.INFO,
-)
+SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
 
 
 def tool_version() -> str:

@@ -15,32 +15,15 @@ from typing import Any
 
 from audits.engine.grading import Grades, grade
 from audits.engine.issues import Dimension, Issue, Severity
+from audits.engine.levels import Status
 from audits.engine.registry import SPECS
 from audits.engine.scan import ScanResult
 
 from ._common import code_location, ordered
 
-PREFIXES = {
-    Severity.CRITICAL: "CRIT",
-    Severity.HIGH: "HIGH",
-    Severity.MEDIUM: "MED",
-    Severity.LOW: "LOW",
-    Severity.INFO: "INFO",
-}
-HEADINGS = {
-    Severity.CRITICAL: "Critical",
-    Severity.HIGH: "High",
-    Severity.MEDIUM: "Medium",
-    Severity.LOW: "Low",
-    Severity.INFO: "Info",
-}
-STATUS_LABELS = {
-    "open": "Open",
-    "in_progress": "In progress",
-    "fixed": "Fixed",
-    "documented": "Documented",
-    "false_positive": "False positive",
-}
+PREFIXES = {s: s.short for s in Severity}
+HEADINGS = {s: s.label for s in Severity}
+STATUS_LABELS = {s.value: s.label for s in Status}
 PRIORITIES: tuple[tuple[str, tuple[Severity, ...]], ...] = (
     ("Priority 1 — Fix Now", (Severity.CRITICAL, Severity.HIGH)),
     ("Priority 2 — Improve Soon", (Severity.MEDIUM,)),
