@@ -394,7 +394,7 @@ def test_findings_table_columns_are_found_by_header_name() -> None:
     ]
 
 
-def test_emoji_and_priority_words_set_severity_under_group_headings() -> None:
+def test_emoji_sets_severity_under_group_headings_but_optional_is_no_severity() -> None:
     text = (
         "# Notes\n\n## 🔴 Critical\n\n- **Backups never tested** - restore drill\n\n"
         "## Optional\n\n1. Rename `t.created` to created_at\n\n"
@@ -404,7 +404,6 @@ def test_emoji_and_priority_words_set_severity_under_group_headings() -> None:
 
     assert [(i.title, i.severity) for i in report.items] == [
         ("Backups never tested", Severity.CRITICAL),
-        ("Rename t.created to created_at", Severity.LOW),
     ]
 
 
@@ -460,10 +459,19 @@ def test_locations_become_file_and_first_line(
         ("P1", Severity.HIGH),
         ("🟡", Severity.MEDIUM),
         ("Low-Medium", Severity.LOW),
-        ("optional", Severity.LOW),
-        ("required", Severity.HIGH),
-        ("recommended", Severity.MEDIUM),
+        ("optional", None),
+        ("required", None),
+        ("recommended", None),
+        ("Important", None),
         ("By design", None),
+        ("Критическая", Severity.CRITICAL),
+        ("Hoch", Severity.HIGH),
+        ("Media", Severity.MEDIUM),
+        ("Élevée", Severity.HIGH),
+        ("Baixa", Severity.LOW),
+        ("高危", Severity.HIGH),
+        ("严重", Severity.CRITICAL),
+        ("中", Severity.MEDIUM),
     ],
 )
 def test_severity_cells_are_understood(text: str, severity: Severity | None) -> None:
@@ -480,6 +488,13 @@ def test_severity_cells_are_understood(text: str, severity: Severity | None) -> 
         ("False positive", "false_positive"),
         ("In progress", "in_progress"),
         ("Open", "open"),
+        ("Исправлено", "fixed"),
+        ("не исправлено", "open"),
+        ("Behoben", "fixed"),
+        ("Corregido", "fixed"),
+        ("Corrigé", "fixed"),
+        ("已修复", "fixed"),
+        ("未修复", "open"),
         ("-", None),
     ],
 )

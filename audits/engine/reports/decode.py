@@ -1,8 +1,9 @@
 """Turn uploaded bytes into clean text, whatever encoding they arrived in.
 
-Reports travel through e-mail, wikis and Windows editors, so besides UTF-8
-they come as UTF-16, cp1252, or UTF-8 that was once read as cp1252 and saved
-again (mojibake such as ``â€”`` for an em dash). All are repaired here.
+Reports travel through e-mail, wikis and Windows or old Mac editors, so
+besides UTF-8 they come as UTF-16, cp1252, or UTF-8 that was once read as
+cp1252, Latin-1 or Mac Roman and saved again (mojibake such as ``â€”`` or
+``‚Äî`` for an em dash). All are repaired here.
 """
 
 from __future__ import annotations
@@ -32,9 +33,32 @@ for _byte in range(0x80, 0x100):
     except UnicodeDecodeError:
         _CP1252_TO_BYTE[chr(_byte)] = _byte
 
-_MOJIBAKE_RUN = re.compile(
-    "[" + re.escape("".join(sorted(_CP1252_TO_BYTE))) + "]{2,}",
+# Latin-1 readers turn 0x80-0x9F into C1 controls rather than cp1252's
+# punctuation; both spellings map back to the byte.
+for _byte in range(0x80, 0xA0):
+    _CP1252_TO_BYTE.setdefault(chr(_byte), _byte)
+_MAC_TO_BYTE: dict[str, int] = {
+    bytes([_byte]).decode("mac_roman"): _byte for _byte in range(0x80, 0x100)
+}
+
+
+def _run_pattern(chars: dict[str, int]) -> re.Pattern[str]:
+    return re.compile("[" + re.escape("".join(sorted(chars))) + "]{2,}")
+
+
+_MOJIBAKE_RUN = _run_pattern(_CP1252_TO_BYTE)
+_MAC_RUN = _run_pattern(_MAC_TO_BYTE)
+# Mac Roman shares its accented letters with real text, so its repair runs
+# only where a sequence no writer types shows up: a Mac-read em dash, quote,
+# bullet, "é" or emoji.
+_MAC_EVIDENCE = re.compile(
+    "\u201a\u00c4[\u00ee\u00f4\u00ec\u00f9\u00fa\u00a2\u00b6\u00f2]"
+    "|\u221a[\u00a9\u00ae\u00a7\u2020\u00b0\u00df\u00b6\u00fc\u00e2]"
+    "|\uf8ff\u00fc"
 )
+# Editors that turn a no-break space into a plain one break the orange and
+# yellow circles' last byte; put it back before repairing.
+_BROKEN_CIRCLE = re.compile("(\u00f0\u0178\u0178)[ ](?=[ \\w])")
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
 
 
@@ -130,23 +154,33 @@ def _sniff_utf16(data: bytes) -> str:
 
 
 def repair_mojibake(text: str) -> str:
-    """Return ``text`` with UTF-8-read-as-cp1252 sequences turned back.
+    """Return ``text`` with UTF-8 read as cp1252, Latin-1 or Mac Roman turned back.
 
     Only runs of characters that re-encode to valid multi-byte UTF-8 are
     changed, so genuine accented text is left alone. Text that went through
     the round trip twice is repaired twice.
     """
+    text = _BROKEN_CIRCLE.sub("\\1\u00a0", text)
     for _ in range(3):
-        repaired = _MOJIBAKE_RUN.sub(_repair_run, text)
+        repaired = _MOJIBAKE_RUN.sub(_repair_cp1252, text)
+        if _MAC_EVIDENCE.search(repaired):
+            repaired = _MAC_RUN.sub(_repair_mac, repaired)
         if repaired == text:
             break
         text = repaired
     return text
 
 
-def _repair_run(match: re.Match[str]) -> str:
-    run = match.group(0)
-    raw = bytes(_CP1252_TO_BYTE[ch] for ch in run)
+def _repair_cp1252(match: re.Match[str]) -> str:
+    return _repair_run(match.group(0), _CP1252_TO_BYTE)
+
+
+def _repair_mac(match: re.Match[str]) -> str:
+    return _repair_run(match.group(0), _MAC_TO_BYTE)
+
+
+def _repair_run(run: str, table: dict[str, int]) -> str:
+    raw = bytes(table[ch] for ch in run)
     out: list[str] = []
     i = 0
     while i < len(raw):

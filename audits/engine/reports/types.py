@@ -50,6 +50,9 @@ class ReportItem:
     check: str = ""
     dimension: Dimension | None = None
     fingerprint: str = ""
+    status_note: str = ""
+    source_line: int | None = None
+    source_lines: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the item as a JSON-ready dictionary."""
@@ -69,6 +72,39 @@ class ReportItem:
             "check": self.check,
             "dimension": self.dimension.value if self.dimension else None,
             "fingerprint": self.fingerprint,
+            "status_note": self.status_note,
+            "source_line": self.source_line,
+            "source_lines": list(self.source_lines),
+        }
+
+
+ExplainAction = Literal["kept", "merged", "skipped"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What the parser did with one place in a report that looked like a finding.
+
+    ``line``-``end`` are the report's lines, ``text`` what they say,
+    ``finding`` the ref or title of the finding it became or joined.
+    """
+
+    action: ExplainAction
+    line: int
+    end: int
+    text: str
+    reason: str
+    finding: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the explanation as a JSON-ready dictionary."""
+        return {
+            "action": self.action,
+            "line": self.line,
+            "end": self.end,
+            "text": self.text,
+            "reason": self.reason,
+            "finding": self.finding,
         }
 
 
@@ -79,6 +115,8 @@ class ParsedReport:
     ``grades`` holds the report's own grade table (label to grade as
     written), plus ``overall`` (a letter) and ``score`` (out of ten) when
     the report states them. ``tool`` names the SARIF producer(s).
+    ``stated`` holds the findings per severity the report says it has, when
+    it says so; ``explanations`` what was kept, merged or skipped, and why.
     """
 
     kind: ReportKind
@@ -87,6 +125,27 @@ class ParsedReport:
     grades: dict[str, str] = field(default_factory=dict)
     tool: str = ""
     warnings: tuple[str, ...] = ()
+    stated: dict[str, int] | None = None
+    explanations: tuple[Explanation, ...] = ()
+
+    def imported_counts(self) -> dict[str, int]:
+        """Return how many items were read per severity."""
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.severity.value] = counts.get(item.severity.value, 0) + 1
+        return counts
+
+    def totals_differences(self) -> list[tuple[str, int, int]]:
+        """Return (severity, stated, imported) where the report's totals differ."""
+        if self.stated is None:
+            return []
+        imported = self.imported_counts()
+        order = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
+        return [
+            (sev, self.stated.get(sev, 0), imported.get(sev, 0))
+            for sev in order
+            if self.stated.get(sev, 0) != imported.get(sev, 0)
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dictionary."""
@@ -96,5 +155,7 @@ class ParsedReport:
             "tool": self.tool,
             "grades": dict(self.grades),
             "warnings": list(self.warnings),
+            "stated": dict(self.stated) if self.stated is not None else None,
+            "imported": self.imported_counts(),
             "items": [item.as_dict() for item in self.items],
         }

@@ -7,35 +7,55 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from audits.engine.issues import Dimension, Effort, Severity
+from audits.engine.issues import Effort, Severity
 
 from .types import ItemStatus
 
 # --- severities -----------------------------------------------------------
 
-_WORD_SEVERITY: dict[str, Severity] = {
-    "critical": Severity.CRITICAL,
-    "crit": Severity.CRITICAL,
-    "blocker": Severity.CRITICAL,
-    "urgent": Severity.CRITICAL,
-    "severe": Severity.CRITICAL,
-    "high": Severity.HIGH,
-    "highest": Severity.HIGH,
-    "major": Severity.HIGH,
-    "important": Severity.HIGH,
-    "required": Severity.HIGH,
-    "medium": Severity.MEDIUM,
-    "moderate": Severity.MEDIUM,
-    "med": Severity.MEDIUM,
-    "recommended": Severity.MEDIUM,
-    "low": Severity.LOW,
-    "minor": Severity.LOW,
-    "optional": Severity.LOW,
-    "trivial": Severity.LOW,
-    "nice to have": Severity.LOW,
-    "info": Severity.INFO,
-    "informational": Severity.INFO,
-}
+# Severity words as reports write them, as regular-expression fragments (stems
+# for the inflected languages). Words that rank work rather than problems
+# ("recommended", "optional", "important") are deliberately absent.
+_SEVERITY_TERMS: tuple[tuple[str, Severity], ...] = (
+    # English
+    (r"critical|crit|blocker|urgent|severe", Severity.CRITICAL),
+    (r"high|highest|major", Severity.HIGH),
+    (r"medium|moderate|med", Severity.MEDIUM),
+    (r"low|minor|trivial|nice[\s_-]+to[\s_-]+have", Severity.LOW),
+    (r"info|informational", Severity.INFO),
+    # Russian
+    (r"критическ\w*|критичн\w*|блокирующ\w*", Severity.CRITICAL),
+    (r"высок\w*|серь[её]зн\w*", Severity.HIGH),
+    (r"средн\w*|умеренн\w*", Severity.MEDIUM),
+    (r"низк\w*|незначительн\w*", Severity.LOW),
+    (r"информационн\w*", Severity.INFO),
+    # German
+    (r"kritisch\w*", Severity.CRITICAL),
+    (r"hoch|hohe[rsn]?|schwerwiegend\w*", Severity.HIGH),
+    (r"mittel|mittlere[rsn]?", Severity.MEDIUM),
+    (r"niedrig\w*|gering\w*", Severity.LOW),
+    (r"hinweis", Severity.INFO),
+    # Spanish and Portuguese
+    (r"cr[ií]tic[oa]s?", Severity.CRITICAL),
+    (r"alt[oa]s?|grave", Severity.HIGH),
+    (r"m[eé]di[oa]s?", Severity.MEDIUM),
+    (r"baj[oa]s?|baix[oa]s?", Severity.LOW),
+    (r"informativ[oa]", Severity.INFO),
+    # French
+    (r"critiques?", Severity.CRITICAL),
+    (r"[ée]lev[ée]e?s?|hautes?", Severity.HIGH),
+    (r"moyen(?:ne)?s?", Severity.MEDIUM),
+    (r"faibles?|basses?", Severity.LOW),
+    # Chinese: written without spaces, so these also stand alone in a cell.
+    (r"严重(?!程度|性)|致命|紧急", Severity.CRITICAL),
+    (r"高危|高风险|高", Severity.HIGH),
+    (r"中危|中风险|中等|中", Severity.MEDIUM),
+    (r"低危|低风险|低", Severity.LOW),
+    (r"提示|信息", Severity.INFO),
+)
+_TERM_PATTERNS = tuple(
+    (re.compile(term, re.IGNORECASE), severity) for term, severity in _SEVERITY_TERMS
+)
 _P_SCALE = {
     "0": Severity.CRITICAL,
     "1": Severity.HIGH,
@@ -56,33 +76,43 @@ _EMOJI_SEVERITY = {
     "\U0001f535": Severity.INFO,  # blue circle
     "\u26aa": Severity.INFO,
 }
-_WORDS = "|".join(
-    sorted((w.replace(" ", r"[\s_-]+") for w in _WORD_SEVERITY), key=len, reverse=True)
-)
-_ANY_WORD = re.compile(rf"(?<![\w-])({_WORDS})(?![\w])", re.IGNORECASE)
+# Emoji that mean "all good" when no severity word stands beside them.
+GOOD_EMOJI = "\U0001f7e2\U0001f7e9\u2705\u2714\u2611"
+WORDS = "|".join(term for term, _ in _SEVERITY_TERMS)
+_ANY_WORD = re.compile(rf"(?<![\w-])({WORDS})(?![\w])", re.IGNORECASE)
 _P_LEVEL = re.compile(r"(?<![\w.])P([0-4])(?![\w.])")
 _PRIORITY_NUMBER = re.compile(r"\bpriority\s*[:#=]?\s*([0-4])\b", re.IGNORECASE)
+_QUALIFIER = r"(?:\s+(?:priority|severity|risk))?"
 _BRACKETED = re.compile(
-    rf"[\[(]\s*(?:priority\s*[:=]?\s*)?({_WORDS})(?:\s+(?:priority|severity|risk))?"
-    r"\s*[\])]",
+    rf"[\[(]\s*(?:priority\s*[:=]?\s*)?({WORDS}){_QUALIFIER}\s*[\])]",
     re.IGNORECASE,
 )
 _LABELLED = re.compile(
-    rf"\b(?:priority|severity|sev|risk|level)\s*[:=]?\s*[*_]*\s*({_WORDS})\b",
+    rf"\b(?:priority|severity|sev|risk|level)\s*[:=]?\s*[*_]*\s*({WORDS})(?![\w])",
     re.IGNORECASE,
 )
 _LEADING = re.compile(
-    rf"^[\W\d_]*?({_WORDS})(?:\s+(?:priority|severity|risk))?\s*(?:[:)\]\u2014\u2013-]|$)",
+    rf"^[\W\d_]*?({WORDS}){_QUALIFIER}\s*(?:[:)\]\u2014\u2013-]|$)",
     re.IGNORECASE,
 )
-_LEADING_HEADING = re.compile(rf"^[\W\d_]*?({_WORDS})\b", re.IGNORECASE)
+_LEADING_HEADING = re.compile(rf"^[\W\d_]*?({WORDS})(?![\w])", re.IGNORECASE)
 _TRAILING = re.compile(
-    rf"[\u2014\u2013-]\s*({_WORDS})(?:\s+priority)?\W*$", re.IGNORECASE
+    rf"[\u2014\u2013-]\s*({WORDS})(?:\s+priority)?\W*$", re.IGNORECASE
+)
+_NON_PROBLEM = re.compile(
+    r"^\W*(pass(ed)?|ok(ay)?|excellent|good|fine|healthy|clean|compliant|n/?a|"
+    r"none(\s+(found|detected|identified))?|no\s+(issues?|problems?|findings?)"
+    r"(\s+(found|detected))?|not\s+applicable)(?![\w])",
+    re.IGNORECASE,
 )
 
 
-def _word(text: str) -> Severity:
-    return _WORD_SEVERITY[re.sub(r"[\s_-]+", " ", text.lower())]
+def word_severity(text: str) -> Severity:
+    """Return the severity of one severity word as the patterns above match it."""
+    for pattern, severity in _TERM_PATTERNS:
+        if pattern.fullmatch(text):
+            return severity
+    return Severity.MEDIUM
 
 
 def _emoji(text: str) -> Severity | None:
@@ -90,6 +120,11 @@ def _emoji(text: str) -> Severity | None:
         if ch in _EMOJI_SEVERITY:
             return _EMOJI_SEVERITY[ch]
     return None
+
+
+def is_non_problem(text: str) -> bool:
+    """Return whether a severity or status value says there is no problem."""
+    return bool(_NON_PROBLEM.match(text.replace("*", "").replace("`", "")))
 
 
 def severity_in_cell(text: str) -> Severity | None:
@@ -108,7 +143,7 @@ def severity_in_cell(text: str) -> Severity | None:
             candidates.append((match.start(), _P_SCALE[match.group(1)]))
     match = _ANY_WORD.search(text)
     if match:
-        candidates.append((match.start(), _word(match.group(1))))
+        candidates.append((match.start(), word_severity(match.group(1))))
     if not candidates:
         stripped = text.strip(" *_`")
         if stripped in _P_SCALE:
@@ -121,7 +156,7 @@ def severity_tag(text: str, *, heading: bool = False) -> Severity | None:
     """Return the severity ``text`` declares as a tag, never from prose.
 
     Tags are an emoji, a P0-P4 level, ``[High]``/``(critical)``,
-    ``Priority: low``, a leading ``Critical:`` or a trailing ``- optional``.
+    ``Priority: low``, a leading ``Critical:`` or a trailing ``- low``.
     A heading may also simply start with the word ("Critical Findings").
     """
     found = _emoji(text)
@@ -133,12 +168,17 @@ def severity_tag(text: str, *, heading: bool = False) -> Severity | None:
     for pattern in (_BRACKETED, _LABELLED, _LEADING, _TRAILING):
         match = pattern.search(text)
         if match:
-            return _word(match.group(1))
+            return word_severity(match.group(1))
     if heading:
         match = _LEADING_HEADING.search(text)
         if match:
-            return _word(match.group(1))
+            return word_severity(match.group(1))
     return None
+
+
+def has_severity_word(text: str) -> bool:
+    """Return whether ``text`` contains a severity word anywhere."""
+    return bool(_ANY_WORD.search(text))
 
 
 _REF_PREFIX_SEVERITY = {
@@ -176,7 +216,8 @@ _STATUS_PATTERNS: tuple[tuple[ItemStatus, re.Pattern[str]], ...] = (
     (
         "in_progress",
         re.compile(
-            r"in[\s_-]*progress|\bwip\b|ongoing|underway|partial(ly)?\b|\U0001f6a7",
+            r"in[\s_-]*progress|\bwip\b|ongoing|underway|partial(ly)?\b|\U0001f6a7|"
+            r"в работе|in arbeit|en (curso|cours)|em andamento|进行中|处理中",
             re.IGNORECASE,
         ),
     ),
@@ -184,7 +225,9 @@ _STATUS_PATTERNS: tuple[tuple[ItemStatus, re.Pattern[str]], ...] = (
         "fixed",
         re.compile(
             r"\b(fixed|resolved|done|closed|mitigated|addressed|implemented|"
-            r"complete[d]?)\b|\u2705|\u2714|\u2611|\[x\]",
+            r"complete[d]?|исправлен\w*|устранен\w*|behoben|erledigt|"
+            r"corregid[oa]|resuelt[oa]|corrig[ée]e?|r[ée]solue?|corrigid[oa]|"
+            r"resolvid[oa])(?![\w])|\u2705|\u2714|\u2611|\[x\]|已修复|已解决|已完成",
             re.IGNORECASE,
         ),
     ),
@@ -192,15 +235,17 @@ _STATUS_PATTERNS: tuple[tuple[ItemStatus, re.Pattern[str]], ...] = (
         "documented",
         re.compile(
             r"\b(documented|accepted|acknowledged|known|deferred|won'?t[\s_-]*fix|"
-            r"wontfix|by design|risk accepted)\b",
+            r"wontfix|by design|risk accepted|принят\w*|akzeptiert|aceptad[oa]|"
+            r"accept[ée]e?|aceit[oa])(?![\w])|已接受",
             re.IGNORECASE,
         ),
     ),
     (
         "open",
         re.compile(
-            r"\b(open|todo|to do|pending|new|not started|unresolved|outstanding)\b|"
-            r"\u274c|\u2b1c|\[ \]",
+            r"\b(open|todo|to do|pending|new|not started|unresolved|outstanding|"
+            r"не исправлен\w*|открыт\w*|offen|abiert[oa]|pendiente|ouvert|"
+            r"abert[oa]|pendente)(?![\w])|\u274c|\u2b1c|\[ \]|未修复|待修复|未解决|待处理",
             re.IGNORECASE,
         ),
     ),
@@ -371,248 +416,3 @@ def _file_in(text: str) -> Location:
                 line = int(after.group(1))
         return Location(clean_path(path), line)
     return Location()
-
-
-# --- checks ---------------------------------------------------------------
-
-_CHECK_RULES: tuple[tuple[str, Dimension, str], ...] = (
-    (
-        "fk-conflicting-declarations",
-        Dimension.SCHEMA,
-        r"conflicting.*\b(fk|foreign key)",
-    ),
-    (
-        "fk-conflicting-declarations",
-        Dimension.SCHEMA,
-        r"\b(fk|foreign key)s?\b.*conflict",
-    ),
-    ("sqlite-busy-timeout-missing", Dimension.OPERATIONS, r"busy[_\s-]?timeout"),
-    (
-        "cleanup-never-called",
-        Dimension.OPERATIONS,
-        r"(clean[\s-]?up|purge|prune|expir\w*)\b.*\bnever\s+(called|invoked|run|scheduled)",
-    ),
-    (
-        "index-missing-soft-delete",
-        Dimension.PERFORMANCE,
-        r"(deleted_at|soft[\s-]?delete)\b.*\bindex",
-    ),
-    (
-        "index-missing-soft-delete",
-        Dimension.PERFORMANCE,
-        r"\bindex\b.*\b(deleted_at|soft[\s-]?delete)",
-    ),
-    (
-        "fk-missing-index",
-        Dimension.PERFORMANCE,
-        r"\b(fk|foreign[\s-]key)s?\b.*\b(without|no|missing|lacks?)\b.*\bindex",
-    ),
-    (
-        "fk-missing-index",
-        Dimension.PERFORMANCE,
-        r"\b(missing|no)\b.*\bindex(es)?\b.*\b(fk|foreign[\s-]key)",
-    ),
-    (
-        "txn-lost-update",
-        Dimension.INTEGRITY,
-        r"\brace\b|lost[\s-]update|toctou|check.{0,30}\bnot atomic",
-    ),
-    (
-        "txn-not-atomic",
-        Dimension.INTEGRITY,
-        r"not (transactional|atomic)|non[\s-]?atomic|partial (data|write)s?",
-    ),
-    ("query-n-plus-one", Dimension.PERFORMANCE, r"\bn\s*\+\s*1\b"),
-    (
-        "query-aggregation-in-app",
-        Dimension.PERFORMANCE,
-        r"aggregat\w*\b.*\b(in (python|the app\w*|code)|not (in )?sql)",
-    ),
-    ("check-incomplete-enum", Dimension.SCHEMA, r"\bcheck\b.*\bmissing\s+['\"`]"),
-    (
-        "check-missing-enum",
-        Dimension.SCHEMA,
-        r"missing check|no check constraint|without (a )?check",
-    ),
-    (
-        "fk-no-on-delete",
-        Dimension.SCHEMA,
-        r"\bno on delete\b|without on delete|missing on delete",
-    ),
-    (
-        "fk-missing",
-        Dimension.SCHEMA,
-        r"\b(has no|no|missing|without( an?)?)\s+(fk|foreign[\s-]key)\b",
-    ),
-    ("backup-missing", Dimension.OPERATIONS, r"\b(no|missing|without)\b.*\bbackups?\b"),
-    ("index-duplicate", Dimension.PERFORMANCE, r"duplicate ind(ex|ices|exes)"),
-    ("index-redundant", Dimension.PERFORMANCE, r"redundant ind(ex|ices|exes)"),
-    (
-        "migrations-unversioned",
-        Dimension.OPERATIONS,
-        r"migration\w*\s+versioning|unversioned migration|no migration (tool|version)",
-    ),
-    (
-        "naming-inconsistent-timestamp",
-        Dimension.SCHEMA,
-        r"(created|updated|timestamp)\w*\b.*naming|naming\b.*(created|timestamp)",
-    ),
-    (
-        "default-divergence",
-        Dimension.SCHEMA,
-        r"default\w*\s+(divergen|differ|mismatch)",
-    ),
-    (
-        "connection-leak-prone",
-        Dimension.OPERATIONS,
-        r"caller\w* to close|connection leak|must close",
-    ),
-    (
-        "empty-credential-stored",
-        Dimension.SECURITY,
-        r"empty (string|value)\b.*\b(password|secret|credential)|empty (password|credential)",
-    ),
-    (
-        "unique-missing-natural-key",
-        Dimension.SCHEMA,
-        r"missing unique|no unique|without unique",
-    ),
-    (
-        "sqlite-synchronous-normal",
-        Dimension.INTEGRITY,
-        r"synchronous\s*=?\s*(full|normal)",
-    ),
-    (
-        "connection-per-operation",
-        Dimension.PERFORMANCE,
-        r"per[\s-]connection|connection per (write|statement|operation|query)|new connection (for|per) (each|every)",
-    ),
-    (
-        "tenant-scope-missing",
-        Dimension.ISOLATION,
-        r"skip\w* (user|tenant|team)_id|without (user|tenant|team)_id|tenant scop",
-    ),
-    (
-        "orm-boolean-comparison",
-        Dimension.PERFORMANCE,
-        r"boolean comparison|==\s*(true|false|none)",
-    ),
-    (
-        "orm-column-type-unset",
-        Dimension.SCHEMA,
-        r"type_\s*=\s*none|column type (unset|missing)",
-    ),
-    (
-        "commit-without-rollback",
-        Dimension.INTEGRITY,
-        r"missing error handling|without rollback|no rollback|commit\w* without (try|error)",
-    ),
-    (
-        "commit-ownership-unclear",
-        Dimension.INTEGRITY,
-        r"double commit|commit ownership|auto[\s-]?commit",
-    ),
-    (
-        "sqlite-foreign-keys-off",
-        Dimension.INTEGRITY,
-        r"foreign_keys\s*(=\s*)?(on|off)?\b.*\b(not|never|missing|off)|foreign keys? (are )?(not enforced|off|disabled)",
-    ),
-    (
-        "tenant-scope-missing",
-        Dimension.ISOLATION,
-        r"(skip|miss|lack|without)\w*\b.*\b(tenant|site|team|org|workspace|account)"
-        r"\b.*\b(filter|scope|check)",
-    ),
-    (
-        "pool-health-check-missing",
-        Dimension.OPERATIONS,
-        r"pre[\s-]?ping|pool\b.*\b(health[\s-]?check|recycle)",
-    ),
-    (
-        "sql-injection",
-        Dimension.SECURITY,
-        r"(query|sql)\b.*\b(string (formatting|concatenation)|f-strings?|concatenat)",
-    ),
-    (
-        "sql-dynamic-identifier",
-        Dimension.SECURITY,
-        r"dynamic (order by|column|table|identifier|sort)",
-    ),
-    (
-        "timestamp-without-time-zone",
-        Dimension.SCHEMA,
-        r"timestamps?\b.*\bwithout time[\s-]?zone",
-    ),
-    (
-        "naming-inconsistent-timestamp",
-        Dimension.SCHEMA,
-        r"\b(created|updated|modified)\b.*\b(created|updated)_at\b",
-    ),
-    (
-        "sqlite-foreign-keys-off",
-        Dimension.INTEGRITY,
-        r"(turn on|enable|enforce)\b.*foreign[\s_-]?keys?",
-    ),
-    (
-        "sqlite-wal-disabled",
-        Dimension.OPERATIONS,
-        r"\bwal\b.*\b(disabled|not enabled|off|missing)|(enable|turn on)\b.*\bwal\b",
-    ),
-    ("sql-injection", Dimension.SECURITY, r"sql[\s-]injection"),
-    (
-        "secret-stored-plaintext",
-        Dimension.SECURITY,
-        r"(plain[\s-]?text|unhashed|unencrypted)\b.*\b(password|secret|token|key)|(password|secret|token|api key)s?\b.*\b(plain[\s-]?text|unhashed|unencrypted)",
-    ),
-    (
-        "table-unbounded-growth",
-        Dimension.OPERATIONS,
-        r"unbounded (table )?growth|no (cleanup|retention)|grows? without|unbounded tables?|"
-        r"retention (window|period|policy)",
-    ),
-    (
-        "query-unbounded",
-        Dimension.PERFORMANCE,
-        r"no limit|without (a )?limit|unbounded quer|missing pagination|no pagination",
-    ),
-    (
-        "maintenance-missing",
-        Dimension.OPERATIONS,
-        r"\b(no|never|missing)\b.*\b(vacuum|analyze)\b",
-    ),
-    (
-        "updated-at-not-maintained",
-        Dimension.SCHEMA,
-        r"updated_at\b.*\b(never|not) (updated|maintained|set)",
-    ),
-    (
-        "table-no-primary-key",
-        Dimension.SCHEMA,
-        r"(no|missing|without( a)?) primary key",
-    ),
-    (
-        "line-endings-mixed",
-        Dimension.OPERATIONS,
-        r"(mixed|inconsistent) (crlf|line endings)",
-    ),
-)
-_COMPILED_RULES = tuple(
-    (check, dimension, re.compile(pattern, re.IGNORECASE))
-    for check, dimension, pattern in _CHECK_RULES
-)
-
-
-def match_check(*texts: str) -> tuple[str, Dimension | None]:
-    """Return the Plumbline check id and dimension the texts describe.
-
-    Texts are tried in order (the title first), so a title decides before
-    a longer description can; return ("", None) when nothing matches.
-    """
-    for text in texts:
-        if not text:
-            continue
-        flat = text.replace("`", "").replace("*", "")
-        for check, dimension, pattern in _COMPILED_RULES:
-            if pattern.search(flat):
-                return check, dimension
-    return "", None

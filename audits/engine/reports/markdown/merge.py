@@ -1,0 +1,262 @@
+"""Decide which places in a report are its findings and which only refer to
+them, and merge every reference into the finding it names.
+
+A report states each finding once in full (a detailed section, a row of the
+table that defines the findings) and then refers back to it in
+recommendations, checklists, priority matrices and summaries. The full
+statements are the findings; references join the finding they name by id,
+by a cross-reference such as "#3", or by sharing most of its words. A
+reference that matches nothing becomes a finding only when it describes a
+problem with a severity of its own, never when it is an action to take.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from audits.engine.reports.types import ExplainAction, Explanation
+
+from .candidate import Candidate
+from .text import is_action, title_key, tokens
+
+_MERGE_THRESHOLD = 0.5
+
+
+@dataclass
+class Group:
+    """One finding: its full statements first, then what refers to it."""
+
+    primary: list[Candidate]
+    references: list[Candidate] = field(default_factory=list)
+    key: int = -1
+
+    @property
+    def members(self) -> list[Candidate]:
+        return [*self.primary, *self.references]
+
+    @property
+    def name(self) -> str:
+        first = self.primary[0]
+        return first.ref or (f"#{first.number}" if first.number else first.title)
+
+
+class _Index:
+    """Look groups up by id, number and words."""
+
+    def __init__(self) -> None:
+        self.groups: list[Group] = []
+        self.by_ref: dict[str, Group] = {}
+        self.by_number: dict[str, list[Group]] = {}
+        self.words: list[frozenset[str]] = []
+        self.postings: dict[str, list[int]] = {}
+
+    def add(self, group: Group) -> None:
+        group.key = len(self.groups)
+        self.groups.append(group)
+        self.words.append(frozenset())
+        self.note(group, group.primary[0])
+
+    def note(self, group: Group, cand: Candidate) -> None:
+        if cand.strong:
+            self.by_ref.setdefault(cand.ref.upper(), group)
+        if cand.number and cand in group.primary:
+            self.by_number.setdefault(cand.number, []).append(group)
+        k = group.key
+        new = tokens(cand.title) - self.words[k]
+        self.words[k] = self.words[k] | new
+        for word in new:
+            self.postings.setdefault(word, []).append(k)
+
+    def best(self, own: frozenset[str]) -> Group | None:
+        """Return the group whose words ``own`` repeats most, when clear."""
+        shared: Counter[int] = Counter()
+        for word in own:
+            shared.update(self.postings.get(word, ()))
+        scored = sorted(
+            (
+                (count / len(self.words[k]), count, k)
+                for k, count in shared.items()
+                if count >= 2 and count / len(self.words[k]) >= _MERGE_THRESHOLD
+            ),
+            reverse=True,
+        )
+        if not scored:
+            return None
+        if len(scored) > 1 and scored[0][0] - scored[1][0] < 0.15:
+            return None
+        return self.groups[scored[0][2]]
+
+
+class Resolver:
+    """Sort candidates into findings, merged references and skipped items."""
+
+    def __init__(self, candidates: list[Candidate]) -> None:
+        self.candidates = candidates
+        self.index = _Index()
+        self.explanations: list[Explanation] = []
+        self.by_id = False
+        # Set when the report is only summaries and lists, so its actions
+        # are its findings.
+        self.only_lists = False
+
+    def explain(
+        self,
+        cand: Candidate,
+        action: ExplainAction,
+        reason: str,
+        group: Group | None,
+    ) -> None:
+        self.explanations.append(
+            Explanation(
+                action,
+                cand.line,
+                max(cand.end, cand.line),
+                cand.label()[:200],
+                reason,
+                group.name if group else "",
+            )
+        )
+
+    def run(self) -> list[Group]:
+        live: list[Candidate] = []
+        for cand in self.candidates:
+            if cand.skip:
+                self.explain(cand, "skipped", f"not a problem: {cand.skip}", None)
+            else:
+                live.append(cand)
+        primary = self.primaries(live)
+        chosen = {id(c) for c in primary}
+        for cand in primary:
+            self.place_primary(cand)
+        for cand in live:
+            if id(cand) not in chosen:
+                self.place_reference(cand)
+        self.explanations.sort(key=lambda e: (e.line, e.end))
+        return self.index.groups
+
+    def primaries(self, live: list[Candidate]) -> list[Candidate]:
+        catalogue = [c for c in live if c.strong and c.area != "restates"]
+        if not catalogue and not any(c.area != "restates" for c in live):
+            catalogue = [c for c in live if c.strong]
+        if catalogue:
+            self.by_id = True
+            return catalogue
+        outside = [c for c in live if c.area != "restates"]
+        if outside:
+            return outside
+        self.only_lists = True
+        return _fallback(live)
+
+    def place_primary(self, cand: Candidate) -> None:
+        group, reason = self.same_as(cand)
+        if group is None:
+            group = Group([cand])
+            self.index.add(group)
+            self.explain(cand, "kept", _kept_reason(cand), group)
+            return
+        group.primary.append(cand)
+        self.index.note(group, cand)
+        self.explain(cand, "merged", reason, group)
+
+    def same_as(self, cand: Candidate) -> tuple[Group | None, str]:
+        if self.by_id:
+            group = self.index.by_ref.get(cand.ref.upper())
+            return group, f"the same id {cand.ref}"
+        key = title_key(cand.title)
+        own = tokens(cand.title)
+        for group in self.index.groups:
+            if any(_apart(cand, other) for other in group.primary):
+                continue
+            for other in group.primary:
+                shared = len(own & tokens(other.title))
+                ratio = shared / max(1, min(len(own), len(tokens(other.title))))
+                if title_key(other.title) == key or (shared >= 3 and ratio >= 0.8):
+                    return group, "states the same finding in other words"
+        return None, ""
+
+    def place_reference(self, cand: Candidate) -> None:
+        group, reason = self.target(cand)
+        if group is not None:
+            group.references.append(cand)
+            self.index.note(group, cand)
+            self.explain(cand, "merged", reason, group)
+            return
+        if (
+            not self.by_id
+            and cand.explicit
+            and (self.only_lists or not is_action(cand.title))
+        ):
+            group = Group([cand])
+            self.index.add(group)
+            self.explain(
+                cand,
+                "kept",
+                "restates no finding and describes a problem with its own severity",
+                group,
+            )
+            return
+        why = (
+            "it is an action, not a problem"
+            if is_action(cand.title)
+            else "it states no severity of its own"
+        )
+        if self.by_id:
+            why = "the report names its findings by id and this is not one of them"
+        self.explain(cand, "skipped", f"refers to no finding found: {why}", None)
+
+    def target(self, cand: Candidate) -> tuple[Group | None, str]:
+        if cand.strong and cand.ref.upper() in self.index.by_ref:
+            return self.index.by_ref[cand.ref.upper()], f"the same id {cand.ref}"
+        named = {m.upper() for m in cand.mentions if m.upper() in self.index.by_ref}
+        if len(named) == 1:
+            ref = named.pop()
+            return self.index.by_ref[ref], f"names {ref}"
+        pointed = [self.index.by_number.get(n, []) for n in cand.xrefs]
+        hits = [groups[0] for groups in pointed if len(groups) == 1]
+        if len(hits) == 1:
+            return hits[0], f"points at #{hits[0].primary[0].number}"
+        group = self.index.best(tokens(cand.title))
+        if group is not None:
+            return group, "repeats most of its words"
+        return None, ""
+
+
+def _apart(cand: Candidate, other: Candidate) -> bool:
+    """Return whether two full statements are two findings however alike."""
+    if cand.block >= 0 and cand.block == other.block:
+        return True
+    return cand.source == "section" and other.source == "section"
+
+
+def _kept_reason(cand: Candidate) -> str:
+    where = {"section": "a section", "table": "a table row", "list": "a list item"}
+    text = f"{where.get(cand.source, cand.source)} that states a finding"
+    if cand.ref:
+        text += f" with the id {cand.ref}"
+    return text
+
+
+def _fallback(live: list[Candidate]) -> list[Candidate]:
+    """Return the findings of a report made only of summaries and lists:
+    its sections or the one table that defines them, whichever states more
+    findings with a severity of their own; else its tagged items."""
+    sections = [c for c in live if c.source == "section"]
+    explicit: Counter[int] = Counter(
+        c.block for c in live if c.source == "table" and c.explicit
+    )
+    if explicit:
+        block = max(explicit, key=lambda b: (explicit[b], -b))
+        if explicit[block] > sum(1 for c in sections if c.explicit):
+            return [c for c in live if c.source == "table" and c.block == block]
+    if sections:
+        return sections
+    tagged = [c for c in live if c.explicit]
+    return tagged or live
+
+
+def resolve(candidates: list[Candidate]) -> tuple[list[Group], list[Explanation]]:
+    """Return the report's findings as groups, and why each place went where."""
+    resolver = Resolver(candidates)
+    groups = resolver.run()
+    return groups, resolver.explanations
