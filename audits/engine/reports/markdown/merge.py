@@ -12,6 +12,7 @@ problem with a severity of its own, never when it is an action to take.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -68,6 +69,13 @@ class _Index:
         for word in new:
             self.postings.setdefault(word, []).append(k)
 
+    def only_one_with(self, words: frozenset[str]) -> Group | None:
+        """Return the one group whose words include all of ``words``."""
+        if len(words) < 2:
+            return None
+        keys = set.intersection(*(set(self.postings.get(w, ())) for w in words))
+        return self.groups[keys.pop()] if len(keys) == 1 else None
+
     def best(self, own: frozenset[str]) -> Group | None:
         """Return the group whose words ``own`` repeats most, when clear."""
         shared: Counter[int] = Counter()
@@ -96,6 +104,7 @@ class Resolver:
         self.index = _Index()
         self.explanations: list[Explanation] = []
         self.by_id = False
+        self.home: dict[int, Group] = {}
         # Set when the report is only summaries and lists, so its actions
         # are its findings.
         self.only_lists = False
@@ -129,9 +138,17 @@ class Resolver:
         chosen = {id(c) for c in primary}
         for cand in primary:
             self.place_primary(cand)
+        unmatched: list[Candidate] = []
         for cand in live:
-            if id(cand) not in chosen:
-                self.place_reference(cand)
+            if id(cand) in chosen:
+                continue
+            group, reason = self.target(cand)
+            if group is None:
+                unmatched.append(cand)
+            else:
+                self.join(cand, group, reason)
+        for cand in unmatched:
+            self.place_unmatched(cand, live)
         self.explanations.sort(key=lambda e: (e.line, e.end))
         return self.index.groups
 
@@ -175,12 +192,20 @@ class Resolver:
                     return group, "states the same finding in other words"
         return None, ""
 
-    def place_reference(self, cand: Candidate) -> None:
-        group, reason = self.target(cand)
+    def join(self, cand: Candidate, group: Group, reason: str) -> None:
+        group.references.append(cand)
+        self.home[id(cand)] = group
+        self.index.note(group, cand)
+        self.explain(cand, "merged", reason, group)
+
+    def place_unmatched(self, cand: Candidate, live: list[Candidate]) -> None:
+        group = self.aligned(cand, live)
         if group is not None:
-            group.references.append(cand)
-            self.index.note(group, cand)
-            self.explain(cand, "merged", reason, group)
+            self.join(
+                cand,
+                group,
+                "stands where that finding stands in a list in the same order",
+            )
             return
         if (
             not self.by_id
@@ -205,6 +230,30 @@ class Resolver:
             why = "the report names its findings by id and this is not one of them"
         self.explain(cand, "skipped", f"refers to no finding found: {why}", None)
 
+    def aligned(self, cand: Candidate, live: list[Candidate]) -> Group | None:
+        """Return the finding at ``cand``'s place in a list that follows the
+        findings' order, when its other items all do."""
+        if cand.block < 0:
+            return None
+        siblings = [
+            c for c in live if c.block == cand.block and c.source == cand.source
+        ]
+        offsets = {
+            self.home[id(c)].key - k
+            for k, c in enumerate(siblings)
+            if id(c) in self.home
+        }
+        matched = sum(1 for c in siblings if id(c) in self.home)
+        if len(offsets) != 1 or matched < 2:
+            return None
+        key = siblings.index(cand) + offsets.pop()
+        if not 0 <= key < len(self.index.groups):
+            return None
+        group = self.index.groups[key]
+        if any(c.block == cand.block for c in group.references):
+            return None
+        return group
+
     def target(self, cand: Candidate) -> tuple[Group | None, str]:
         if cand.strong and cand.ref.upper() in self.index.by_ref:
             return self.index.by_ref[cand.ref.upper()], f"the same id {cand.ref}"
@@ -219,6 +268,11 @@ class Resolver:
         group = self.index.best(tokens(cand.title))
         if group is not None:
             return group, "repeats most of its words"
+        subject = re.match(r"^([^:\uff1a]{3,60})[:\uff1a]\s", cand.title)
+        if subject:
+            group = self.index.only_one_with(tokens(subject.group(1)))
+            if group is not None:
+                return group, f"names its subject {subject.group(1)!r}"
         return None, ""
 
 

@@ -122,8 +122,14 @@ class Reader:
 
     def read(self) -> None:
         i = 0
+        in_list = False
         while i < len(self.blocks):
             block = self.blocks[i]
+            listed = isinstance(block, Text) and bool(block.marker)
+            if listed and not in_list:
+                self.table_count += 1  # a new list: its items are siblings
+            if not isinstance(block, Blank):
+                in_list = listed
             if isinstance(block, Heading):
                 i = self.heading(i, block)
                 continue
@@ -179,7 +185,8 @@ class Reader:
         end = self.section_end(i, block.level)
         self.push(block.level, None, "none")
         if area != "none" and (severity_tag(bare) or self.has_severity_field(i, end)):
-            cand = Candidate("section", block.line, self.end_line(end), title=bare)
+            title = strip_tags(bare)
+            cand = Candidate("section", block.line, self.end_line(end), title=title)
             cand.skip = (
                 "its heading names a test scenario"
                 if is_test_title(bare)
@@ -301,6 +308,7 @@ class Reader:
         if not strong and tag is None and context is None and not (restates and refs):
             return i + 1
         cand = Candidate("list", block.line, block.line, self.area(), strong=strong)
+        cand.block = self.table_count
         if strong and ident:
             cand.ref = ident.group(1)
             cand.offer_severity(severity_from_ref(cand.ref), SEV_REF)

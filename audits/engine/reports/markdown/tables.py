@@ -181,6 +181,8 @@ class TableReader:
             return False
         if any(role in self.cols for role in ("ref", "severity", "status")):
             return True
+        if self.area == "restates":
+            return True
         if "location" in self.cols and any(
             parse_location(row[self.cols["location"]]).file for row in self.rows
         ):

@@ -29,7 +29,7 @@ _NOT_IDS = re.compile(
 # ``CRIT-1: Title``, ``[Security] SEC-01: Title``, ``Finding SEC-1 - Title``.
 ID_TITLE = re.compile(
     rf"^\W{{0,6}}(?:\[[^\]]{{1,40}}\]\s*)?(?:(?:finding|issue)\s+)?\[?({ID})\]?"
-    r"\s*(?::|\uff1a|\.|\)|\u2014|\u2013|-|\|)\s*(.+)$",
+    r"(?:\s*(?::|\uff1a|\.|\)|\u2014|\u2013|-|\|)\s*|\s+)(.+)$",
 )
 # ``Issue #3: Title``, ``Finding 3 - Title``, ``Проблема №2: ...``.
 NUMBERED_TITLE = re.compile(
