@@ -157,3 +157,54 @@ def test_plumbline_command_line_routes_parse_report(
 
     assert status == 0
     assert "6 finding(s)" in capsys.readouterr().out
+
+
+def test_explain_prints_every_place_with_its_lines_and_fate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = _main(str(FIXTURES / "styles" / "category_summary.md"), "--explain")
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "How each place was read:" in out
+    assert "line 10       KEPT    Fact tables are joined" in out
+    assert "line 12       SKIPPED Daily base backups" in out
+    assert "its severity says 'None found'" in out
+    assert "line 22       MERGED  Index sales.store_id -> Fact tables are joined" in out
+
+
+def test_stated_totals_are_shown_beside_the_imported_ones_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = _main(str(FIXTURES / "styles" / "category_summary.md"))
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "Totals per severity (stated by the report / imported):" in out
+    assert "  medium       2 / 1     <- differs" in out
+    assert "  high         2 / 2" in out
+    assert "Note: The report states 2 medium finding(s); 1 was imported." in out
+
+
+def test_json_keeps_its_items_and_adds_explanations_on_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _main(str(FIXTURES / "styles" / "issue_numbers.md"), "--format", "json")
+    plain = json.loads(capsys.readouterr().out)
+    _main(
+        str(FIXTURES / "styles" / "issue_numbers.md"), "--format", "json", "--explain"
+    )
+    explained = json.loads(capsys.readouterr().out)
+
+    assert "explain" not in plain
+    assert plain["items"] == explained["items"]
+    assert plain["items"][0]["source_line"] == 5
+    assert {e["action"] for e in explained["explain"]} == {"kept", "merged"}
+    assert explained["explain"][5] == {
+        "action": "merged",
+        "line": 37,
+        "end": 37,
+        "text": "Lock the seat row while confirming (see #1)",
+        "reason": "it points at #1",
+        "finding": "#1",
+    }

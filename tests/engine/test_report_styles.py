@@ -102,7 +102,7 @@ def test_cross_references_merge_recommendations_into_their_findings() -> None:
         (44, "#1"),
         (45, "#5"),
     }
-    assert all(e.reason == f"points at {e.finding}" for e in merged)
+    assert all(e.reason == f"it points at {e.finding}" for e in merged)
     by_ref = _by_ref(report)
     assert by_ref["1"].source_lines == (5, 37, 44)
     assert by_ref["1"].source_line == 5

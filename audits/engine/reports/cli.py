@@ -8,6 +8,8 @@ import os
 import sys
 from typing import TextIO
 
+from audits.engine.issues import Severity
+
 from . import parse_report
 from .decode import DEFAULT_MAX_BYTES, check_size
 from .types import ParsedReport, ReportError
@@ -33,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"refuse larger files (default: {DEFAULT_MAX_BYTES})",
     )
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="for every place that looked like a finding, print its lines and "
+        "whether it was kept, merged into a finding or skipped, and why",
+    )
+    parser.add_argument(
         "--root",
         default="",
         help="make absolute SARIF paths under this folder relative",
@@ -55,11 +63,17 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"plumbline: {path}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    explain = bool(getattr(args, "explain", False))
     if args.format == "json":
-        json.dump(report.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        document = report.as_dict()
+        if explain:
+            document["explain"] = [e.as_dict() for e in report.explanations]
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         write_text(report, sys.stdout)
+        if explain:
+            write_explanations(report, sys.stdout)
     return EXIT_OK
 
 
@@ -88,6 +102,8 @@ def write_text(report: ParsedReport, out: TextIO) -> None:
         width = max(len(label) for label in report.grades)
         for label, grade in report.grades.items():
             out.write(f"  {label.ljust(width)}  {grade}\n")
+    if report.stated is not None:
+        write_totals(report, out)
     for warning in report.warnings:
         out.write(f"\nNote: {warning}\n")
     if not report.items:
@@ -111,6 +127,44 @@ def write_text(report: ParsedReport, out: TextIO) -> None:
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+
+
+def write_totals(report: ParsedReport, out: TextIO) -> None:
+    """Write the report's own totals per severity beside what was imported."""
+    stated = report.stated or {}
+    imported = report.imported_counts()
+    order = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
+    shown = [s for s in order if s in stated or s in imported]
+    out.write("\nTotals per severity (stated by the report / imported):\n")
+    for severity in shown:
+        mark = (
+            ""
+            if stated.get(severity, 0) == imported.get(severity, 0)
+            else "  <- differs"
+        )
+        out.write(
+            f"  {severity.ljust(8)}  {stated.get(severity, 0):>4} / "
+            f"{imported.get(severity, 0):<4}{mark}\n"
+        )
+
+
+def write_explanations(report: ParsedReport, out: TextIO) -> None:
+    """Write where every candidate came from and what became of it."""
+    out.write("\nHow each place was read:\n")
+    if not report.explanations:
+        out.write("  Nothing in the file looked like a finding.\n")
+    for item in report.explanations:
+        lines = (
+            f"line {item.line}"
+            if item.end <= item.line
+            else f"lines {item.line}-{item.end}"
+        )
+        into = f" -> {item.finding}" if item.action == "merged" else ""
+        out.write(
+            f"  {lines.ljust(13)} {item.action.upper().ljust(7)} "
+            f"{_shorten(item.text)}{into}\n"
+            f"  {'':13} {'':7} because {item.reason}\n"
+        )
 
 
 def _shorten(text: str) -> str:

@@ -50,8 +50,9 @@ def parse_markdown(text: str, *, filename: str = "") -> ParsedReport:
         explanations=tuple(explanations),
     )
     for severity, stated, imported in report.totals_differences():
+        verb = "was" if imported == 1 else "were"
         warnings.append(
             f"The report states {stated} {severity} finding(s); "
-            f"{imported} were imported."
+            f"{imported} {verb} imported."
         )
     return ParsedReport(**{**report.__dict__, "warnings": tuple(warnings)})

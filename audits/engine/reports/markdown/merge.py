@@ -131,7 +131,7 @@ class Resolver:
         live: list[Candidate] = []
         for cand in self.candidates:
             if cand.skip:
-                self.explain(cand, "skipped", f"not a problem: {cand.skip}", None)
+                self.explain(cand, "skipped", f"it is not a problem: {cand.skip}", None)
             else:
                 live.append(cand)
         primary = self.primaries(live)
@@ -179,7 +179,7 @@ class Resolver:
     def same_as(self, cand: Candidate) -> tuple[Group | None, str]:
         if self.by_id:
             group = self.index.by_ref.get(cand.ref.upper())
-            return group, f"the same id {cand.ref}"
+            return group, f"it has the same id {cand.ref}"
         key = title_key(cand.title)
         own = tokens(cand.title)
         for group in self.index.groups:
@@ -189,7 +189,7 @@ class Resolver:
                 shared = len(own & tokens(other.title))
                 ratio = shared / max(1, min(len(own), len(tokens(other.title))))
                 if title_key(other.title) == key or (shared >= 3 and ratio >= 0.8):
-                    return group, "states the same finding in other words"
+                    return group, "it states the same finding in other words"
         return None, ""
 
     def join(self, cand: Candidate, group: Group, reason: str) -> None:
@@ -204,7 +204,7 @@ class Resolver:
             self.join(
                 cand,
                 group,
-                "stands where that finding stands in a list in the same order",
+                "it stands where that finding stands, in a list in the same order",
             )
             return
         if (
@@ -217,7 +217,7 @@ class Resolver:
             self.explain(
                 cand,
                 "kept",
-                "restates no finding and describes a problem with its own severity",
+                "it restates no finding and describes a problem with its own severity",
                 group,
             )
             return
@@ -228,7 +228,7 @@ class Resolver:
         )
         if self.by_id:
             why = "the report names its findings by id and this is not one of them"
-        self.explain(cand, "skipped", f"refers to no finding found: {why}", None)
+        self.explain(cand, "skipped", f"it refers to no finding found: {why}", None)
 
     def aligned(self, cand: Candidate, live: list[Candidate]) -> Group | None:
         """Return the finding at ``cand``'s place in a list that follows the
@@ -243,10 +243,13 @@ class Resolver:
             for k, c in enumerate(siblings)
             if id(c) in self.home
         }
-        matched = sum(1 for c in siblings if id(c) in self.home)
-        if len(offsets) != 1 or matched < 2:
+        place = siblings.index(cand)
+        before = any(id(c) in self.home for c in siblings[:place])
+        after = any(id(c) in self.home for c in siblings[place + 1 :])
+        # Only a gap between two matched items: a list may stop early.
+        if len(offsets) != 1 or not (before and after):
             return None
-        key = siblings.index(cand) + offsets.pop()
+        key = place + offsets.pop()
         if not 0 <= key < len(self.index.groups):
             return None
         group = self.index.groups[key]
@@ -256,23 +259,23 @@ class Resolver:
 
     def target(self, cand: Candidate) -> tuple[Group | None, str]:
         if cand.strong and cand.ref.upper() in self.index.by_ref:
-            return self.index.by_ref[cand.ref.upper()], f"the same id {cand.ref}"
+            return self.index.by_ref[cand.ref.upper()], f"it has the same id {cand.ref}"
         named = {m.upper() for m in cand.mentions if m.upper() in self.index.by_ref}
         if len(named) == 1:
             ref = named.pop()
-            return self.index.by_ref[ref], f"names {ref}"
+            return self.index.by_ref[ref], f"it names {ref}"
         pointed = [self.index.by_number.get(n, []) for n in cand.xrefs]
         hits = [groups[0] for groups in pointed if len(groups) == 1]
         if len(hits) == 1:
-            return hits[0], f"points at #{hits[0].primary[0].number}"
+            return hits[0], f"it points at #{hits[0].primary[0].number}"
         group = self.index.best(tokens(cand.title))
         if group is not None:
-            return group, "repeats most of its words"
+            return group, "it repeats most of the finding's words"
         subject = re.match(r"^([^:\uff1a]{3,60})[:\uff1a]\s", cand.title)
         if subject:
             group = self.index.only_one_with(tokens(subject.group(1)))
             if group is not None:
-                return group, f"names its subject {subject.group(1)!r}"
+                return group, f"its subject {subject.group(1)!r} names the finding"
         return None, ""
 
 
@@ -285,7 +288,7 @@ def _apart(cand: Candidate, other: Candidate) -> bool:
 
 def _kept_reason(cand: Candidate) -> str:
     where = {"section": "a section", "table": "a table row", "list": "a list item"}
-    text = f"{where.get(cand.source, cand.source)} that states a finding"
+    text = f"it is {where.get(cand.source, cand.source)} that states a finding"
     if cand.ref:
         text += f" with the id {cand.ref}"
     return text
