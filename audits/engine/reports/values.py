@@ -83,22 +83,18 @@ _ANY_WORD = re.compile(rf"(?<![\w-])({WORDS})(?![\w])", re.IGNORECASE)
 _P_LEVEL = re.compile(r"(?<![\w.])P([0-4])(?![\w.])")
 _PRIORITY_NUMBER = re.compile(r"\bpriority\s*[:#=]?\s*([0-4])\b", re.IGNORECASE)
 _QUALIFIER = r"(?:\s+(?:priority|severity|risk))?"
-_BRACKETED = re.compile(
-    rf"[\[(]\s*(?:priority\s*[:=]?\s*)?({WORDS}){_QUALIFIER}\s*[\])]",
-    re.IGNORECASE,
-)
-_LABELLED = re.compile(
-    rf"\b(?:priority|severity|sev|risk|level)\s*[:=]?\s*[*_]*\s*({WORDS})(?![\w])",
-    re.IGNORECASE,
-)
-_LEADING = re.compile(
-    rf"^[\W\d_]*?({WORDS}){_QUALIFIER}\s*(?:[:)\]\u2014\u2013-]|$)",
-    re.IGNORECASE,
+# Tags, tried in this order: "[High]" or "(critical)", "Severity: low",
+# a leading "Critical:" and a trailing "- low".
+_TAG_PATTERNS = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"[\[(]\s*(?:priority\s*[:=]?\s*)?({WORDS}){_QUALIFIER}\s*[\])]",
+        rf"\b(?:priority|severity|sev|risk|level)\s*[:=]?\s*[*_]*\s*({WORDS})(?![\w])",
+        rf"^[\W\d_]*?({WORDS}){_QUALIFIER}\s*(?:[:)\]\u2014\u2013-]|$)",
+        rf"[\u2014\u2013-]\s*({WORDS})(?:\s+priority)?\W*$",
+    )
 )
 _LEADING_HEADING = re.compile(rf"^[\W\d_]*?({WORDS})(?![\w])", re.IGNORECASE)
-_TRAILING = re.compile(
-    rf"[\u2014\u2013-]\s*({WORDS})(?:\s+priority)?\W*$", re.IGNORECASE
-)
 _NON_PROBLEM = re.compile(
     r"^\W*(pass(ed)?|ok(ay)?|excellent|good|fine|healthy|clean|compliant|n/?a|"
     r"none(\s+(found|detected|identified))?|no\s+(issues?|problems?|findings?)"
@@ -165,7 +161,7 @@ def severity_tag(text: str, *, heading: bool = False) -> Severity | None:
     match = _P_LEVEL.search(text) or _PRIORITY_NUMBER.search(text)
     if match:
         return _P_SCALE[match.group(1)]
-    for pattern in (_BRACKETED, _LABELLED, _LEADING, _TRAILING):
+    for pattern in _TAG_PATTERNS:
         match = pattern.search(text)
         if match:
             return word_severity(match.group(1))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from audits.engine.issues import Severity, make_fingerprint, normalise
 from audits.engine.reports.checkmap import match_check
 from audits.engine.reports.types import ItemStatus, ReportItem
@@ -72,27 +75,23 @@ def build_item(group: Group, warnings: list[str]) -> ReportItem:
     same_id = [c for c in group.references if c.strong and c.ref == ref]
     titles = list(dict.fromkeys(c.title for c in primary + same_id))
     check, dimension = match_check(*titles)
-    lines = sorted({line for c in members for line in range(c.line, c.line + 1)})
-    return ReportItem(
-        ref=ref,
-        title=title,
-        severity=severity,
-        status=status,
-        effort=effort,
-        effort_minutes=minutes,
-        effort_bucket=bucket,
-        file=location.file,
-        line=location.line,
-        object=_first([c.object for c in primary]),
-        description=description,
-        remediation=remediation,
-        check=check,
-        dimension=dimension,
-        fingerprint=make_fingerprint(FINGERPRINT_KIND, ref, normalise(title)),
-        status_note=note if status != "open" else "",
-        source_line=primary[0].line or None,
-        source_lines=tuple(lines),
-    )
+    details: dict[str, Any] = {
+        "effort": effort,
+        "effort_minutes": minutes,
+        "effort_bucket": bucket,
+        "file": location.file,
+        "line": location.line,
+        "object": _first([c.object for c in primary]),
+        "description": description,
+        "remediation": remediation,
+        "check": check,
+        "dimension": dimension,
+        "fingerprint": make_fingerprint(FINGERPRINT_KIND, ref, normalise(title)),
+        "status_note": note if status != "open" else "",
+        "source_line": primary[0].line or None,
+        "source_lines": tuple(sorted({c.line for c in members})),
+    }
+    return replace(ReportItem(ref, title, severity, status), **details)
 
 
 __all__ = ["FINGERPRINT_KIND", "build_item"]

@@ -69,6 +69,22 @@ class _Index:
         for word in new:
             self.postings.setdefault(word, []).append(k)
 
+    def near(self, own: frozenset[str]) -> list[Group]:
+        """Return the groups that share a word with ``own``, in order."""
+        return [self.groups[k] for k in sorted(self.shared(own))]
+
+    def shared(self, own: frozenset[str]) -> dict[int, int]:
+        """Return how many words of ``own`` each group shares, for the groups
+        that share one of its rarer words (all words, in a short report)."""
+        limit = max(64, len(self.groups) // 8)
+        postings = [self.postings.get(word, []) for word in own]
+        rare = [p for p in postings if len(p) <= limit]
+        keys = {k for p in (rare or postings) for k in p}
+        if len(keys) > 4 * limit:
+            counted = Counter(k for p in rare for k in p).most_common(limit)
+            keys = {k for k, _ in counted}
+        return {k: len(own & self.words[k]) for k in keys}
+
     def only_one_with(self, words: frozenset[str]) -> Group | None:
         """Return the one group whose words include all of ``words``."""
         if len(words) < 2:
@@ -78,13 +94,10 @@ class _Index:
 
     def best(self, own: frozenset[str]) -> Group | None:
         """Return the group whose words ``own`` repeats most, when clear."""
-        shared: Counter[int] = Counter()
-        for word in own:
-            shared.update(self.postings.get(word, ()))
         scored = sorted(
             (
                 (count / len(self.words[k]), count, k)
-                for k, count in shared.items()
+                for k, count in self.shared(own).items()
                 if count >= 2 and count / len(self.words[k]) >= _MERGE_THRESHOLD
             ),
             reverse=True,
@@ -105,6 +118,7 @@ class Resolver:
         self.explanations: list[Explanation] = []
         self.by_id = False
         self.home: dict[int, Group] = {}
+        self.siblings: dict[tuple[int, str], list[Candidate]] = {}
         # Set when the report is only summaries and lists, so its actions
         # are its findings.
         self.only_lists = False
@@ -182,12 +196,13 @@ class Resolver:
             return group, f"it has the same id {cand.ref}"
         key = title_key(cand.title)
         own = tokens(cand.title)
-        for group in self.index.groups:
+        for group in self.index.near(own):
             if any(_apart(cand, other) for other in group.primary):
                 continue
             for other in group.primary:
-                shared = len(own & tokens(other.title))
-                ratio = shared / max(1, min(len(own), len(tokens(other.title))))
+                theirs = tokens(other.title)
+                shared = len(own & theirs)
+                ratio = shared / max(1, min(len(own), len(theirs)))
                 if title_key(other.title) == key or (shared >= 3 and ratio >= 0.8):
                     return group, "it states the same finding in other words"
         return None, ""
@@ -235,9 +250,10 @@ class Resolver:
         findings' order, when its other items all do."""
         if cand.block < 0:
             return None
-        siblings = [
-            c for c in live if c.block == cand.block and c.source == cand.source
-        ]
+        if not self.siblings:
+            for other in live:
+                self.siblings.setdefault((other.block, other.source), []).append(other)
+        siblings = self.siblings[(cand.block, cand.source)]
         offsets = {
             self.home[id(c)].key - k
             for k, c in enumerate(siblings)
@@ -283,7 +299,22 @@ def _apart(cand: Candidate, other: Candidate) -> bool:
     """Return whether two full statements are two findings however alike."""
     if cand.block >= 0 and cand.block == other.block:
         return True
-    return cand.source == "section" and other.source == "section"
+    if cand.source == "section" and other.source == "section":
+        return True
+    # Different numbers, places or objects name different findings.
+    return any(
+        a and b and a != b
+        for a, b in (
+            (cand.number, other.number),
+            (_place(cand), _place(other)),
+            (cand.object.lower(), other.object.lower()),
+        )
+    )
+
+
+def _place(cand: Candidate) -> str:
+    loc = cand.location
+    return f"{loc.file}:{loc.line}" if loc.file else ""
 
 
 def _kept_reason(cand: Candidate) -> str:

@@ -23,7 +23,7 @@ from .candidate import (
     Candidate,
     apply_fields,
 )
-from .tables import TableReader, grade_table, score, status_of
+from .tables import TableReader, grade_line, grade_table, status_of
 from .text import (
     FIELD_ROLES,
     ID_TITLE,
@@ -49,18 +49,6 @@ from .text import (
     xrefs,
 )
 
-_OVERALL_GRADE = re.compile(
-    r"\boverall\b[^:\n|]{0,40}:\s*[*_]*\s*([A-F][+-]?)(?![\w+-])", re.IGNORECASE
-)
-_OVERALL_SCORE = re.compile(
-    r"\b(?:overall|final|total)\b[^:\n|]{0,40}:\s*[*_]*\s*(\d{1,3}(?:\.\d+)?)\s*/\s*"
-    r"(10|100)\b",
-    re.IGNORECASE,
-)
-_ANY_SCORE = re.compile(
-    r"\bscore\b[^:\n|]{0,20}?[:\s]\s*[*_]*(\d{1,3}(?:\.\d+)?)\s*/\s*(10|100)\b",
-    re.IGNORECASE,
-)
 # "Priority 2 - Improve soon" and "High priority: ..." head a group of
 # findings however many words follow; a bare "P0 - ..." heads one finding.
 _GROUP_HEAD = re.compile(
@@ -136,7 +124,7 @@ class Reader:
             if isinstance(block, Table):
                 self.table(block)
             elif isinstance(block, Text):
-                self.grade_line(block.text)
+                grade_line(block.text, self.grades)
                 i = self.text(i, block)
                 continue
             i += 1
@@ -373,14 +361,6 @@ class Reader:
                     cand.skip or "it sits under a heading that lists no problems"
                 )
             self.add(cand)
-
-    def grade_line(self, text: str) -> None:
-        match = _OVERALL_GRADE.search(text)
-        if match and "overall" not in self.grades:
-            self.grades["overall"] = match.group(1)
-        match = _OVERALL_SCORE.search(text) or _ANY_SCORE.search(text)
-        if match and "score" not in self.grades:
-            self.grades["score"] = score(match.group(1), match.group(2))
 
 
 def _quoted_location(text: str) -> Location:

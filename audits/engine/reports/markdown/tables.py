@@ -314,6 +314,28 @@ def _grade_row(label: str, value: str, grades: dict[str, str]) -> None:
         grades.setdefault("score", score(number.group(0), scale))
 
 
+# "Overall grade: B-", "Overall score: 7.4/10" and "Score 74/100" in prose.
+_OVERALL_GRADE, _OVERALL_SCORE, _ANY_SCORE = (
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\boverall\b[^:\n|]{0,40}:\s*[*_]*\s*([A-F][+-]?)(?![\w+-])",
+        r"\b(?:overall|final|total)\b[^:\n|]{0,40}:\s*[*_]*\s*(\d{1,3}(?:\.\d+)?)"
+        r"\s*/\s*(10|100)\b",
+        r"\bscore\b[^:\n|]{0,20}?[:\s]\s*[*_]*(\d{1,3}(?:\.\d+)?)\s*/\s*(10|100)\b",
+    )
+)
+
+
+def grade_line(text: str, grades: dict[str, str]) -> None:
+    """Read an overall grade or score stated in a line of prose into ``grades``."""
+    match = _OVERALL_GRADE.search(text)
+    if match and "overall" not in grades:
+        grades["overall"] = match.group(1)
+    match = _OVERALL_SCORE.search(text) or _ANY_SCORE.search(text)
+    if match and "score" not in grades:
+        grades["score"] = score(match.group(1), match.group(2))
+
+
 def score(number: str, scale: str) -> str:
     """Return a score out of ``scale`` as a score out of ten."""
     value = float(number) / (10.0 if scale == "100" else 1.0)

@@ -4,6 +4,7 @@ word sets for matching, and the words that classify a heading's area."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from audits.engine.reports.values import (
     GOOD_EMOJI,
@@ -117,6 +118,7 @@ _PLAIN_FIELD = re.compile(
 )
 
 
+@lru_cache(maxsize=8192)
 def clean(text: str) -> str:
     """Return ``text`` without Markdown markup, links reduced to labels."""
     text = _LINK.sub(lambda m: m.group(1), text)
@@ -189,6 +191,7 @@ def xrefs(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_XREF.findall(text)))
 
 
+@lru_cache(maxsize=8192)
 def tokens(text: str) -> frozenset[str]:
     """Return the stemmed content words of ``text`` for title matching."""
     words: list[str] = []
@@ -207,6 +210,7 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=8192)
 def title_key(text: str) -> str:
     """Return ``text`` reduced to lower-case words, for exact comparison."""
     return " ".join(re.findall(r"[^\W_]+", clean(text).lower()))
@@ -302,27 +306,26 @@ _RESTATES = re.compile(
     r"r[ée]sum[ée]|synth[eè]se|建议|总结|摘要",
     re.IGNORECASE,
 )
-# Nothing under these headings is a problem: tests, statistics, praise.
-_NOT_FINDINGS = re.compile(
-    r"^(test\s+)?(scenarios?|test\s+cases?|tests?\s+run)\b|coverage|statistics|"
-    r"strengths|what('s| is)\s+(already\s+)?good|positive|passed\s+checks|"
-    r"well\s+done|thanks|acknowledg|out\s+of\s+scope|not\s+in\s+scope|no\s+issues|"
-    r"methodology|glossary|table\s+of\s+contents|^contents$|^toc$",
-    re.IGNORECASE,
-)
-_TEST_TITLE = re.compile(
-    r"^(test\s+)?(scenario|test\s+case|case)\s*#?\s*\d*\s*[:.\u2014\u2013-]",
-    re.IGNORECASE,
-)
-_RETRACTS = re.compile(
-    r"already\s+(exists?|in\s+place|implemented|handled|present|covered|there)|"
-    r"correct\s+as[\s-]is|no\s+(action|change)s?\s+(is\s+)?(needed|required)|"
-    r"not\s+an?\s+(issue|problem)|false\s+alarm|works\s+as\s+intended|"
-    r"on\s+closer\s+inspection|(?<!not\s)(?<!un)(?<!never\s)\bverified\b",
-    re.IGNORECASE,
+# Nothing under a heading of the first kind is a problem (tests, statistics,
+# praise); a title of the second kind names a test scenario; text of the
+# third kind takes its own item back.
+_NOT_FINDINGS, _TEST_TITLE, _RETRACTS = (
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"^(test\s+)?(scenarios?|test\s+cases?|tests?\s+run)\b|coverage|statistics|"
+        r"strengths|what('s| is)\s+(already\s+)?good|positive|passed\s+checks|"
+        r"well\s+done|thanks|acknowledg|out\s+of\s+scope|not\s+in\s+scope|"
+        r"no\s+issues|methodology|glossary|table\s+of\s+contents|^contents$|^toc$",
+        r"^(test\s+)?(scenario|test\s+case|case)\s*#?\s*\d*\s*[:.\u2014\u2013-]",
+        r"already\s+(exists?|in\s+place|implemented|handled|present|covered|there)|"
+        r"correct\s+as[\s-]is|no\s+(action|change)s?\s+(is\s+)?(needed|required)|"
+        r"not\s+an?\s+(issue|problem)|false\s+alarm|works\s+as\s+intended|"
+        r"on\s+closer\s+inspection|(?<!not\s)(?<!un)(?<!never\s)\bverified\b",
+    )
 )
 
 
+@lru_cache(maxsize=8192)
 def heading_area(text: str) -> str:
     """Return "restates", "none" or "" for what a heading's blocks hold."""
     bare = SECTION_NUMBER.sub("", text).strip()
@@ -369,3 +372,11 @@ def is_action(title: str) -> bool:
     """Return whether ``title`` starts with a verb telling what to do."""
     first = re.match(r"\W*([A-Za-z]+)", title)
     return first is not None and first.group(1).lower() in _ACTIONS
+
+
+def clear_caches() -> None:
+    """Forget memoised words and headings (benchmarks time a cold parse)."""
+    clean.cache_clear()
+    tokens.cache_clear()
+    title_key.cache_clear()
+    heading_area.cache_clear()

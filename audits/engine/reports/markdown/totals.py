@@ -12,19 +12,16 @@ from .tables import header_of
 from .text import clean
 
 _COUNT_FIRST = re.compile(rf"(?<![\w.])(\d{{1,4}})\s+({WORDS})(?![\w-])", re.IGNORECASE)
-_WORD_FIRST = re.compile(
-    rf"(?<![\w-])({WORDS})(?:\s+(?:findings?|issues?|severity))?\s*[:=]\s*(\d{{1,4}})"
-    r"(?![\w.])",
-    re.IGNORECASE,
-)
-_LABEL = re.compile(
-    r"^\W*(totals?|findings|issues|summary|counts?|by severity|итого|gesamt|total)"
-    r"\b",
-    re.IGNORECASE,
-)
-_HEADING_COUNT = re.compile(
-    rf"^\W*({WORDS})(?:\s+(?:severity|priority|findings?|issues?))?\s*\((\d{{1,4}})\)\s*$",
-    re.IGNORECASE,
+# "High: 3", a line that starts "Totals:", and a heading "Critical (5)".
+_WORD_FIRST, _LABEL, _HEADING_COUNT = (
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        rf"(?<![\w-])({WORDS})(?:\s+(?:findings?|issues?|severity))?\s*[:=]\s*"
+        r"(\d{1,4})(?![\w.])",
+        r"^\W*(totals?|findings|issues|summary|counts?|by severity|итого|gesamt)\b",
+        rf"^\W*({WORDS})(?:\s+(?:severity|priority|findings?|issues?))?\s*"
+        r"\((\d{1,4})\)\s*$",
+    )
 )
 _COUNT_HEADER = ("count", "number", "findings", "issues", "total", "#", "n", "qty")
 
