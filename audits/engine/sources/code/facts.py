@@ -1,0 +1,311 @@
+"""The code facts the checks read: SQL uses, connections, functions, ORM models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from audits.engine.sources.code_sql import SqlInfo
+
+from .calls import Candidates, candidates_by_name, resolve_call
+from .patterns import _WRAPPING_DECORATORS
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """A value formatted into a SQL template (f-string, ``%``, ``.format``, +)."""
+
+    index: int
+    expr: str
+    safe: bool  # a constant, an allowlisted name, a placeholder list, an int
+    identifiers: bool = False  # builds a list of names (``", ".join(...)``)
+
+
+@dataclass(frozen=True)
+class SqlUse:
+    """One execute-like call and the SQL it runs."""
+
+    file: str
+    line: int
+    function: str  # qualified name, "<module>" at module level
+    method: str  # execute, executemany, raw, text, or a project wrapper's name
+    receiver: str  # "conn", "self.db", "" for plain calls
+    conn: str  # connection identity inside the function
+    sql: SqlInfo
+    template: str
+    built: str  # literal, fstring, percent, format, concat
+    interpolations: tuple[Interpolation, ...] = ()
+    param_literals: tuple[tuple[str, str], ...] = ()  # ("?0", "'x'")
+    loop_depth: int = 0
+    loop_line: int | None = None  # the innermost enclosing loop
+    result_names: tuple[str, ...] = ()
+    arg_names: tuple[str, ...] = ()
+    single_row: bool = False
+    via: str = ""  # the project wrapper the SQL went through
+    in_test: bool = False
+    snippet: str = ""
+
+    def literal_writes(self) -> dict[str, str]:
+        """Return column -> literal string value this statement writes."""
+        params = dict(self.param_literals)
+        out: dict[str, str] = {}
+        for column, value in self.sql.written:
+            resolved = params.get(value, value) if value[:1] in "?:" else value
+            if resolved.startswith("'") and resolved.endswith("'"):
+                out[column] = resolved[1:-1]
+        return out
+
+
+@dataclass(frozen=True)
+class ConnectSite:
+    """A call that opens a connection, engine or pool, and how it is set up."""
+
+    file: str
+    line: int
+    function: str
+    factory: str  # "sqlite3.connect", "create_engine", ...
+    driver: str  # sqlite, postgresql, mysql, engine, pool
+    name: str = ""  # the variable it is bound to
+    context: str = "assign"  # with, async with, assign, return, expr
+    timeout: float | None = None  # timeout= when given as a number
+    timeout_given: bool = False
+    pragmas: tuple[tuple[str, str], ...] = ()
+    readonly: bool = False
+    url: str = ""
+    keywords: tuple[str, ...] = ()
+    pool_pre_ping: bool = False
+    pool_recycle: bool = False
+    loop_depth: int = 0
+    in_test: bool = False
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call of something by name, for the call graph."""
+
+    name: str  # the last name: ``helper`` in ``mod.helper(...)``
+    dotted: str  # ``self.helper``, ``mod.helper``
+    line: int
+    loop_depth: int = 0
+    loop_line: int | None = None
+    result_names: tuple[str, ...] = ()
+    arg_names: tuple[str, ...] = ()
+    conn_args: tuple[str, ...] = ()  # connection identities passed as arguments
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class TxnOp:
+    """A commit or rollback."""
+
+    line: int
+    op: str  # commit, rollback
+    receiver: str
+    conn: str
+    protected: bool  # inside try/except-rollback, a transaction block or finally
+    loop_line: int | None = None
+
+
+@dataclass(frozen=True)
+class LoopInfo:
+    line: int
+    end_line: int
+    kind: str  # for, async for, while, comprehension
+    iter_names: tuple[str, ...] = ()
+    iter_sql_line: int | None = None  # iterating straight over an execute call
+    accumulates: bool = False  # += or x = x + ... inside
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A function or method: what it calls, runs, opens and commits."""
+
+    qualname: str
+    name: str
+    file: str
+    line: int
+    end_line: int
+    class_name: str = ""
+    is_async: bool = False
+    params: tuple[str, ...] = ()
+    decorators: tuple[str, ...] = ()
+    in_test: bool = False
+    calls: tuple[CallSite, ...] = ()
+    txn: tuple[TxnOp, ...] = ()
+    loops: tuple[LoopInfo, ...] = ()
+    local_conns: tuple[str, ...] = ()  # connection identities opened here
+    returns_connection: bool = False
+    yields_connection: bool = False
+    commits_after_yield: bool = False
+    alters_in_try: tuple[int, ...] = ()  # lines of ALTER TABLE guarded by except
+    assigns: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...] = ()
+    if_tests: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    aggregate_calls: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    sql_param: int | None = None  # index of the parameter that carries SQL
+    params_param: int | None = None
+    # (connection identity, callee) for results of calls that may be
+    # connections; settled once every function is known
+    helper_conns: tuple[tuple[str, str], ...] = ()
+    returns_call: str = ""  # the callee whose result is returned
+
+    @property
+    def entry_point(self) -> bool:
+        """Return True when a decorator registers it (route, hook, job)."""
+        return any(d.split("(")[0] not in _WRAPPING_DECORATORS for d in self.decorators)
+
+
+@dataclass(frozen=True)
+class OrmColumn:
+    attr: str
+    name: str
+    type: str | None
+    type_unset: bool = False
+    foreign_key: str | None = None
+    index: bool = False
+    unique: bool = False
+    primary_key: bool = False
+    onupdate: str | None = None
+    default: str | None = None
+    server_default: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class OrmRelationship:
+    attr: str
+    target: str
+    back_populates: str | None = None
+    backref: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class OrmModel:
+    """An ORM model class (SQLAlchemy declarative or Django)."""
+
+    name: str
+    table: str
+    file: str
+    line: int
+    kind: str  # sqlalchemy, django
+    columns: tuple[OrmColumn, ...] = ()
+    relationships: tuple[OrmRelationship, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def column(self, attr: str) -> OrmColumn | None:
+        """Return the column mapped to attribute or column ``attr``."""
+        for col in self.columns:
+            if attr in (col.attr, col.name):
+                return col
+        return None
+
+
+@dataclass(frozen=True)
+class OrmFilter:
+    """A comparison inside an ORM filter/where call."""
+
+    file: str
+    line: int
+    function: str
+    model: str
+    column: str
+    op: str  # ==, !=, is_, is_not, isnull
+    value: str  # None, True, False
+    text: str
+
+
+@dataclass(frozen=True)
+class OrmWrite:
+    """A literal value an ORM call writes to a model's column."""
+
+    file: str
+    line: int
+    function: str
+    model: str
+    column: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CodeUse:
+    """A use of an API a check cares about (``declarative_base()``...)."""
+
+    file: str
+    line: int
+    function: str
+    what: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str  # relative, POSIX separators
+    crlf: int = 0
+    lf: int = 0
+    lines: int = 0
+    is_test: bool = False
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """Everything the code source learnt about one folder of Python code."""
+
+    root: str
+    files: tuple[FileInfo, ...] = ()
+    functions: tuple[FunctionInfo, ...] = ()
+    sql: tuple[SqlUse, ...] = ()
+    connects: tuple[ConnectSite, ...] = ()
+    models: tuple[OrmModel, ...] = ()
+    filters: tuple[OrmFilter, ...] = ()
+    orm_writes: tuple[OrmWrite, ...] = ()
+    uses: tuple[CodeUse, ...] = ()
+    # name -> qualified names (or "<module>") of non-test code that mention it
+    references: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    keywords: frozenset[str] = frozenset()  # backup/maintenance/logging markers
+    imports: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+    other_files: tuple[FileInfo, ...] = ()  # .sql and config files, for line endings
+
+    @cached_property
+    def by_qualname(self) -> dict[str, FunctionInfo]:
+        """Return the functions keyed by qualified name."""
+        return {f.qualname: f for f in self.functions}
+
+    @cached_property
+    def by_name(self) -> dict[str, list[FunctionInfo]]:
+        """Return the functions keyed by their short name."""
+        out: dict[str, list[FunctionInfo]] = {}
+        for f in self.functions:
+            out.setdefault(f.name, []).append(f)
+        return out
+
+    @cached_property
+    def refs(self) -> dict[str, tuple[str, ...]]:
+        """Return name -> who mentions it."""
+        return dict(self.references)
+
+    @cached_property
+    def sql_by_function(self) -> dict[str, list[SqlUse]]:
+        """Return the SQL uses grouped by qualified function name."""
+        out: dict[str, list[SqlUse]] = {}
+        for use in self.sql:
+            out.setdefault(use.function, []).append(use)
+        return out
+
+    @cached_property
+    def connects_by_function(self) -> dict[str, list[ConnectSite]]:
+        """Return the connection sites grouped by qualified function name."""
+        out: dict[str, list[ConnectSite]] = {}
+        for site in self.connects:
+            out.setdefault(site.function, []).append(site)
+        return out
+
+    @cached_property
+    def _candidates(self) -> dict[str, Candidates]:
+        """Return the call candidates of every short name several functions share."""
+        return candidates_by_name(self.by_name)
+
+    def resolve(self, call: CallSite, caller: FunctionInfo) -> FunctionInfo | None:
+        """Return the project function ``call`` most likely reaches, or None."""
+        return resolve_call(call, caller, self.by_name, self._candidates)

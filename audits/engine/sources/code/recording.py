@@ -1,0 +1,301 @@
+"""Record connections, execute calls and their SQL as the walker meets them."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from audits.engine.sources.code_sql import (
+    DYN,
+    analyse_sql,
+    looks_like_sql,
+    split_script,
+)
+
+from .facts import CodeUse, ConnectSite, Interpolation, SqlUse, TxnOp
+from .patterns import (
+    _CONN_PARAM,
+    _EXECUTE_METHODS,
+    _ONE_ROW_WORD,
+    _SERVER_FACTORIES,
+    _SESSION_CALL,
+    _SQL_FIRST_METHODS,
+    _SQLITE_FACTORIES,
+)
+from .resolve import Resolution, _Resolved
+from .syntax import _const_str, _dotted, _kw, _names, _snippet, _unwrap_await
+
+
+def _single_row_name(node: ast.Call) -> bool:
+    """Return True when the called helper's name says it returns one row."""
+    name = _dotted(node.func).split(".")[-1]
+    return name in ("fetchrow", "fetchval") or bool(
+        _ONE_ROW_WORD.search(name.replace("_", " "))
+    )
+
+
+class SqlRecording(Resolution):
+    """Record connection sites, execute calls and the SQL they run."""
+
+    def _connection_expr(self, expr: ast.AST, name: str, context: str) -> str:
+        """Record ``expr`` if it opens a connection; return its identity."""
+        if not isinstance(expr, ast.Call):
+            return ""
+        dotted = _dotted(expr.func)
+        factory = dotted
+        driver = _SQLITE_FACTORIES.get(dotted) or _SERVER_FACTORIES.get(dotted)
+        if (
+            driver is None
+            and dotted.endswith(".connect")
+            and dotted.split(".")[0] in ("sqlite3", "aiosqlite")
+        ):
+            driver = "sqlite"
+        conn_id = f"local:{name or 'expr'}@{expr.lineno}:{expr.col_offset}"
+        if driver is None:
+            if _SESSION_CALL.search(dotted) and not dotted.startswith("self."):
+                self.local_conns.append(conn_id)
+                return conn_id
+            # Perhaps a project helper that hands out connections; whether
+            # it does is settled once every function is known.
+            if name and (
+                _CONN_PARAM.search(name) or re.search(r"conn|db|session|cursor", name)
+            ):
+                self.helper_conns.append((conn_id, dotted.split(".")[-1]))
+                return conn_id
+            return ""
+        timeout_node = _kw(expr, "timeout")
+        if timeout_node is None and driver == "sqlite" and len(expr.args) > 1:
+            timeout_node = expr.args[1]
+        timeout: float | None = None
+        if isinstance(timeout_node, ast.Constant) and isinstance(
+            timeout_node.value, int | float
+        ):
+            timeout = float(timeout_node.value)
+        url = ""
+        if expr.args:
+            url = _const_str(expr.args[0]) or _dotted(expr.args[0])
+            resolved = self._resolve(expr.args[0], 0)
+            if resolved is not None and not resolved.interps:
+                url = resolved.template
+        keywords = tuple(kw.arg for kw in expr.keywords if kw.arg)
+        pre_ping = _kw(expr, "pool_pre_ping")
+        readonly = "mode=ro" in url or "immutable=1" in url
+        self.col.connects.append(
+            ConnectSite(
+                file=self.mod.rel,
+                line=expr.lineno,
+                function=self.qualname,
+                factory=factory,
+                driver=driver,
+                name=name,
+                context=context,
+                timeout=timeout,
+                timeout_given=timeout_node is not None,
+                readonly=readonly,
+                url=url,
+                keywords=keywords,
+                pool_pre_ping=isinstance(pre_ping, ast.Constant)
+                and bool(pre_ping.value),
+                pool_recycle=_kw(expr, "pool_recycle") is not None
+                or _kw(expr, "check") is not None
+                or _kw(expr, "max_idle") is not None,
+                loop_depth=len(self.loops),
+                in_test=self.mod.is_test,
+                snippet=_snippet(self.mod.lines, expr.lineno),
+            )
+        )
+        self.local_conns.append(conn_id)
+        return conn_id
+
+    def _use(self, node: ast.AST, what: str) -> None:
+        line = getattr(node, "lineno", 0)
+        self.col.uses.append(
+            CodeUse(
+                self.mod.rel, line, self.qualname, what, _snippet(self.mod.lines, line)
+            )
+        )
+
+    def _txn(self, node: ast.Call, op: str, receiver: str) -> None:
+        conn = self._conn_of(receiver)
+        protected = (
+            self.txn_blocks > 0 or any(self.try_rollback) or conn in self.with_conns
+        )
+        if op == "commit" and self.yielded:
+            self.commits_after_yield = True
+        self.txn.append(
+            TxnOp(node.lineno, op, receiver, conn, protected, self._loop_line())
+        )
+
+    def _params_literals(self, node: ast.expr | None) -> tuple[tuple[str, str], ...]:
+        if node is None:
+            return ()
+        if isinstance(node, ast.Name) and node.id in self.str_assigns:
+            node = self.str_assigns[node.id][-1]
+        out: list[tuple[str, str]] = []
+        if isinstance(node, ast.Tuple | ast.List):
+            for i, elt in enumerate(node.elts):
+                lit = self._literal(elt)
+                if lit is not None:
+                    out.append((f"?{i}", lit))
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=False):
+                k = _const_str(key)
+                lit = self._literal(value)
+                if k is not None and lit is not None:
+                    out.append((f":{k}", lit))
+        return tuple(out)
+
+    def _literal(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                return "'" + node.value + "'"
+            if node.value is None:
+                return "NULL"
+            return str(node.value)
+        return None
+
+    def _execute_call(self, node: ast.Call, method: str, receiver: str) -> bool:
+        if not node.args:
+            sql_node = _kw(node, "sql") or _kw(node, "statement") or _kw(node, "query")
+            if sql_node is None:
+                return False
+        else:
+            sql_node = node.args[0]
+        sql_node = _unwrap_await(sql_node)  # type: ignore[assignment]
+        assert isinstance(sql_node, ast.expr)
+        # ``conn.execute(text("..."))`` - the SQL is inside text().
+        if isinstance(sql_node, ast.Call):
+            self.handled_calls.add(id(sql_node))
+        if (
+            isinstance(sql_node, ast.Call)
+            and _dotted(sql_node.func).split(".")[-1] == "text"
+            and sql_node.args
+        ):
+            sql_node = sql_node.args[0]
+        if (
+            isinstance(sql_node, ast.Name)
+            and sql_node.id in self.params
+            and sql_node.id not in self.str_assigns
+        ):
+            if method in _EXECUTE_METHODS or method in _SQL_FIRST_METHODS:
+                self.sql_param = self.params.index(sql_node.id)
+                if (
+                    len(node.args) > 1
+                    and isinstance(node.args[1], ast.Name)
+                    and node.args[1].id in self.params
+                ):
+                    self.params_param = self.params.index(node.args[1].id)
+            return False
+        resolved = self._resolve(sql_node, 0)
+        if resolved is None:
+            return False
+        if method in _SQL_FIRST_METHODS | {"text"} and not looks_like_sql(
+            resolved.template.replace(DYN, "x")
+        ):
+            return False
+        if method == "text" and receiver not in ("", "sa", "sqlalchemy", "sql"):
+            return False
+        if method == "text" and id(node) in self.handled_calls:
+            return True
+        params_node = (
+            node.args[1]
+            if len(node.args) > 1
+            else (_kw(node, "params") or _kw(node, "parameters"))
+        )
+        if method == "extra":
+            return False
+        self._record_sql(
+            node,
+            method,
+            receiver,
+            self._conn_of(receiver),
+            resolved,
+            params_node,
+            via="",
+        )
+        return True
+
+    def _record_sql(
+        self,
+        node: ast.Call,
+        method: str,
+        receiver: str,
+        conn: str,
+        resolved: _Resolved,
+        params_node: ast.expr | None,
+        via: str,
+        pending: bool = False,
+        arg_index: int = 0,
+    ) -> None:
+        interps = tuple(
+            Interpolation(i, ast.unparse(expr)[:120], self._safe(expr), ids)
+            for i, (expr, ids) in enumerate(resolved.interps)
+        )
+        template = resolved.template
+        pieces = split_script(template) if method == "executescript" else [template]
+        params = self._params_literals(params_node)
+        arg_names: tuple[str, ...] = ()
+        for a in list(node.args[1:]) + [k.value for k in node.keywords]:
+            arg_names += _names(a)
+        single = id(node) in self.single_calls or _single_row_name(node)
+        for piece in pieces or [template]:
+            info = analyse_sql(piece)
+            use = SqlUse(
+                file=self.mod.rel,
+                line=node.lineno,
+                function=self.qualname,
+                method=method,
+                receiver=receiver,
+                conn=conn,
+                sql=info,
+                template=piece,
+                built=resolved.built,
+                interpolations=interps,
+                param_literals=params,
+                loop_depth=len(self.loops),
+                loop_line=self._loop_line(),
+                result_names=self.pending_targets,
+                arg_names=arg_names,
+                single_row=single,
+                via=via,
+                in_test=self.mod.is_test,
+                snippet=_snippet(self.mod.lines, node.lineno),
+            )
+            if pending:
+                self.col.pending.append(
+                    (use, _dotted(node.func), arg_index, None, list(node.args))
+                )
+            else:
+                self.col.sql.append(use)
+            if info.kind == "alter" and self.in_silent_try:
+                self.alters_in_try.append(node.lineno)
+            if info.kind == "pragma" and info.pragma and receiver:
+                base = receiver.split(".")[0]
+                if base in self.params:
+                    self.col.param_pragmas.setdefault(self.qualname, []).append(
+                        (base, *info.pragma)
+                    )
+
+    def _maybe_wrapper_call(
+        self, node: ast.Call, name: str, dotted: str, receiver: str
+    ) -> None:
+        """Remember a call that passes SQL to what may be a project wrapper."""
+        for index, arg in enumerate(node.args[:2]):
+            resolved = self._resolve(arg, 0)
+            if resolved is None or not looks_like_sql(
+                resolved.template.replace(DYN, "x")
+            ):
+                continue
+            params_node = node.args[index + 1] if len(node.args) > index + 1 else None
+            self._record_sql(
+                node,
+                name,
+                receiver,
+                "",
+                resolved,
+                params_node,
+                via=dotted,
+                pending=True,
+                arg_index=index,
+            )
+            return

@@ -1,0 +1,93 @@
+"""The walker's state while it reads one function, and the helpers over it."""
+
+from __future__ import annotations
+
+import ast
+
+from .context import _Collector, _Module
+from .facts import CallSite, LoopInfo, TxnOp
+from .patterns import _CONN_PARAM
+
+
+class WalkerState(ast.NodeVisitor):
+    """The state of one function walk: connections, loops, assignments, calls."""
+
+    def __init__(
+        self,
+        mod: _Module,
+        col: _Collector,
+        qualname: str,
+        node: ast.AST | None,
+        class_name: str = "",
+        class_bases: tuple[str, ...] = (),
+    ) -> None:
+        self.mod = mod
+        self.col = col
+        self.qualname = qualname
+        self.node = node
+        self.class_name = class_name
+        self.params: list[str] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            self.params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+        self.loops: list[int] = []
+        self.loop_infos: list[LoopInfo] = []
+        self.with_conns: list[str] = []
+        self.txn_blocks = 0
+        self.try_rollback: list[bool] = []
+        self.conns: dict[str, str] = {}
+        self.local_conns: list[str] = []
+        self.str_assigns: dict[str, list[ast.expr]] = {}
+        self.loop_vars: dict[str, ast.expr] = {}
+        self.allowlisted: set[str] = set()
+        self.calls: list[CallSite] = []
+        self.txn: list[TxnOp] = []
+        self.assigns: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
+        self.if_tests: list[tuple[int, tuple[str, ...]]] = []
+        self.aggregates: list[tuple[int, tuple[str, ...]]] = []
+        self.returns_connection = False
+        self.yields_connection = False
+        self.yielded = False
+        self.commits_after_yield = False
+        self.alters_in_try: list[int] = []
+        self.in_silent_try = 0
+        self.sql_param: int | None = None
+        self.params_param: int | None = None
+        self.pending_targets: tuple[str, ...] = ()
+        self.helper_conns: list[tuple[str, str]] = []
+        self.single_calls: set[int] = set()
+        self.handled_calls: set[int] = set()
+        self.returns_call = ""
+        self.fetchone_names: set[str] = set()
+        self.first_use = len(col.sql)
+        self.first_pending = len(col.pending)
+        for p in self.params:
+            if _CONN_PARAM.search(p):
+                self.conns[p] = f"param:{p}"
+
+    def _owner(self) -> str:
+        return self.qualname
+
+    def _loop_line(self) -> int | None:
+        return self.loops[-1] if self.loops else None
+
+    def _ref(self, name: str) -> None:
+        if self.mod.is_test:
+            return
+        holders = self.col.refs.get(name)
+        if holders is None:
+            self.col.refs[name] = {self.qualname}
+        else:
+            holders.add(self.qualname)
+
+    def _conn_of(self, receiver: str) -> str:
+        base = receiver.split(".")[0] if receiver else ""
+        if receiver in self.conns:
+            return self.conns[receiver]
+        if base in self.conns and not receiver.startswith("self."):
+            return self.conns[base]
+        if receiver.startswith(("self.", "cls.")):
+            return f"attr:{receiver}"
+        if receiver:
+            return f"global:{receiver}"
+        return "unknown"

@@ -1,0 +1,580 @@
+"""Walk one function body (or a module's top level) in source order.
+
+``FunctionWalker`` is assembled from the mixins of this package: the state
+(:mod:`.state`), SQL resolution (:mod:`.resolve`), recording of connections
+and statements (:mod:`.recording`) and ORM calls (:mod:`.orm`); this module
+holds the visiting itself: loops, ``with`` blocks, ``try``, assignments and
+calls.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import replace
+
+from .context import _Collector, _constant_facts, _Module
+from .facts import CallSite, FunctionInfo, LoopInfo
+from .orm import OrmCalls, _orm_model
+from .patterns import (
+    _EXECUTE_METHODS,
+    _ONE_ROW,
+    _RAW_METHODS,
+    _SQL_FIRST_METHODS,
+    _TRANSACTION_CTX,
+)
+from .recording import SqlRecording
+from .syntax import (
+    _LEAF_TYPES,
+    _accumulates,
+    _child_fields,
+    _dotted,
+    _names,
+    _snippet,
+    _targets,
+    _unwrap_await,
+    _walk,
+)
+
+# node type -> the walker method that visits it, filled as types are met
+_DISPATCH: dict[type[ast.AST], Callable[[FunctionWalker, ast.AST], None]] = {}
+
+
+def _walk_function(
+    mod: _Module,
+    col: _Collector,
+    qualname: str,
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    class_name: str,
+) -> None:
+    decorators = tuple(_dotted(d) for d in node.decorator_list)
+    walker = FunctionWalker(mod, col, qualname, node, class_name)
+    walker.run()
+    col.functions.append(walker.finish(node, decorators))
+    for d in node.args.defaults + node.args.kw_defaults:
+        if d is not None:
+            walker.visit(d)
+
+
+def _walk_class(mod: _Module, col: _Collector, node: ast.ClassDef, outer: str) -> None:
+    prefix = (
+        mod.module + "."
+        if outer == "<module>" and mod.module
+        else ("" if outer == "<module>" else outer + ".")
+    )
+    qual = prefix + node.name
+    bases = tuple(_dotted(b) for b in node.bases)
+    top = FunctionWalker(mod, col, outer if outer != "<module>" else "<module>", None)
+    for b in node.bases + [k.value for k in node.keywords] + node.decorator_list:
+        top.visit(b)
+    model = _orm_model(mod, node, bases)
+    if model is not None:
+        col.models.append(model)
+    class_walker = FunctionWalker(mod, col, "<module>", None, class_name=node.name)
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            decorators = tuple(_dotted(d) for d in stmt.decorator_list)
+            for d in stmt.decorator_list:
+                class_walker.visit(d)
+            walker = FunctionWalker(
+                mod, col, f"{qual}.{stmt.name}", stmt, class_name=node.name
+            )
+            walker.run()
+            info = walker.finish(stmt, decorators)
+            # Methods a framework calls by convention are entry points.
+            if bases and stmt.name in (
+                "ready",
+                "handle",
+                "run",
+                "setup",
+                "dispatch",
+                "get",
+                "post",
+                "put",
+                "patch",
+                "delete",
+                "execute",
+                "perform_create",
+                "save",
+            ):
+                info = replace(info, decorators=info.decorators + ("framework-hook",))
+            col.functions.append(info)
+        elif isinstance(stmt, ast.ClassDef):
+            _walk_class(mod, col, stmt, qual)
+        else:
+            class_walker.visit(stmt)
+
+
+class FunctionWalker(SqlRecording, OrmCalls):
+    """Walk one function body (or a module's top level) in source order."""
+
+    def visit(self, node: ast.AST) -> None:
+        """Visit ``node``; the method for each node type is looked up once."""
+        cls = node.__class__
+        method = _DISPATCH.get(cls)
+        if method is None:
+            method = _DISPATCH[cls] = (
+                FunctionWalker._skip
+                if issubclass(cls, _LEAF_TYPES)
+                else getattr(
+                    FunctionWalker,
+                    "visit_" + cls.__name__,
+                    FunctionWalker.generic_visit,
+                )
+            )
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Visit the children of ``node`` (as :class:`ast.NodeVisitor` does)."""
+        visit = self.visit
+        for name in _child_fields(node.__class__):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+    def _skip(self, node: ast.AST) -> None:
+        return None
+
+    def run(self) -> None:
+        body = getattr(self.node, "body", None) if self.node is not None else None
+        stmts = body if isinstance(body, list) else self.mod.tree.body
+        for stmt in stmts:
+            self.visit(stmt)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._nested(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._nested(node)
+
+    def _nested(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for dec in node.decorator_list:
+            self.visit(dec)
+        prefix = "" if self.qualname == "<module>" else self.qualname + "."
+        if self.qualname == "<module>":
+            prefix = self.mod.module + "." if self.mod.module else ""
+        _walk_function(self.mod, self.col, prefix + node.name, node, self.class_name)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        _walk_class(self.mod, self.col, node, self.qualname)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.visit(node.body)
+
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        if isinstance(node, ast.While):
+            self.visit(node.test)
+            kind, iter_names, iter_sql = "while", _names(node.test), None
+        else:
+            self.visit(node.iter)
+            kind = "async for" if isinstance(node, ast.AsyncFor) else "for"
+            iter_names = _names(node.iter)
+            inner = _unwrap_await(node.iter)
+            iter_sql = (
+                node.iter.lineno
+                if isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr in _EXECUTE_METHODS | {"fetchall", "all", "scalars"}
+                else None
+            )
+            if isinstance(node.target, ast.Name):
+                self.loop_vars[node.target.id] = node.iter
+            self.assigns.append((node.lineno, _targets(node.target), iter_names))
+        accumulates = any(_accumulates(n) for stmt in node.body for n in _walk(stmt))
+        self.loops.append(node.lineno)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.loops.pop()
+        for stmt in node.orelse:
+            self.visit(stmt)
+        self.loop_infos.append(
+            LoopInfo(
+                line=node.lineno,
+                end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
+                kind=kind,
+                iter_names=iter_names,
+                iter_sql_line=iter_sql,
+                accumulates=accumulates,
+            )
+        )
+
+    visit_For = _loop
+    visit_AsyncFor = _loop
+    visit_While = _loop
+
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
+        first, *rest = node.generators
+        self.visit(first.iter)
+        for gen in node.generators:
+            if isinstance(gen.target, ast.Name):
+                self.loop_vars[gen.target.id] = gen.iter
+            self.assigns.append((node.lineno, _targets(gen.target), _names(gen.iter)))
+        for gen in node.generators:
+            for cond in gen.ifs:
+                if any(
+                    isinstance(n, ast.Compare)
+                    and any(isinstance(op, ast.In) for op in n.ops)
+                    for n in _walk(cond)
+                ):
+                    self.allowlisted.update(self.pending_targets)
+        self.loops.append(node.lineno)
+        for gen in rest:
+            self.visit(gen.iter)
+        for gen in node.generators:
+            for cond in gen.ifs:
+                self.visit(cond)
+        if isinstance(node, ast.DictComp):
+            self.visit(node.key)
+            self.visit(node.value)
+        else:
+            self.visit(node.elt)
+        self.loops.pop()
+        self.loop_infos.append(
+            LoopInfo(
+                line=node.lineno,
+                end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
+                kind="comprehension",
+                iter_names=_names(first.iter),
+            )
+        )
+
+    visit_ListComp = _comprehension
+    visit_SetComp = _comprehension
+    visit_GeneratorExp = _comprehension
+    visit_DictComp = _comprehension
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        pushed = 0
+        txn = 0
+        for item in node.items:
+            expr = _unwrap_await(item.context_expr)
+            self.visit(item.context_expr)
+            name = (
+                item.optional_vars.id
+                if isinstance(item.optional_vars, ast.Name)
+                else ""
+            )
+            dotted = _dotted(expr.func) if isinstance(expr, ast.Call) else _dotted(expr)
+            conn_id = self._connection_expr(
+                expr, name, "with" if isinstance(node, ast.With) else "async with"
+            )
+            if conn_id:
+                if name:
+                    self.conns[name] = conn_id
+                self.with_conns.append(conn_id)
+                pushed += 1
+            elif (
+                isinstance(expr, ast.Name | ast.Attribute)
+                and _dotted(expr) in self.conns
+            ):
+                # ``with conn:`` on sqlite3 commits or rolls back the block.
+                self.with_conns.append(self.conns[_dotted(expr)])
+                pushed += 1
+                txn += 1
+            elif _TRANSACTION_CTX.search(dotted.rstrip("()")) or dotted.endswith(
+                ("closing", "contextlib.closing")
+            ):
+                txn += 1
+            if (
+                name
+                and isinstance(expr, ast.Call)
+                and isinstance(expr.func, ast.Attribute)
+                and expr.func.attr in ("cursor", "execute")
+            ):
+                base = _dotted(expr.func.value)
+                self.conns[name] = self._conn_of(base)
+        self.txn_blocks += txn
+        for stmt in node.body:
+            self.visit(stmt)
+        self.txn_blocks -= txn
+        for _ in range(pushed):
+            self.with_conns.pop()
+
+    visit_With = _with
+    visit_AsyncWith = _with
+
+    def visit_Try(self, node: ast.Try) -> None:
+        rollback = any(
+            isinstance(n, ast.Attribute) and n.attr == "rollback"
+            for h in node.handlers
+            for n in _walk(h)
+        ) or any(
+            isinstance(n, ast.Attribute) and n.attr in ("rollback", "close")
+            for s in node.finalbody
+            for n in _walk(s)
+        )
+        silent = any(
+            all(
+                isinstance(s, ast.Pass | ast.Continue)
+                or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+                for s in h.body
+            )
+            or any(isinstance(s, ast.Pass) for s in h.body)
+            for h in node.handlers
+        )
+        self.try_rollback.append(rollback)
+        self.in_silent_try += int(silent)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.in_silent_try -= int(silent)
+        self.try_rollback.pop()
+        for h in node.handlers:
+            self.visit(h)
+        for stmt in node.orelse + node.finalbody:
+            self.visit(stmt)
+
+    visit_TryStar = visit_Try  # type: ignore[assignment]
+
+    def visit_If(self, node: ast.If) -> None:
+        self.if_tests.append((node.lineno, _names(node.test)))
+        self._note_allowlist(node.test)
+        self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        self._note_allowlist(node.test)
+        self.generic_visit(node)
+
+    def _note_allowlist(self, test: ast.expr) -> None:
+        for n in _walk(test):
+            if isinstance(n, ast.Compare) and any(
+                isinstance(op, ast.In | ast.NotIn) for op in n.ops
+            ):
+                for name in _names(n.left):
+                    self.allowlisted.add(name)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            value = _unwrap_await(node.value)
+            if self._connection_expr(value, "", "return") or (
+                isinstance(value, ast.Name)
+                and value.id in self.conns
+                and self.conns[value.id].startswith("local:")
+            ):
+                self.returns_connection = True
+            elif isinstance(value, ast.Call):
+                self.returns_call = _dotted(value.func).split(".")[-1]
+            self.visit(node.value)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if isinstance(node.value, ast.Name) and node.value.id in self.conns:
+            self.yields_connection = True
+        self.yielded = True
+        if node.value is not None:
+            self.visit(node.value)
+
+    def _assign_common(
+        self, targets: list[ast.expr], value: ast.expr | None, line: int
+    ) -> None:
+        names: tuple[str, ...] = ()
+        for t in targets:
+            names += _targets(t)
+        if value is None:
+            return
+        self.assigns.append((line, names, _names(value)))
+        inner = _unwrap_await(value)
+        single = [t.id for t in targets if isinstance(t, ast.Name)]
+        if single:
+            conn_id = self._connection_expr(inner, single[0], "assign")
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Name)
+                and inner.func.id[:1].isupper()
+            ):
+                for n in single:
+                    self.col.instances[n] = inner.func.id
+            if conn_id:
+                for n in single:
+                    self.conns[n] = conn_id
+            elif (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr in ("cursor", "execute", "connection", "connect")
+                and _dotted(inner.func.value) in self.conns
+            ):
+                for n in single:
+                    self.conns[n] = self.conns[_dotted(inner.func.value)]
+            for n in single:
+                self.str_assigns.setdefault(n, []).append(value)
+        for t in targets:
+            if isinstance(t, ast.Attribute) and isinstance(value, ast.Constant):
+                self._orm_attribute_write(t, value, line)
+        self.pending_targets = names
+        self.visit(value)
+        self.pending_targets = ()
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._assign_common(node.targets, node.value, node.lineno)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._assign_common([node.target], node.value, node.lineno)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+            self.str_assigns.setdefault(node.target.id, []).append(
+                ast.BinOp(
+                    left=ast.Name(id=node.target.id, ctx=ast.Load()),
+                    op=ast.Add(),
+                    right=node.value,
+                    lineno=node.lineno,
+                    col_offset=0,
+                )
+            )
+        self.assigns.append(
+            (
+                node.lineno,
+                _targets(node.target),
+                _names(node.value) + _targets(node.target),
+            )
+        )
+        self.visit(node.value)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.col.imports.update(a.name.split(".")[0] for a in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module:
+            self.col.imports.add(node.module.split(".")[0])
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant):
+            return  # a docstring or a bare string: prose, not a call or a command
+        self.visit(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._ref(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in _ONE_ROW:
+            inner = _unwrap_await(node.value)
+            if isinstance(inner, ast.Call):
+                self.single_calls.add(id(inner))
+        self._ref(node.attr)
+        self.visit(node.value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if not isinstance(node.value, str):
+            return
+        text = node.value
+        facts = self.col.constant_facts.get(text)
+        if facts is None:
+            facts = self.col.constant_facts[text] = _constant_facts(text)
+        kinds, words = facts
+        self.col.keywords.update(kinds)
+        for word in words:
+            self._ref(word)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        dotted = _dotted(func)
+        name = (
+            func.attr
+            if isinstance(func, ast.Attribute)
+            else (func.id if isinstance(func, ast.Name) else "")
+        )
+        receiver = _dotted(func.value) if isinstance(func, ast.Attribute) else ""
+        handled = False
+        if (
+            name in _EXECUTE_METHODS
+            or name in _SQL_FIRST_METHODS
+            or name in _RAW_METHODS
+            or name == "text"
+        ):
+            handled = self._execute_call(node, name, receiver)
+        if name in ("fetchone", "first", "scalar", "one", "one_or_none") and receiver:
+            self.fetchone_names.add(receiver.split(".")[0])
+        if name in ("commit", "rollback") and isinstance(func, ast.Attribute):
+            self._txn(node, name, receiver)
+        if name == "declarative_base":
+            self._use(node, "declarative_base")
+        if name in ("filter", "where", "filter_by", "having"):
+            self._orm_filter(node)
+        if name in ("create", "update", "get_or_create", "update_or_create") or (
+            name and name[:1].isupper() and node.keywords
+        ):
+            self._orm_kwargs_write(node, name, receiver)
+        if name == "backup" or name == "iterdump":
+            self.col.keywords.add("backup")
+        if name in ("set_trace_callback", "listens_for", "execute_wrapper"):
+            self.col.keywords.add("slowlog")
+        if (
+            name in ("sum", "max", "min", "mean", "fmean", "median", "Counter")
+            and node.args
+        ):
+            self.aggregates.append((node.lineno, _names(node.args[0])))
+        if name and not handled:
+            arg_names: tuple[str, ...] = ()
+            conn_args: list[str] = []
+            for arg in list(node.args) + [kw.value for kw in node.keywords]:
+                arg_names += _names(arg)
+                if isinstance(arg, ast.Name | ast.Attribute):
+                    d = _dotted(arg)
+                    if d in self.conns:
+                        conn_args.append(self.conns[d])
+                        self.col.conn_args.append(
+                            (self.qualname, dotted, node.lineno, self.conns[d], -1)
+                        )
+            self.calls.append(
+                CallSite(
+                    name=name,
+                    dotted=dotted,
+                    line=node.lineno,
+                    loop_depth=len(self.loops),
+                    loop_line=self._loop_line(),
+                    result_names=self.pending_targets,
+                    arg_names=arg_names,
+                    conn_args=tuple(conn_args),
+                    snippet=_snippet(self.mod.lines, node.lineno),
+                )
+            )
+            self._maybe_wrapper_call(node, name, dotted, receiver)
+        self.generic_visit(node)
+
+    def finish(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: tuple[str, ...]
+    ) -> FunctionInfo:
+        """Return the function's facts."""
+        fetchone = self.fetchone_names
+        for i in range(self.first_use, len(self.col.sql) if fetchone else 0):
+            use = self.col.sql[i]
+            if not fetchone.isdisjoint(use.result_names):
+                self.col.sql[i] = replace(use, single_row=True)
+        for i in range(self.first_pending, len(self.col.pending) if fetchone else 0):
+            pending = self.col.pending[i]
+            if not fetchone.isdisjoint(pending[0].result_names):
+                self.col.pending[i] = (replace(pending[0], single_row=True),) + pending[
+                    1:
+                ]
+        return FunctionInfo(
+            qualname=self.qualname,
+            name=node.name,
+            file=self.mod.rel,
+            line=node.lineno,
+            end_line=node.end_lineno or node.lineno,
+            class_name=self.class_name,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            params=tuple(self.params),
+            decorators=decorators,
+            in_test=self.mod.is_test,
+            calls=tuple(self.calls),
+            txn=tuple(self.txn),
+            loops=tuple(self.loop_infos),
+            local_conns=tuple(self.local_conns),
+            returns_connection=self.returns_connection,
+            yields_connection=self.yields_connection,
+            commits_after_yield=self.commits_after_yield,
+            alters_in_try=tuple(self.alters_in_try),
+            assigns=tuple(self.assigns),
+            if_tests=tuple(self.if_tests),
+            aggregate_calls=tuple(self.aggregates),
+            sql_param=self.sql_param,
+            params_param=self.params_param,
+            helper_conns=tuple(self.helper_conns),
+            returns_call=self.returns_call,
+        )
