@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from audits.engine.sources.ddl import load_text, plain_table
+from audits.engine.sources.ddl import load_text
+from audits.engine.sources.ddl_plain import plain_table
 from audits.engine.sources.ddl_split import markdown_sql_blocks, split_statements
-from audits.engine.sources.sqlite import _NEEDS_SQL, _parse_table_sql
+from audits.engine.sources.sqlite_sql import _NEEDS_SQL, _parse_table_sql
 from tests.shared import REPORTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from types import ModuleType
 import pytest
 
 from audits.engine.scan import Target, scan
-from audits.engine.sources.ddl import load_text, plain_index
+from audits.engine.sources.ddl import load_text
+from audits.engine.sources.ddl_plain import plain_index
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).parent / "fixtures" / "bench_1000_fingerprints.json"

@@ -73,13 +73,10 @@ def split_statements(text: str) -> list[Statement]:
         if start_line is None and ch in " \t\r\f\v":
             i += 1
             continue
-        if ch == "-" and text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch == "/" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
+        if (ch == "-" and text.startswith("--", i)) or (
+            ch == "/" and text.startswith("/*", i)
+        ):
+            end = _comment_end(text, i)
             line += text.count("\n", i, end)
             i = end
             continue
@@ -93,31 +90,11 @@ def split_statements(text: str) -> list[Statement]:
                 continue
             start_line = line
             start = i
-        if ch in "'\"`[":
-            close = {"'": "'", '"': '"', "`": "`", "[": "]"}[ch]
-            j = i + 1
-            while j < n:
-                if text[j] == close:
-                    if j + 1 < n and text[j + 1] == close and close != "]":
-                        j += 2
-                        continue
-                    break
-                if text[j] == "\\" and ch == "'" and j + 1 < n:
-                    j += 2
-                    continue
-                j += 1
-            line += text.count("\n", i, j)
-            i = j + 1
+        if ch in "'\"`[" or (ch == "$" and _DOLLAR.match(text, i)):
+            end = _quoted_end(text, i)
+            line += text.count("\n", i, end)
+            i = end
             continue
-        if ch == "$":
-            match = _DOLLAR.match(text, i)
-            if match:
-                tag = match.group(0)
-                end = text.find(tag, match.end())
-                end = n if end < 0 else end + len(tag)
-                line += text.count("\n", i, end)
-                i = end
-                continue
         if ch.isalnum() or ch == "_":
             if word_start < 0:
                 word_start = i
@@ -130,10 +107,7 @@ def split_statements(text: str) -> list[Statement]:
                 if is_trigger is None:
                     is_trigger = bool(_TRIGGER_HEAD.match(text[start:i]))
                 if is_trigger:
-                    if word == "END":
-                        depth = max(0, depth - 1)
-                    else:
-                        depth += 1
+                    depth = max(0, depth - 1) if word == "END" else depth + 1
             continue
         word_start = -1
         if text.startswith(delimiter, i) and depth == 0:
@@ -144,6 +118,40 @@ def split_statements(text: str) -> list[Statement]:
     if start_line is not None:
         finish(n)
     return statements
+
+
+def _comment_end(text: str, i: int) -> int:
+    """Return where the comment at ``i`` ends: a ``--`` comment at its newline."""
+    if text[i] == "-":
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    end = text.find("*/", i + 2)
+    return len(text) if end < 0 else end + 2
+
+
+def _quoted_end(text: str, i: int) -> int:
+    """Return the index just past the quoted text (or ``$tag$`` body) at ``i``."""
+    n = len(text)
+    ch = text[i]
+    if ch == "$":
+        match = _DOLLAR.match(text, i)
+        assert match is not None
+        tag = match.group(0)
+        end = text.find(tag, match.end())
+        return n if end < 0 else end + len(tag)
+    close = {"'": "'", '"': '"', "`": "`", "[": "]"}[ch]
+    j = i + 1
+    while j < n:
+        if text[j] == close:
+            if j + 1 < n and text[j + 1] == close and close != "]":
+                j += 2
+                continue
+            break
+        if text[j] == "\\" and ch == "'" and j + 1 < n:
+            j += 2
+            continue
+        j += 1
+    return j + 1
 
 
 _FENCE = re.compile(
