@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from audits.engine.issues import (
     Dimension,
@@ -52,6 +52,20 @@ SCHEMA = frozenset({Evidence.SCHEMA})
 CODE = frozenset({Evidence.CODE})
 LIVE = frozenset({Evidence.LIVE})
 JOINED = frozenset({Evidence.SCHEMA, Evidence.CODE})
+
+
+class Location(TypedDict):
+    """Where in the code an issue is, as keywords of :meth:`CheckSpec.issue`."""
+
+    file: str
+    line: int | None
+    function: str
+
+
+class Place(Location):
+    """A location and the object it names (a function, a table)."""
+
+    object: str
 
 
 @dataclass

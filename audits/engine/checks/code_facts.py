@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from audits.engine.sources.code import CallSite, CodeFacts, FunctionInfo, SqlUse
+from audits.engine.sources.code import (
+    CallSite,
+    CodeFacts,
+    ConnectSite,
+    FunctionInfo,
+    SqlUse,
+)
 from audits.engine.vocabulary import is_growth_table
 
-from .base import Facts
+from .base import Facts, Location, Place
 
 
 def code_of(facts: Facts) -> CodeFacts | None:
@@ -186,9 +192,29 @@ def table_names(facts: Facts) -> set[str]:
     return {t.name.lower() for t in facts.schema.tables}
 
 
-def use_location(use: SqlUse) -> dict[str, object]:
+def use_location(use: SqlUse) -> Location:
     """Return the file, line and function of a SQL use, as issue keywords."""
     return {"file": use.file, "line": use.line, "function": use.function}
+
+
+def in_function(fn: FunctionInfo, line: int | None = None) -> Place:
+    """Return a function as an issue's place: its file, a line, itself."""
+    return {
+        "file": fn.file,
+        "line": fn.line if line is None else line,
+        "function": fn.qualname,
+        "object": fn.qualname,
+    }
+
+
+def at_site(site: ConnectSite) -> Place:
+    """Return a connection site as an issue's place, in the function that opens it."""
+    return {
+        "file": site.file,
+        "line": site.line,
+        "function": site.function,
+        "object": site.function,
+    }
 
 
 def growth_tables_written(code: CodeFacts) -> set[str]:

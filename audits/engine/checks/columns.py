@@ -10,7 +10,13 @@ from audits.engine.schema import Column
 from audits.engine.vocabulary import is_text_type, words
 
 from .base import DAYS, HRS, INFO, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .schema_facts import column_text, distinct_fks, schema_of, table_issue
+from .schema_facts import (
+    column_issue,
+    column_text,
+    distinct_fks,
+    schema_of,
+    table_issue,
+)
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
 # fmt: off
@@ -109,12 +115,10 @@ def redundant_denormalized_column(spec: CheckSpec, facts: Facts) -> Iterator[Iss
                 attr = low[len(stem) + 1 :]
                 if attr in _NOT_COPIES or parent.column(attr) is None:
                     continue
-                yield table_issue(
+                yield column_issue(
                     spec,
                     table,
-                    col.line,
-                    key=[table.name, col.name],
-                    object=f"{table.name}.{col.name}",
+                    col,
                     evidence=f"{table.name}.{col.name} copies {parent.name}.{attr}, "
                     f"reachable through {table.name}.{fk.columns[0]}",
                 )

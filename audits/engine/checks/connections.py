@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from audits.engine.issues import Issue
 
 from .base import CODE, HIGH, HRS, LIVE, LOW, MIN, OPS, PERF, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_functions
+from .code_facts import at_site, code_of, in_function, live_functions
 from .probe_facts import database_of, engine_of, live_schema
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -53,10 +53,7 @@ def connection_per_operation(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         )
         yield spec.issue(
             key=[fn.file, fn.qualname],
-            file=fn.file,
-            line=fn.line,
-            function=fn.qualname,
-            object=fn.qualname,
+            **in_function(fn),
             evidence=(
                 f"`{fn.name}` opens a connection{extra} for each of its "
                 f"{callers.get(fn.qualname, 0)} call site(s)' single statement"
@@ -81,10 +78,7 @@ def connection_leak_prone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             continue
         yield spec.issue(
             key=[fn.file, fn.qualname],
-            file=fn.file,
-            line=fn.line,
-            function=fn.qualname,
-            object=fn.qualname,
+            **in_function(fn),
             evidence=f"`{fn.name}()` returns an open connection; each caller must close it",
             remediation=(
                 f"Turn `{fn.name}` into a context manager (`@contextmanager` that yields "
@@ -109,10 +103,7 @@ def pool_health_check_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             continue
         yield spec.issue(
             key=[site.file, site.function, site.factory],
-            file=site.file,
-            line=site.line,
-            function=site.function,
-            object=site.function,
+            **at_site(site),
             evidence=site.snippet,
             remediation=(
                 "Pass `pool_pre_ping=True` (and `pool_recycle` below the server's idle "

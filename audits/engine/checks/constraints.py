@@ -14,7 +14,7 @@ from audits.engine.schema import Column
 from audits.engine.vocabulary import is_numeric_type, words
 
 from .base import LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .schema_facts import checks_on, engine, quote, schema_of, table_issue
+from .schema_facts import checks_on, column_issue, engine, quote, schema_of
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
 # fmt: off
@@ -101,12 +101,10 @@ def check_missing_boolean(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"{quote(f'{table.name}_{col.name}_bool', schema)} "
                     f"CHECK ({quote(col.name, schema)} IN (0, 1));"
                 )
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} {col.type or '(untyped)'}"
                 f"{' DEFAULT ' + col.default if col.default else ''} accepts any "
                 f"integer, not only 0 and 1",
@@ -168,12 +166,10 @@ def check_missing_range(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"{quote(f'{table.name}_{col.name}_range', schema)} "
                     f"CHECK ({quote(col.name, schema)} {condition});"
                 )
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} {col.type} has no CHECK; "
                 f"expected {col.name} {condition}",
                 fix_sql=fix,

@@ -29,11 +29,11 @@ from .base import HIGH, JOINED, LOW, MED, MIN, SCH, SCHEMA, CheckSpec, Facts, To
 from .code_facts import code_of, live_sql, short
 from .schema_facts import (
     checks_on,
+    column_issue,
     engine,
     quote,
     schema_of,
     string_default,
-    table_issue,
 )
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -240,12 +240,10 @@ def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issu
                     f"CHECK ({quote(col.name, schema)} IN ({listed}));"
                 )
             expected = f"; expected values: {', '.join(values)}" if values else ""
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} {col.type or '(untyped)'} has no CHECK "
                 f"(values known from {basis}){expected}",
                 fix_sql=fix,
@@ -290,12 +288,10 @@ def default_divergence(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             if default == majority or majority not in values:
                 continue
             others = sorted(t.name for t, _, d, _ in entries if d == majority)
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} DEFAULT '{default}' while "
                 f"{', '.join(others)} default to '{majority}'",
             )

@@ -18,6 +18,7 @@ from audits.engine.vocabulary import type_family
 from .base import CRIT, HRS, INT, LIVE, MED, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
 from .probe_facts import column_list, live_schema
 from .schema_facts import (
+    column_issue,
     column_text,
     columns_object,
     distinct_fks,
@@ -277,12 +278,10 @@ def fk_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"REFERENCES {quote(parent.name, schema)} "
                     f"({quote(parent.primary_key[0], schema)});"
                 )
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} {col.type or '(untyped)'} looks like a "
                 f"reference to {parent.name}.{parent.primary_key[0]} but has no FOREIGN KEY",
                 fix_sql=fix,

@@ -12,6 +12,7 @@ from .base import CODE, CRIT, HRS, JOINED, MED, MIN, OPS, PERF, CheckSpec, Facts
 from .code_facts import (
     code_of,
     growth_tables_written,
+    in_function,
     live_functions,
     live_sql,
     never_called,
@@ -65,7 +66,7 @@ def query_unbounded(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 "(or keyset pagination on an indexed column) and select only the "
                 "columns the caller needs."
             ),
-            **use_location(use),  # type: ignore[arg-type]
+            **use_location(use),
         )
 
 
@@ -96,10 +97,7 @@ def cleanup_never_called(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         hint = f" beside the existing `{sibling}()` call" if sibling else ""
         yield spec.issue(
             key=[fn.file, fn.qualname],
-            file=fn.file,
-            line=fn.line,
-            function=fn.qualname,
-            object=fn.qualname,
+            **in_function(fn),
             evidence=f"def {fn.name}(...) is defined but never called, scheduled or registered",
             remediation=(
                 f"Call `{fn.name}()` from the application start-up or a periodic job"

@@ -51,7 +51,7 @@ def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 f"Pass {names} as parameters (`?` / `%s` placeholders and a params "
                 f"tuple) in `{short(use.function)}` instead of formatting them into the SQL."
             ),
-            **use_location(use),  # type: ignore[arg-type]
+            **use_location(use),
         )
 
 
@@ -80,5 +80,5 @@ def sql_dynamic_identifier(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 f"`{short(use.function)}` before building the SQL (or quote them with "
                 "the driver's identifier quoting)."
             ),
-            **use_location(use),  # type: ignore[arg-type]
+            **use_location(use),
         )

@@ -8,6 +8,7 @@ from audits.engine.issues import Issue
 
 from .base import HIGH, HRS, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
 from .schema_facts import (
+    column_issue,
     column_text,
     engine,
     indexes_of,
@@ -82,12 +83,10 @@ def unique_missing_natural_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]
                 continue
             owner = owners[0]
             index = f"uq_{table.name}_{owner}_{col.name}"
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} is scoped by {owner} but no UNIQUE "
                 f"index covers ({owner}, {col.name})",
                 fix_sql=f"CREATE UNIQUE INDEX {quote(index, schema)} ON "

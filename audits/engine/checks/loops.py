@@ -11,6 +11,7 @@ from .base import CODE, HIGH, HRS, MED, PERF, CheckSpec, Facts, Topic
 from .code_facts import (
     callees,
     code_of,
+    in_function,
     live_functions,
     loop_kind,
     short,
@@ -67,7 +68,7 @@ def query_n_plus_one(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     evidence=use.snippet
                     + ("  # opens a connection per item" if per_item_conn else ""),
                     remediation=f"In `{short(fn.qualname)}`, {fix}.",
-                    **use_location(use),  # type: ignore[arg-type]
+                    **use_location(use),
                 )
         for call, callee in callees(code, fn):
             if not call.loop_depth or call.line in sql_lines:
@@ -82,10 +83,7 @@ def query_n_plus_one(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             )
             yield spec.issue(
                 key=[fn.file, fn.qualname, callee.qualname],
-                file=fn.file,
-                line=call.line,
-                function=fn.qualname,
-                object=fn.qualname,
+                **in_function(fn, call.line),
                 evidence=f"{call.snippet}  # `{callee.name}()` queries the database{conn_note}",
                 remediation=(
                     f"In `{fn.name}`, replace the per-item `{callee.name}()` calls with one "
@@ -150,10 +148,7 @@ def query_aggregation_in_app(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 continue
             yield spec.issue(
                 key=[fn.file, fn.qualname, statement],
-                file=fn.file,
-                line=hit,
-                function=fn.qualname,
-                object=fn.qualname,
+                **in_function(fn, hit),
                 evidence=f"rows from `{statement[:100]}` are totalled in a Python loop",
                 remediation=(
                     f"Aggregate in SQL for `{fn.name}`: `SELECT key, SUM(...), AVG(...) "

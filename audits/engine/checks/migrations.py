@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from audits.engine.issues import Issue
 
 from .base import CODE, HRS, INFO, LIVE, LOW, MIN, OPS, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_functions
+from .code_facts import code_of, in_function, live_functions
 from .probe_facts import database_of, engine_of, live_schema, user_tables
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -36,10 +36,7 @@ def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Is
             continue
         yield spec.issue(
             key=[fn.file, fn.qualname],
-            file=fn.file,
-            line=fn.alters_in_try[0],
-            function=fn.qualname,
-            object=fn.qualname,
+            **in_function(fn, fn.alters_in_try[0]),
             evidence=(
                 f"{len(fn.alters_in_try)} ALTER TABLE statement(s) in `{fn.name}` run "
                 "inside try/except and are re-run on every start"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from audits.engine.issues import Issue
 from audits.engine.schema import Check, Column, ForeignKey, Index, Schema, Table
@@ -132,6 +133,18 @@ def table_issue(
     """Return an issue of ``spec`` placed at ``table`` (its file and line)."""
     loc = _location(table, line)
     return spec.issue(file=str(loc["file"]), line=loc["line"], **kw)  # type: ignore[arg-type]
+
+
+def column_issue(spec: CheckSpec, table: Table, col: Column, **kw: Any) -> Issue:
+    """Return an issue of ``spec`` about one column, keyed on table and column."""
+    return table_issue(
+        spec,
+        table,
+        col.line,
+        key=[table.name, col.name],
+        object=f"{table.name}.{col.name}",
+        **kw,
+    )
 
 
 def fk_text(fk: ForeignKey) -> str:

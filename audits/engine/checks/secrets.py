@@ -14,7 +14,7 @@ from audits.engine.vocabulary import credential_like, is_numeric_type, secret_li
 
 from .base import CODE, HIGH, HRS, MED, MIN, SCHEMA, SEC, CheckSpec, Facts, Topic
 from .code_facts import code_of, live_sql, short, use_location
-from .schema_facts import django_managed, schema_of, table_issue
+from .schema_facts import column_issue, django_managed, schema_of
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
 # fmt: off
@@ -81,12 +81,10 @@ def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"; {sampled - hashed} of {sampled} sampled values do not look "
                     f"like hashes"
                 )
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=evidence,
             )
 
@@ -112,7 +110,7 @@ def empty_credential_stored(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                         f"`{short(use.function)}`, so an empty string can never match a "
                         "login check."
                     ),
-                    **use_location(use),  # type: ignore[arg-type]
+                    **use_location(use),
                 )
     models = {m.name: m for m in code.models}
     for write in code.orm_writes:

@@ -12,7 +12,7 @@ from audits.engine.issues import Issue, Severity
 from audits.engine.sources.code import CodeFacts, ConnectSite
 
 from .base import CODE, CRIT, HIGH, INFO, INT, LIVE, MIN, OPS, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_sql, short
+from .code_facts import at_site, code_of, live_sql, short
 from .probe_facts import database_of, engine_of, live_schema
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -69,10 +69,7 @@ def sqlite_foreign_keys_off(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             continue
         yield spec.issue(
             key=[site.file, site.function, site.factory],
-            file=site.file,
-            line=site.line,
-            function=site.function,
-            object=site.function,
+            **at_site(site),
             evidence=f"{site.snippet}  # no PRAGMA foreign_keys = ON on this connection",
             remediation=(
                 f"Run `PRAGMA foreign_keys = ON` right after connecting in "
@@ -120,10 +117,7 @@ def sqlite_synchronous_normal_in_code(spec: CheckSpec, facts: Facts) -> Iterator
         yield spec.issue(
             key=[site.file, site.function, "synchronous"],
             severity=Severity.MEDIUM if off else None,
-            file=site.file,
-            line=site.line,
-            function=site.function,
-            object=site.function,
+            **at_site(site),
             evidence=f"PRAGMA synchronous = {value.upper()} in `{short(site.function)}`",
             remediation=(
                 "Keep `synchronous = NORMAL` only if losing the last transactions on "
@@ -176,10 +170,7 @@ def sqlite_busy_timeout_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue
             continue
         yield spec.issue(
             key=[site.file, site.function, site.factory],
-            file=site.file,
-            line=site.line,
-            function=site.function,
-            object=site.function,
+            **at_site(site),
             evidence=f"{site.snippet}  # waits 0 ms on a locked database",
             remediation=(
                 f"Give the connection in `{short(site.function)}` a busy timeout: "
@@ -201,10 +192,7 @@ def sqlite_wal_disabled_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue
         if mode and mode != "wal":
             yield spec.issue(
                 key=[site.file, site.function, "journal_mode"],
-                file=site.file,
-                line=site.line,
-                function=site.function,
-                object=site.function,
+                **at_site(site),
                 evidence=f"PRAGMA journal_mode = {mode.upper()} in `{short(site.function)}`",
                 remediation="Set `PRAGMA journal_mode = WAL` once at start-up (it persists in the file).",
             )

@@ -12,7 +12,7 @@ from audits.engine.vocabulary import UPDATED_AT_COLUMNS
 
 from .base import HIGH, HRS, JOINED, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
 from .code_facts import code_of, live_sql, short
-from .schema_facts import engine, quote, schema_of, table_issue
+from .schema_facts import column_issue, engine, quote, schema_of
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
 # fmt: off
@@ -91,12 +91,10 @@ def naming_inconsistent_timestamp(spec: CheckSpec, facts: Facts) -> Iterator[Iss
         wanted = role + top
         if table.column(wanted) is not None:
             continue
-        yield table_issue(
+        yield column_issue(
             spec,
             table,
-            col.line,
-            key=[table.name, col.name],
-            object=f"{table.name}.{col.name}",
+            col,
             evidence=f"{table.name}.{col.name}: {top_count} timestamp columns use the "
             f"'{top or '(bare)'}' suffix ({role}{top})",
             remediation=f"Rename it to {wanted} (and update the code that uses it).",
@@ -126,12 +124,10 @@ def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue
             if not _EVENT_TIME.search(col.name):
                 continue
             c = quote(col.name, schema)
-            yield table_issue(
+            yield column_issue(
                 spec,
                 table,
-                col.line,
-                key=[table.name, col.name],
-                object=f"{table.name}.{col.name}",
+                col,
                 evidence=f"{table.name}.{col.name} {col.type}",
                 fix_sql=f"ALTER TABLE {quote(table.name, schema)} ALTER COLUMN {c} "
                 f"TYPE timestamptz USING {c} AT TIME ZONE 'UTC';",

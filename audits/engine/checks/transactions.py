@@ -11,6 +11,7 @@ from .base import CODE, CRIT, HIGH, HRS, INT, MED, MIN, CheckSpec, Facts, Topic
 from .code_facts import (
     callees,
     code_of,
+    in_function,
     live_functions,
     loop_kind,
     short,
@@ -66,10 +67,7 @@ def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         for line, key, what, snippet in _loop_writes_own_connection(code, fn):
             yield spec.issue(
                 key=[fn.file, fn.qualname, key],
-                file=fn.file,
-                line=line,
-                function=fn.qualname,
-                object=fn.qualname,
+                **in_function(fn, line),
                 evidence=f"{snippet}  # {what} opens its own connection and commits, once per item",
                 remediation=(
                     f"Do the whole of `{fn.name}` on one connection in one transaction: "
@@ -95,7 +93,7 @@ def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     "transaction (`executemany` for the rows) and commit once after it."
                 ),
                 object=fn.qualname,
-                **use_location(use),  # type: ignore[arg-type]
+                **use_location(use),
             )
 
 
@@ -228,10 +226,7 @@ def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 continue
             yield spec.issue(
                 key=[fn.file, fn.qualname, op.receiver],
-                file=fn.file,
-                line=op.line,
-                function=fn.qualname,
-                object=fn.qualname,
+                **in_function(fn, op.line),
                 evidence=f"{op.receiver}.commit() with no try/except rollback",
                 remediation=(
                     f"In `{fn.name}`, wrap the work in `try: ... {op.receiver}.commit() "
