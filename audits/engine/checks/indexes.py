@@ -242,6 +242,10 @@ def _index_key(table: str, columns: tuple[str, ...]) -> list[str]:
     return [table, column_list(columns)]
 
 
+def _index_text(table: str, index: Index) -> str:
+    return f"Index {index.name} on {table}({', '.join(index.column_names)})"
+
+
 @TOPIC.implements("index-invalid", requires=LIVE)
 def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report indexes left invalid (key: table, index columns)."""
@@ -256,8 +260,7 @@ def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 key=_index_key(table.name, index.column_names),
                 object=index.name,
                 evidence=(
-                    f"Index {index.name} on {table.name}"
-                    f"({', '.join(index.column_names)}) is marked invalid: it is "
+                    f"{_index_text(table.name, index)} is marked invalid: it is "
                     "maintained on every write but the planner never uses it."
                 ),
                 fix_sql=f"REINDEX INDEX CONCURRENTLY {index.name};",
@@ -301,8 +304,7 @@ def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 key=_index_key(table.name, index.column_names),
                 object=index.name,
                 evidence=(
-                    f"Index {index.name} on {table.name}"
-                    f"({', '.join(index.column_names)}) has had no scan since "
+                    f"{_index_text(table.name, index)} has had no scan since "
                     f"statistics were last reset, while {table.name} was read "
                     f"{reads[table.name]} times."
                 ),

@@ -20,7 +20,12 @@ from audits.engine.schema import (
 )
 from audits.engine.sources._probe import check_parts
 from audits.engine.sources.ddl_model import PlainCheck
-from audits.engine.sources.ddl_plain import PlainColumn, PlainTable, plain_table
+from audits.engine.sources.ddl_plain import (
+    PlainColumn,
+    PlainReference,
+    PlainTable,
+    plain_table,
+)
 
 _ACTION = re.compile(
     r"ON\s+(DELETE|UPDATE)\s+(SET\s+NULL|SET\s+DEFAULT|CASCADE|RESTRICT|NO\s+ACTION)",
@@ -134,16 +139,15 @@ def _parse_table_sql(sql: str | None, *, plain: bool = True) -> _ParsedTable:
     return parsed
 
 
-def _plain_fk(
+def _reference_fk(
     columns: tuple[str, ...],
-    ref_table: str,
-    on_delete: str | None,
-    on_update: str | None,
+    ref: PlainReference,
     declared: str,
     name: str | None,
 ) -> _ParsedFk:
-    fk = _ParsedFk(columns, ref_table, "", declared, name)
-    fk.on_delete, fk.on_update = on_delete, on_update
+    """Return the FK a plain REFERENCES clause declares on ``columns``."""
+    fk = _ParsedFk(columns, ref.table, "", declared, name)
+    fk.on_delete, fk.on_update = ref.on_delete, ref.on_update
     return fk
 
 
@@ -172,30 +176,14 @@ def _from_plain(table: PlainTable) -> _ParsedTable:
                 elif c.kind == "autoincrement":
                     parsed.autoincrement.add(col.lower())
                 elif c.kind == "references" and c.reference is not None:
-                    ref = c.reference
                     parsed.fks.append(
-                        _plain_fk(
-                            (col,),
-                            ref.table,
-                            ref.on_delete,
-                            ref.on_update,
-                            "column",
-                            c.name,
-                        )
+                        _reference_fk((col,), c.reference, "column", c.name)
                     )
                 elif c.kind == "check" and c.check is not None:
                     parsed.checks.append(_plain_make_check(c.check, c.name, col))
         elif item.kind == "foreign key" and item.reference is not None:
-            ref = item.reference
             parsed.fks.append(
-                _plain_fk(
-                    item.columns,
-                    ref.table,
-                    ref.on_delete,
-                    ref.on_update,
-                    "table",
-                    item.name,
-                )
+                _reference_fk(item.columns, item.reference, "table", item.name)
             )
         elif item.kind == "check" and item.check is not None:
             parsed.checks.append(_plain_make_check(item.check, item.name, None))

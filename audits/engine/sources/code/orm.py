@@ -227,35 +227,22 @@ class OrmCalls(WalkerState):
                 elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
                     self._filter(n, n, "ref", "")
         for kw in node.keywords:
-            if kw.arg and "__isnull" in kw.arg:
-                column = kw.arg.split("__")[0]
-                model = _dotted(node.func).split(".")[0]
-                self.col.filters.append(
-                    OrmFilter(
-                        self.mod.rel,
-                        node.lineno,
-                        self.qualname,
-                        model,
-                        column,
-                        "isnull",
-                        ast.unparse(kw.value),
-                        ast.unparse(node)[:120],
-                    )
+            if not kw.arg:
+                continue
+            isnull = "__isnull" in kw.arg
+            value = ast.unparse(kw.value)
+            self.col.filters.append(
+                OrmFilter(
+                    self.mod.rel,
+                    node.lineno,
+                    self.qualname,
+                    _dotted(node.func).split(".")[0],
+                    kw.arg.split("__")[0],
+                    "isnull" if isnull else "kw",
+                    value if isnull else value[:40],
+                    ast.unparse(node)[:120],
                 )
-            elif kw.arg:
-                model = _dotted(node.func).split(".")[0]
-                self.col.filters.append(
-                    OrmFilter(
-                        self.mod.rel,
-                        node.lineno,
-                        self.qualname,
-                        model,
-                        kw.arg.split("__")[0],
-                        "kw",
-                        ast.unparse(kw.value)[:40],
-                        ast.unparse(node)[:120],
-                    )
-                )
+            )
 
     def _filter(self, node: ast.AST, attr: ast.Attribute, op: str, value: str) -> None:
         model = _dotted(attr.value)
