@@ -2,7 +2,9 @@
 
 An import is an audit with trigger ``import`` whose origin is the kind of
 file (``markdown`` or ``sarif``). Its items reconcile like an engine audit's
-detections, with these rules:
+detections, with these rules (those about what an import fixes are
+reconciliation's: ``Scope.of_import`` and ``reported_fixed`` in
+``findings.reconcile``):
 
 - Nothing is stored unless the whole import succeeds: the file is parsed
   before any row is written, and the audit, its findings and their events
@@ -36,7 +38,6 @@ from django.db import transaction
 
 from audits.engine.reports import ParsedReport, ReportError, ReportItem, parse_report
 from audits.engine.reports.decode import decode_text
-from findings.models import Finding
 from findings.reconcile import Detection, Outcome, Scope, reconcile
 from projects.models import Project, Target
 
@@ -92,12 +93,7 @@ def import_report(
         )
         Audit.objects.claim(audit.pk)
         audit.refresh_from_db()
-        detections = _drop_known_fixed(project, detections)
-        outcome = reconcile(audit, detections, _scope(project, report))
-        # Findings a report creates as already fixed were fixed by it.
-        Finding.objects.filter(
-            project=project, first_seen_audit=audit, status=Finding.Status.FIXED
-        ).update(fixed_by_audit=audit)
+        outcome = reconcile(audit, detections, _scope(report))
         _complete(audit, report, filename, outcome, data, started)
     audit.refresh_from_db()
     return audit
@@ -162,41 +158,11 @@ def _detection(item: ReportItem) -> Detection:
     )
 
 
-def _drop_known_fixed(project: Project, detections: list[Detection]) -> list[Detection]:
-    """Leave out FIXED items whose finding exists, so reconciling fixes it.
-
-    Passed in, a FIXED item would reopen an already fixed finding as a
-    regression; left out, it fixes the finding if it is still unresolved.
-    """
-    fixed = [d.fingerprint for d in detections if d.status == Finding.Status.FIXED]
-    if not fixed:
-        return detections
-    known = set(
-        Finding.objects.filter(project=project, fingerprint__in=fixed).values_list(
-            "fingerprint", flat=True
-        )
-    )
-    return [
-        d
-        for d in detections
-        if not (d.status == Finding.Status.FIXED and d.fingerprint in known)
-    ]
-
-
-def _scope(project: Project, report: ParsedReport) -> Scope:
-    if report.kind == "markdown":
-        return Scope(origin="markdown", whole_origin=True)
-    # A SARIF log speaks for the tools that wrote it, and only for them.
+def _scope(report: ParsedReport) -> Scope:
+    """Return what the import speaks for: a SARIF log, the tools that wrote it."""
     tools = {t.strip() for t in report.tool.split(",") if t.strip()}
     tools |= {i.check.split(":", 1)[0] for i in report.items if ":" in i.check}
-    checks = {
-        check
-        for check in Finding.objects.filter(project=project, origin="sarif")
-        .values_list("check_id", flat=True)
-        .distinct()
-        if check.split(":", 1)[0] in tools
-    }
-    return Scope(origin="sarif", checks_by_target={None: frozenset(checks)})
+    return Scope.of_import(report.kind, tools)
 
 
 def _complete(

@@ -1,25 +1,45 @@
 """Reconcile an audit's detections with a project's tracked findings.
 
-The rules (DESIGN.md): new fingerprints become open findings; open and
-in-progress ones stay open (last seen moves); fixed ones that come back are
-reopened as regressions; documented and false-positive ones keep their
-status (last seen still moves); open and in-progress ones not seen again are
-marked fixed, verified by this audit, but only where the scan could have
-seen them: their target was scanned successfully and their check ran there
-(an import only fixes findings from the same kind of import).
+Reconciling is two steps. ``plan`` decides, from the findings as stored and
+the audit's detections, what changes: a frozen ``Plan`` with named rows (new
+findings, findings seen again, refreshed, reopened, fixed, severity changes
+and the events that record them). It reads and writes nothing. ``apply``
+writes a plan. ``reconcile`` loads the findings, plans and applies, in one
+transaction.
 
-Everything happens in one transaction with a fixed number of statements,
-whatever the number of detections: the detections travel as one JSON
-parameter and the database joins against it (``json_each`` on SQLite,
+The rules (DESIGN.md), each in one function below:
+
+- ``when_seen``: a finding seen again keeps its status, except a fixed one,
+  which is reopened as a regression. Documented and false-positive findings
+  keep theirs. Last seen moves for all of them, and their texts, location
+  and severity follow the detection.
+- ``when_not_seen``: an open or in-progress finding the audit did not see
+  is fixed, verified by the audit, but only where the audit could have seen
+  it (``Scope.covers``): an engine audit covers the checks that ran on the
+  targets it scanned successfully; an import covers the findings of its own
+  kind (a SARIF log only those of its tools).
+- ``new_status``: a new fingerprint becomes an open finding, or takes the
+  status an imported report gave it; one created fixed was fixed by this
+  audit.
+- An imported item marked fixed whose finding already exists counts as not
+  seen (``reported_fixed``): it fixes the finding where the import covers
+  it, and never reopens one.
+
+Everything is written with a fixed number of statements, whatever the number
+of detections: each kind of row travels as one JSON parameter and the
+database joins against it (``json_each`` on SQLite,
 ``jsonb_array_elements`` on PostgreSQL). Reconciling the same audit twice
 changes nothing the second time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -28,11 +48,14 @@ from audits.engine import levels
 
 from .models import Finding, FindingEvent, FindingSighting
 
+Status = Finding.Status
+Kind = FindingEvent.Kind
+
 # Statuses an audit marks fixed when it no longer sees the finding where it
 # looked (the unresolved ones), and statuses it leaves as they are when it
 # sees the finding again (a person accepted it).
 FIXED_WHEN_UNSEEN = frozenset(Finding.UNRESOLVED)
-ACCEPTED = frozenset(Finding.Status(s.value) for s in levels.ACCEPTED)
+ACCEPTED = frozenset(Status(s.value) for s in levels.ACCEPTED)
 
 # Fields copied from a detection onto the finding every time it is seen, so
 # locations and texts follow the code while the fingerprint stays.
@@ -68,7 +91,7 @@ class Detection:
     fix_sql: str = ""
     ref: str = ""
     target_id: int | None = None
-    status: str = ""  # an imported report's own status, for new findings only
+    status: str = ""  # an imported report's own status
     status_reason: str = ""  # why, when that status needs a reason
 
     @classmethod
@@ -90,28 +113,89 @@ class Detection:
             target_id=target_id,
         )
 
+    @property
+    def signature(self) -> tuple:
+        """Return what must match a stored finding for a sighting to skip the refresh.
+
+        Location and severity are compared as they are, texts by their total
+        length: a rewording that keeps every length is picked up by the next
+        sighting that changes anything else.
+        """
+        texts = (
+            self.title,
+            self.object,
+            self.function,
+            self.evidence,
+            self.remediation,
+            self.fix_sql,
+        )
+        return (
+            self.severity,
+            self.file,
+            self.line,
+            self.effort,
+            sum(len(t) for t in texts),
+        )
+
+
+class Stored(NamedTuple):
+    """A tracked finding as reconciling reads it (one raw row)."""
+
+    id: int
+    status: str
+    severity: str
+    target_id: int | None
+    check_id: str
+    origin: str
+    fixed_by_audit_id: int | None
+    signature: tuple  # compared with Detection.signature
+
 
 @dataclass(frozen=True)
 class Scope:
     """Where an audit could have seen findings, so which it may fix.
 
-    ``checks_by_target`` maps each successfully scanned target to the checks
-    that ran on it. ``origin`` limits fixing to findings of the same kind
-    (an import fixes only findings of its own import kind).
+    An engine audit (``origin="engine"``) covers, per successfully scanned
+    target, the checks that ran there (``checks_by_target``). An import
+    covers only findings of its own kind: a Markdown report every one
+    (``whole_origin``), a SARIF log those of its ``tools``.
     """
 
     origin: str = "engine"
     checks_by_target: Mapping[int | None, frozenset[str]] = field(default_factory=dict)
-    whole_origin: bool = False  # imports: every finding of the origin is in scope
+    whole_origin: bool = False
+    tools: frozenset[str] | None = None
 
-    def covers(self, origin: str, target_id: int | None, check_id: str) -> bool:
-        if origin != self.origin:
-            return False
-        if self.whole_origin:
-            return True
-        return check_id in self.checks_by_target.get(target_id, frozenset())
+    @classmethod
+    def of_import(cls, kind: str, tools: Iterable[str] = ()) -> Scope:
+        """Return the scope of an import: a Markdown report or a SARIF log."""
+        if kind == "markdown":
+            return cls(origin="markdown", whole_origin=True)
+        # A SARIF log speaks for the tools that wrote it, and only for them.
+        return cls(origin=kind, tools=frozenset(tools))
 
-    @property
+    def covers(self, finding: Stored, detected_checks: frozenset[str]) -> bool:
+        """Return True if the audit would have seen ``finding`` were it still there.
+
+        ``detected_checks`` are the checks with at least one detection.
+        """
+        if finding.origin == self.origin:
+            if self.whole_origin:
+                return True
+            if self.tools is not None:
+                return finding.check_id.split(":", 1)[0] in self.tools
+            return finding.check_id in self.checks_by_target.get(
+                finding.target_id, frozenset()
+            )
+        # An imported finding mapped to one of our checks is verified fixed
+        # when an engine audit ran that check and it found nothing anywhere.
+        return (
+            self.origin == "engine"
+            and finding.check_id in self.all_checks
+            and finding.check_id not in detected_checks
+        )
+
+    @cached_property
     def all_checks(self) -> frozenset[str]:
         ran: set[str] = set()
         for checks in self.checks_by_target.values():
@@ -119,8 +203,72 @@ class Scope:
         return frozenset(ran)
 
 
-@dataclass
+class Move(NamedTuple):
+    """A status change an audit makes, and the note of its event."""
+
+    to: str
+    kind: str
+    note: str
+
+
+REOPEN = Move(Status.OPEN, Kind.REOPENED, "Seen again after it was fixed.")
+FIX = Move(Status.FIXED, Kind.FIXED, "Not seen by this audit.")
+
+
+def when_seen(finding: Stored, detection: Detection) -> Move | None:
+    """Return how seeing ``finding`` again changes its status (None: it stays)."""
+    if finding.status == Status.FIXED:
+        return REOPEN
+    return None
+
+
+def when_not_seen(
+    finding: Stored, scope: Scope, detected_checks: frozenset[str]
+) -> Move | None:
+    """Return how not seeing ``finding`` changes its status (None: it stays)."""
+    if finding.status in FIXED_WHEN_UNSEEN and scope.covers(finding, detected_checks):
+        return FIX
+    return None
+
+
+def reported_fixed(detection: Detection) -> bool:
+    """Return True for an imported item its report marks fixed."""
+    return detection.status == Status.FIXED
+
+
+def new_status(detection: Detection) -> str:
+    """Return the status a new finding starts with."""
+    return detection.status or Status.OPEN
+
+
+class New(NamedTuple):
+    detection: Detection
+    status: str
+    due: dt.date | None
+
+
+class Refresh(NamedTuple):
+    id: int
+    detection: Detection
+
+
+class Reopen(NamedTuple):
+    id: int
+    due: dt.date | None
+
+
+class Event(NamedTuple):
+    finding_id: int
+    kind: str
+    from_value: str
+    to_value: str
+    note: str
+
+
+@dataclass(frozen=True)
 class Outcome:
+    """What reconciling changed, as counts (part of the audit's summary)."""
+
     new: int = 0
     still_open: int = 0
     fixed: int = 0
@@ -129,142 +277,173 @@ class Outcome:
     severity_changed: int = 0
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Everything reconciling one audit changes, decided before any write.
+
+    ``seen`` holds every finding seen again (its sighting moves); those of
+    them whose stored fields differ from the detection are also in
+    ``refreshed``. ``events`` record every change but the creations, in
+    the order they were decided.
+    """
+
+    new: tuple[New, ...] = ()
+    seen: tuple[int, ...] = ()
+    refreshed: tuple[Refresh, ...] = ()
+    reopened: tuple[Reopen, ...] = ()
+    fixed: tuple[int, ...] = ()
+    severity_changed: tuple[int, ...] = ()
+    events: tuple[Event, ...] = ()
+    still_open: int = 0
+    accepted_seen: int = 0
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(
+            new=len(self.new),
+            still_open=self.still_open,
+            fixed=len(self.fixed),
+            reopened=len(self.reopened),
+            accepted_seen=self.accepted_seen,
+            severity_changed=len(self.severity_changed),
+        )
+
+
+def plan(
+    stored: Mapping[str, Stored],
+    detections: Iterable[Detection],
+    scope: Scope,
+    *,
+    due: Callable[[str], dt.date | None],
+) -> Plan:
+    """Return what reconciling ``detections`` with the ``stored`` findings changes.
+
+    ``stored`` maps fingerprints to the project's findings; ``due`` gives the
+    due date of a finding of a severity opened now. Pure: reads nothing
+    else, writes nothing.
+    """
+    merged: dict[str, Detection] = {}
+    for d in detections:
+        if reported_fixed(d) and d.fingerprint in stored:
+            continue
+        merged.setdefault(d.fingerprint, d)
+    new, seen, refreshed, reopened, fixed = [], [], [], [], []
+    severity_changed, events = [], []
+    still_open = accepted_seen = 0
+    for fp, d in merged.items():
+        finding = stored.get(fp)
+        if finding is None:
+            status = new_status(d)
+            new.append(
+                New(
+                    d, status, due(d.severity) if status in Finding.UNRESOLVED else None
+                )
+            )
+            continue
+        seen.append(finding.id)
+        if finding.signature != d.signature:
+            refreshed.append(Refresh(finding.id, d))
+        if finding.severity != d.severity:
+            severity_changed.append(finding.id)
+            events.append(
+                Event(
+                    finding.id,
+                    Kind.SEVERITY,
+                    finding.severity,
+                    d.severity,
+                    "The check now rates this problem differently.",
+                )
+            )
+        move = when_seen(finding, d)
+        if move is REOPEN:
+            reopened.append(Reopen(finding.id, due(d.severity)))
+        elif move is None and finding.status in ACCEPTED:
+            accepted_seen += 1
+        elif move is None:
+            still_open += 1
+        if move is not None:
+            events.append(
+                Event(finding.id, move.kind, finding.status, move.to, move.note)
+            )
+    detected_checks = frozenset(d.check_id for d in merged.values())
+    for fp, finding in stored.items():
+        if fp in merged:
+            continue
+        move = when_not_seen(finding, scope, detected_checks)
+        if move is FIX:
+            fixed.append(finding.id)
+        if move is not None:
+            events.append(
+                Event(finding.id, move.kind, finding.status, move.to, move.note)
+            )
+    return Plan(
+        new=tuple(new),
+        seen=tuple(seen),
+        refreshed=tuple(refreshed),
+        reopened=tuple(reopened),
+        fixed=tuple(fixed),
+        severity_changed=tuple(severity_changed),
+        events=tuple(events),
+        still_open=still_open,
+        accepted_seen=accepted_seen,
+    )
+
+
 def reconcile(audit, detections: Iterable[Detection], scope: Scope) -> Outcome:
     """Apply ``detections`` of ``audit`` to its project's findings; return counts."""
     now = timezone.now()
     project = audit.project
-    merged: dict[str, Detection] = {}
-    for d in detections:
-        merged.setdefault(d.fingerprint, d)
-    outcome = Outcome()
+    dues: dict[str, dt.date | None] = {}
+
+    def due(severity: str) -> dt.date | None:
+        if severity not in dues:
+            dues[severity] = project.due_date(severity, now)
+        return dues[severity]
+
     with transaction.atomic():
-        existing = _load_existing(project.pk)
-        new_rows, seen_rows, touched, reopen, fix, events = [], [], [], [], [], []
-        detected_checks = {d.check_id for d in merged.values()}
-        for fp, d in merged.items():
-            row = existing.get(fp)
-            if row is None:
-                new_rows.append(_new_row(d, audit, project, now))
-                continue
-            _, fid, status, severity, *_rest, stored = row
-            if stored == _signature(d):
-                touched.append(fid)
-            else:
-                seen_rows.append(_seen_row(fid, d))
-            if severity != d.severity:
-                outcome.severity_changed += 1
-                events.append(
-                    _event(
-                        fid,
-                        FindingEvent.Kind.SEVERITY,
-                        severity,
-                        d.severity,
-                        "The check now rates this problem differently.",
-                    )
-                )
-            if status == Finding.Status.FIXED:
-                reopen.append({"id": fid, "due": _due(project, d.severity, now)})
-                events.append(
-                    _event(
-                        fid,
-                        FindingEvent.Kind.REOPENED,
-                        status,
-                        Finding.Status.OPEN,
-                        "Seen again after it was fixed.",
-                    )
-                )
-            elif status in ACCEPTED:
-                outcome.accepted_seen += 1
-            else:
-                outcome.still_open += 1
-        for fp, (
-            _,
-            fid,
-            status,
-            _sev,
-            target_id,
-            check_id,
-            origin,
-            _last,
-        ) in existing.items():
-            if fp in merged or status not in FIXED_WHEN_UNSEEN:
-                continue
-            if scope.covers(origin, target_id, check_id) or _verified_import(
-                scope, origin, check_id, detected_checks
-            ):
-                fix.append({"id": fid})
-                events.append(
-                    _event(
-                        fid,
-                        FindingEvent.Kind.FIXED,
-                        status,
-                        Finding.Status.FIXED,
-                        "Not seen by this audit.",
-                    )
-                )
-        outcome.new = len(new_rows)
-        outcome.reopened = len(reopen)
-        outcome.fixed = len(fix)
-        _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events)
-    return outcome
+        decided = plan(load(project.pk), detections, scope, due=due)
+        apply(decided, audit, now=now)
+    return decided.outcome
 
 
-def _verified_import(
-    scope: Scope, origin: str, check_id: str, detected: set[str]
-) -> bool:
-    # An imported finding mapped to one of our checks is verified fixed when
-    # an engine audit ran that check and it found nothing anywhere.
-    return (
-        scope.origin == "engine"
-        and origin != "engine"
-        and check_id in scope.all_checks
-        and check_id not in detected
-    )
+def load(project_id: int) -> dict[str, Stored]:
+    """Return the project's findings by fingerprint, as reconciling reads them.
+
+    One raw query: at 100,000 findings building model rows would cost more
+    than the whole reconciliation.
+    """
+    f = Finding._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
+            f" fixed_by_audit_id, severity, file, line, effort, LENGTH(title)"
+            f" + LENGTH(object) + LENGTH(function) + LENGTH(evidence)"
+            f" + LENGTH(remediation) + LENGTH(fix_sql) FROM {f} WHERE project_id = %s",
+            [project_id],
+        )
+        return {
+            row[0]: Stored._make((*row[1:8], tuple(row[8:]))) for row in cur.fetchall()
+        }
 
 
-def _due(project, severity: str, now) -> str | None:
-    due = project.due_date(severity, now)
-    return due.isoformat() if due else None
-
-
-def _new_row(d: Detection, audit, project, now) -> dict:
-    status = d.status or Finding.Status.OPEN
-    return {
-        "fingerprint": d.fingerprint,
-        "check_id": d.check_id,
-        "dimension": d.dimension,
-        "severity": d.severity,
-        "effort": d.effort,
-        "title": d.title,
-        "object": d.object,
-        "file": d.file,
-        "line": d.line,
-        "function": d.function,
-        "evidence": d.evidence,
-        "remediation": d.remediation,
-        "fix_sql": d.fix_sql,
-        "ref": d.ref,
-        "target_id": d.target_id,
-        "status": status,
-        "status_reason": d.status_reason,
-        "due": _due(project, d.severity, now) if status in Finding.UNRESOLVED else None,
-    }
-
-
-def _seen_row(fid: int, d: Detection) -> dict:
-    row = {name: getattr(d, name) for name in REFRESHED}
-    row.update(id=fid, severity=d.severity)
-    return row
-
-
-def _event(fid: int, kind: str, from_value: str, to_value: str, note: str) -> dict:
-    return {
-        "id": fid,
-        "kind": str(kind),
-        "from": str(from_value),
-        "to": str(to_value),
-        "note": note,
-    }
+def apply(plan: Plan, audit, *, now: dt.datetime) -> None:
+    """Write ``plan``, decided for ``audit``, with a fixed number of statements."""
+    # Sightings are stamped with the audit's start, not the clock, so that
+    # reconciling the same audit again writes the very same values.
+    seen_at = audit.started_at or audit.created_at
+    with connection.cursor() as cur:
+        if plan.new:
+            _insert_new(cur, plan.new, audit, seen_at, now)
+        if plan.refreshed:
+            _refresh(cur, plan.refreshed)
+        if plan.seen:
+            _move_sightings(cur, plan.seen, audit, seen_at)
+        if plan.reopened:
+            _reopen(cur, plan.reopened, now)
+        if plan.fixed:
+            _fix(cur, plan.fixed, audit, now)
+        if plan.events:
+            _insert_events(cur, plan.events, audit, now)
 
 
 def _rows(alias: str = "j") -> str:
@@ -281,35 +460,6 @@ def _get(name: str, cast: str = "text", alias: str = "j") -> str:
     return f"json_extract({alias}.value, '$.{name}')"
 
 
-def _load_existing(project_id: int) -> dict[str, tuple]:
-    """Return the project's findings by fingerprint, with a change signature.
-
-    One raw query: at 100,000 findings building model rows would cost more
-    than the whole reconciliation.
-    """
-    f = Finding._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
-            f" severity, file, line, effort, LENGTH(title) + LENGTH(object)"
-            f" + LENGTH(function) + LENGTH(evidence) + LENGTH(remediation)"
-            f" + LENGTH(fix_sql) FROM {f} WHERE project_id = %s",
-            [project_id],
-        )
-        return {row[0]: (*row[:7], tuple(row[7:])) for row in cur.fetchall()}
-
-
-def _signature(d: Detection) -> tuple:
-    """Return what must match a stored finding for a sighting to skip the refresh.
-
-    Location and severity are compared as they are, texts by their total
-    length: a rewording that keeps every length is picked up by the next
-    sighting that changes anything else.
-    """
-    texts = (d.title, d.object, d.function, d.evidence, d.remediation, d.fix_sql)
-    return (d.severity, d.file, d.line, d.effort, sum(len(t) for t in texts))
-
-
 def _id_rows(alias: str = "j") -> str:
     """Return a FROM clause yielding one row per id in a JSON array parameter."""
     if connection.vendor == "postgresql":
@@ -317,114 +467,159 @@ def _id_rows(alias: str = "j") -> str:
     return f"json_each(%s) AS {alias}"
 
 
-def _apply(audit, now, new_rows, seen_rows, touched, reopen, fix, events) -> None:
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# Text columns of a new finding, read from its detection (status from the plan).
+NEW_TEXT = (
+    "fingerprint",
+    "check_id",
+    "dimension",
+    "severity",
+    "effort",
+    "title",
+    "object",
+    "file",
+    "function",
+    "evidence",
+    "remediation",
+    "fix_sql",
+    "ref",
+    "status_reason",
+)
+
+
+def _insert_new(cur, new: tuple[New, ...], audit, seen_at, now) -> None:
     f, e = Finding._meta.db_table, FindingEvent._meta.db_table
     s = FindingSighting._meta.db_table
-    origin = audit.origin
-    # Sightings are stamped with the audit's start, not the clock, so that
-    # reconciling the same audit again writes the very same values.
-    seen_at = audit.started_at or audit.created_at
-    with connection.cursor() as cur:
-        if new_rows:
-            text_fields = (
-                "fingerprint",
-                "check_id",
-                "dimension",
-                "severity",
-                "effort",
-                "title",
-                "object",
-                "file",
-                "function",
-                "evidence",
-                "remediation",
-                "fix_sql",
-                "ref",
-                "status",
-                "status_reason",
-            )
-            columns = ", ".join(text_fields)
-            values = ", ".join(f"COALESCE({_get(n)}, '')" for n in text_fields)
-            cur.execute(
-                f"INSERT INTO {f} ({columns}, line, target_id, due_date, project_id, origin,"
-                " regression, first_seen_audit_id, first_seen_at, updated_at)"
-                f" SELECT {values}, {_get('line', 'integer')}, {_get('target_id', 'bigint')},"
-                f" {_get('due', 'date')}, %s, %s, %s, %s, %s, %s FROM {_rows()}",
-                [
-                    audit.project_id,
-                    origin,
-                    False,
-                    audit.pk,
-                    seen_at,
-                    now,
-                    json.dumps(new_rows),
-                ],
-            )
-            cur.execute(
-                f"INSERT INTO {s} (finding_id, audit_number, seen_at)"
-                f" SELECT id, %s, %s FROM {f}"
-                " WHERE project_id = %s AND first_seen_audit_id = %s"
-                " ON CONFLICT (finding_id) DO NOTHING",
-                [audit.number, seen_at, audit.project_id, audit.pk],
-            )
-            cur.execute(
-                f"INSERT INTO {e} (finding_id, kind, audit_id, from_value, to_value, note, created_at)"
-                f" SELECT id, %s, %s, '', status, %s, %s FROM {f}"
-                " WHERE project_id = %s AND first_seen_audit_id = %s"
-                " AND id NOT IN (SELECT finding_id FROM "
-                + e
-                + " WHERE audit_id = %s AND kind = %s)",
-                [
-                    FindingEvent.Kind.CREATED,
-                    audit.pk,
-                    "First seen by this audit.",
-                    now,
-                    audit.project_id,
-                    audit.pk,
-                    audit.pk,
-                    FindingEvent.Kind.CREATED,
-                ],
-            )
-        if seen_rows:
-            sets = ", ".join(
-                f"line = {_get('line', 'integer')}"
-                if n == "line"
-                else f"{n} = COALESCE({_get(n)}, '')"
-                for n in REFRESHED
-            )
-            cur.execute(
-                f"UPDATE {f} SET {sets}, severity = {_get('severity')}"
-                f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
-                [json.dumps(seen_rows)],
-            )
-        sighted = touched + [row["id"] for row in seen_rows]
-        if sighted:
-            # Every finding seen again: its sighting moves (the finding row
-            # itself is only written when something about it changed).
-            cur.execute(
-                f"INSERT INTO {s} (finding_id, audit_number, seen_at)"
-                f" SELECT CAST(j.value AS bigint), %s, %s FROM {_id_rows()} WHERE 1 = 1"
-                " ON CONFLICT (finding_id) DO UPDATE"
-                " SET audit_number = excluded.audit_number, seen_at = excluded.seen_at",
-                [audit.number, seen_at, json.dumps(sighted)],
-            )
-        if reopen:
-            cur.execute(
-                f"UPDATE {f} SET status = %s, regression = %s, fixed_by_audit_id = NULL,"
-                f" status_reason = '', due_date = {_get('due', 'date')}, updated_at = %s"
-                f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
-                [Finding.Status.OPEN, True, now, json.dumps(reopen)],
-            )
-        if fix:
-            cur.execute(
-                f"UPDATE {f} SET status = %s, fixed_by_audit_id = %s, updated_at = %s"
-                f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
-                [Finding.Status.FIXED, audit.pk, now, json.dumps(fix)],
-            )
-        if events:
-            cur.execute(
-                f"INSERT INTO {e} (finding_id, kind, audit_id, from_value, to_value, note, created_at)"
-                f" SELECT {_get('id', 'bigint')}, {_get('kind')}, %s, {_get('from')},"
-                f" {_get('to')}, {_get('note')}, %s FROM {_rows()}",
-                [audit.pk, now, json.dumps(events)],
-            )
+    rows = [
+        {
+            **{name: getattr(n.detection, name) for name in NEW_TEXT},
+            "line": n.detection.line,
+            "target_id": n.detection.target_id,
+            "status": n.status,
+            "due": _iso(n.due),
+        }
+        for n in new
+    ]
+    columns = ", ".join((*NEW_TEXT, "status"))
+    values = ", ".join(f"COALESCE({_get(n)}, '')" for n in (*NEW_TEXT, "status"))
+    # A finding created already fixed (an imported report said so) was
+    # fixed by this audit.
+    cur.execute(
+        f"INSERT INTO {f} ({columns}, line, target_id, due_date, project_id, origin,"
+        " regression, fixed_by_audit_id, first_seen_audit_id, first_seen_at,"
+        f" updated_at) SELECT {values}, {_get('line', 'integer')},"
+        f" {_get('target_id', 'bigint')}, {_get('due', 'date')}, %s, %s, %s,"
+        f" CASE WHEN {_get('status')} = %s THEN %s END, %s, %s, %s FROM {_rows()}",
+        [
+            audit.project_id,
+            audit.origin,
+            False,
+            Status.FIXED,
+            audit.pk,
+            audit.pk,
+            seen_at,
+            now,
+            json.dumps(rows),
+        ],
+    )
+    cur.execute(
+        f"INSERT INTO {s} (finding_id, audit_number, seen_at)"
+        f" SELECT id, %s, %s FROM {f}"
+        " WHERE project_id = %s AND first_seen_audit_id = %s"
+        " ON CONFLICT (finding_id) DO NOTHING",
+        [audit.number, seen_at, audit.project_id, audit.pk],
+    )
+    cur.execute(
+        f"INSERT INTO {e} (finding_id, kind, audit_id, from_value, to_value, note,"
+        f" created_at) SELECT id, %s, %s, '', status, %s, %s FROM {f}"
+        " WHERE project_id = %s AND first_seen_audit_id = %s"
+        f" AND id NOT IN (SELECT finding_id FROM {e} WHERE audit_id = %s AND kind = %s)",
+        [
+            Kind.CREATED,
+            audit.pk,
+            "First seen by this audit.",
+            now,
+            audit.project_id,
+            audit.pk,
+            audit.pk,
+            Kind.CREATED,
+        ],
+    )
+
+
+def _refresh(cur, refreshed: tuple[Refresh, ...]) -> None:
+    f = Finding._meta.db_table
+    rows = [
+        {
+            **{name: getattr(r.detection, name) for name in REFRESHED},
+            "id": r.id,
+            "severity": r.detection.severity,
+        }
+        for r in refreshed
+    ]
+    sets = ", ".join(
+        f"line = {_get('line', 'integer')}"
+        if n == "line"
+        else f"{n} = COALESCE({_get(n)}, '')"
+        for n in REFRESHED
+    )
+    cur.execute(
+        f"UPDATE {f} SET {sets}, severity = {_get('severity')}"
+        f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
+        [json.dumps(rows)],
+    )
+
+
+def _move_sightings(cur, seen: tuple[int, ...], audit, seen_at) -> None:
+    # Every finding seen again: its sighting moves (the finding row itself
+    # is only written when something about it changed).
+    cur.execute(
+        f"INSERT INTO {FindingSighting._meta.db_table} (finding_id, audit_number,"
+        f" seen_at) SELECT CAST(j.value AS bigint), %s, %s FROM {_id_rows()}"
+        " WHERE 1 = 1 ON CONFLICT (finding_id) DO UPDATE"
+        " SET audit_number = excluded.audit_number, seen_at = excluded.seen_at",
+        [audit.number, seen_at, json.dumps(seen)],
+    )
+
+
+def _reopen(cur, reopened: tuple[Reopen, ...], now) -> None:
+    f = Finding._meta.db_table
+    rows = [{"id": r.id, "due": _iso(r.due)} for r in reopened]
+    cur.execute(
+        f"UPDATE {f} SET status = %s, regression = %s, fixed_by_audit_id = NULL,"
+        f" status_reason = '', due_date = {_get('due', 'date')}, updated_at = %s"
+        f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
+        [Status.OPEN, True, now, json.dumps(rows)],
+    )
+
+
+def _fix(cur, fixed: tuple[int, ...], audit, now) -> None:
+    f = Finding._meta.db_table
+    cur.execute(
+        f"UPDATE {f} SET status = %s, fixed_by_audit_id = %s, updated_at = %s"
+        f" FROM {_id_rows()} WHERE {f}.id = CAST(j.value AS bigint)",
+        [Status.FIXED, audit.pk, now, json.dumps(fixed)],
+    )
+
+
+def _insert_events(cur, events: tuple[Event, ...], audit, now) -> None:
+    rows = [
+        {
+            "id": e.finding_id,
+            "kind": e.kind,
+            "from": e.from_value,
+            "to": e.to_value,
+            "note": e.note,
+        }
+        for e in events
+    ]
+    cur.execute(
+        f"INSERT INTO {FindingEvent._meta.db_table} (finding_id, kind, audit_id,"
+        f" from_value, to_value, note, created_at) SELECT {_get('id', 'bigint')},"
+        f" {_get('kind')}, %s, {_get('from')}, {_get('to')}, {_get('note')}, %s"
+        f" FROM {_rows()}",
+        [audit.pk, now, json.dumps(rows)],
+    )
