@@ -35,6 +35,7 @@ changes nothing the second time.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -148,7 +149,18 @@ class Stored(NamedTuple):
     check_id: str
     origin: str
     fixed_by_audit_id: int | None
-    signature: tuple  # compared with Detection.signature
+    file: str
+    line: int | None
+    effort: str
+    text_length: int  # of title, object, function, evidence, remediation, fix_sql
+
+    @property
+    def signature(self) -> tuple:
+        """Return what ``Detection.signature`` is compared with."""
+        return (self.severity, self.file, self.line, self.effort, self.text_length)
+
+
+_NO_CHECKS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,7 @@ class Scope:
             if self.tools is not None:
                 return finding.check_id.split(":", 1)[0] in self.tools
             return finding.check_id in self.checks_by_target.get(
-                finding.target_id, frozenset()
+                finding.target_id, _NO_CHECKS
             )
         # An imported finding mapped to one of our checks is verified fixed
         # when an engine audit ran that check and it found nothing anywhere.
@@ -416,14 +428,22 @@ def load(project_id: int) -> dict[str, Stored]:
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
-            f" fixed_by_audit_id, severity, file, line, effort, LENGTH(title)"
+            f" fixed_by_audit_id, file, line, effort, LENGTH(title)"
             f" + LENGTH(object) + LENGTH(function) + LENGTH(evidence)"
             f" + LENGTH(remediation) + LENGTH(fix_sql) FROM {f} WHERE project_id = %s",
             [project_id],
         )
-        return {
-            row[0]: Stored._make((*row[1:8], tuple(row[8:]))) for row in cur.fetchall()
-        }
+        rows = cur.fetchall()
+    # 100,000 named rows would each be tracked by the cycle collector (plain
+    # tuples of strings and numbers are not), and the collections their
+    # creation triggers would cost more than the query: pause it meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return {row[0]: Stored._make(row[1:]) for row in rows}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def apply(plan: Plan, audit, *, now: dt.datetime) -> None:
