@@ -210,6 +210,7 @@ def _complete(
         progress_done=1,
         progress_total=1,
     )
+    services.conclude_audit(audit)
 
 
 def _report_text(report: ParsedReport, data: bytes) -> str:

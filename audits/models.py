@@ -139,6 +139,13 @@ class Audit(models.Model):
     # per-target outcome: trends read this row, never the findings.
     summary = models.JSONField(default=dict, blank=True)
     report_markdown = models.TextField(blank=True)
+    # The project's quality gate on this audit: None until evaluated (and
+    # for audits that failed outright); ``gate`` holds the rules applied and
+    # the findings that failed it.
+    gate_passed = models.BooleanField(null=True, blank=True)
+    gate = models.JSONField(default=dict, blank=True)
+    # Set when the audit's notifications were sent (or found nothing to say).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = AuditQuerySet.as_manager()
 

@@ -30,6 +30,7 @@ def execute_audit(audit_id: int) -> Audit | None:
         audit.fail(
             f"The audit stopped on an internal error: {type(exc).__name__}: {exc}"
         )
+        _conclude(audit)
         raise
 
 
@@ -181,7 +182,15 @@ def _finish(
         audit.project, targets=targets or [], changes=outcome, started=started
     )
     audit.finish(status, summary=summary, error=error, report=report)
+    _conclude(audit)
     return audit
+
+
+def _conclude(audit: Audit) -> None:
+    # services queues tasks and imports this module: import it when needed.
+    from .services import conclude_audit
+
+    conclude_audit(audit)
 
 
 def sweep_stuck_audits(now=None) -> int:

@@ -13,10 +13,11 @@ from projects.models import Project
 
 from .models import Audit
 from .runs import execute_audit, sweep_stuck_audits
-from .tasks import run_audit
+from .tasks import notify_audit, run_audit
 
 __all__ = [
     "claim_audit",
+    "conclude_audit",
     "enqueue_due_audits",
     "execute_audit",
     "start_audit",
@@ -80,3 +81,21 @@ def enqueue_due_audits(now=None) -> list[Audit]:
                 continue
             started.append(start_audit(project, trigger=Audit.Trigger.SCHEDULE))
     return started
+
+
+def conclude_audit(audit: Audit) -> None:
+    """Record the quality gate's verdict on a finished audit; notify after commit.
+
+    An audit that failed outright saw nothing, so the gate has no verdict.
+    The notifications go out once the audit's transaction commits, one
+    message per audit.
+    """
+    from . import gate
+
+    if audit.status != Audit.Status.FAILED:
+        verdict = gate.evaluate(audit)
+        Audit.objects.filter(pk=audit.pk).update(
+            gate_passed=verdict["passed"], gate=verdict
+        )
+        audit.gate_passed, audit.gate = verdict["passed"], verdict
+    notify_audit.delay_on_commit(audit.pk)

@@ -6,7 +6,7 @@ audits, so it sits above ``audits.services``, which queues the tasks here.
 
 from celery import shared_task
 
-from . import runs
+from . import notifications, runs
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,3 +19,17 @@ def run_audit(audit_id: int) -> None:
 def sweep_stuck_audits() -> None:
     """Fail audits stuck in running past the time limit."""
     runs.sweep_stuck_audits()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def notify_audit(audit_id: int) -> None:
+    """Send the finished audit's email and webhook messages (once)."""
+    notifications.notify(audit_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> None:
+    """Send one webhook delivery; try again later, with backoff, if it failed."""
+    delay = notifications.attempt_delivery(delivery_id)
+    if delay is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=delay)

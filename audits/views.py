@@ -165,6 +165,11 @@ def render_report(text: str) -> str:
 @require_GET
 def audit_report(request, pk):
     audit = scoped(request, Audit.objects.select_related("project"), pk=pk)
+    return report_response(audit)
+
+
+def report_response(audit) -> HttpResponse:
+    """Return the audit's Markdown report as a download (pages and API)."""
     response = HttpResponse(
         audit.report_markdown, content_type="text/markdown; charset=utf-8"
     )

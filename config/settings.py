@@ -184,6 +184,38 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Notifications. Links in emails and webhook messages start with SITE_URL.
+SITE_URL = env.str("PLUMBLINE_SITE_URL", default="http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Plumbline <plumbline@localhost>"
+)
+# EMAIL_URL (smtp://user:password@host:587, smtp+tls://...) sends real mail;
+# without it, messages go to the console, or to files in
+# PLUMBLINE_EMAIL_FILE_PATH when that is set.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif env.str("PLUMBLINE_EMAIL_FILE_PATH", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.str("PLUMBLINE_EMAIL_FILE_PATH")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = 10
+# Webhooks may reach loopback and private addresses only when the operator
+# allows it (a tenant could otherwise make the server call its own network).
+WEBHOOK_ALLOW_PRIVATE = env.bool("PLUMBLINE_ALLOW_PRIVATE_WEBHOOKS", default=False)
+
+# The API's rate limit per token (or per signed-in user): requests per minute.
+API_RATE_LIMIT = env.int("PLUMBLINE_API_RATE_LIMIT", default=600)
+# With Redis, counters are shared by every web process; without, each
+# process counts for itself (embedded mode runs one).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from projects import views as project_views
 
+from .api import api
+
 urlpatterns = [
     path("", include("projects.urls")),
     path("", include("audits.urls")),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", project_views.signup, name="signup"),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
 

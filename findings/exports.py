@@ -254,6 +254,11 @@ def _stream_csv(findings, *, url_pattern, bom: bool):
 def export_csv(request, pk):
     """Stream the filtered findings as CSV (``?bom=1`` for Excel)."""
     project = scoped(request, Project.objects.all(), pk=pk)
+    return csv_response(request, project)
+
+
+def csv_response(request, project) -> StreamingHttpResponse:
+    """Stream the findings the request's filters select as CSV (pages and API)."""
     _, findings = _filtered(request, project)
     bom = request.GET.get("bom") in ("1", "true", "yes")
     response = StreamingHttpResponse(
@@ -347,6 +352,11 @@ def _stream_markdown(project, filterset, findings, *, url_pattern):
 def export_markdown(request, pk):
     """Stream the filtered findings as a Markdown report, a table per severity."""
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
+    return markdown_response(request, project)
+
+
+def markdown_response(request, project) -> StreamingHttpResponse:
+    """Stream the selected findings as a Markdown report (pages and API)."""
     filterset, findings = _filtered(request, project)
     response = StreamingHttpResponse(
         (
@@ -424,12 +434,17 @@ def _source_root(targets) -> Path:
 @require_GET
 def export_sarif(request, pk):
     """Return the open findings of the project's latest engine audit as SARIF."""
+    project = scoped(request, Project.objects.all(), pk=pk)
+    return sarif_response(project)
+
+
+def sarif_response(project) -> HttpResponse:
+    """Return the latest engine audit's open findings as SARIF (pages and API)."""
     import json
 
     from audits.engine.render import sarif
     from audits.engine.scan import ScanResult, TargetResult
 
-    project = scoped(request, Project.objects.all(), pk=pk)
     audit = (
         Audit.objects.filter(
             project=project,

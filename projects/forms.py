@@ -8,7 +8,16 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
 from django.utils.text import slugify
 
-from .models import Membership, Project, Target, Team
+from .models import (
+    ApiToken,
+    Membership,
+    NotificationEvent,
+    NotificationPreference,
+    Project,
+    Target,
+    Team,
+    Webhook,
+)
 
 URL_SCHEMES = {
     Target.Kind.POSTGRESQL: ("postgresql", "postgres"),
@@ -37,6 +46,9 @@ class ProjectForm(forms.ModelForm):
             "sla_high_days",
             "sla_medium_days",
             "sla_low_days",
+            "gate_new_severity",
+            "gate_regressions",
+            "gate_overdue_critical",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
@@ -214,3 +226,91 @@ class MemberAddForm(forms.Form):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "scope"]
+        labels = {"name": "What it is for"}
+        widgets = {"scope": forms.RadioSelect}
+        error_messages = {
+            "name": {"required": "Name the token after what will use it."}
+        }
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Name the token after what will use it.")
+        return name
+
+
+EVENT_CHOICES = NotificationEvent.choices
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Tell me about",
+    )
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["email", "events", "projects"]
+        widgets = {"projects": forms.CheckboxSelectMultiple}
+        labels = {"projects": "Only these projects (none ticked: all of them)"}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["projects"].queryset = (
+            Project.objects.for_user(user).select_related("team").order_by("name")
+        )
+        if self.instance._state.adding:
+            self.initial["events"] = [value for value, _ in EVENT_CHOICES]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("email") and not self.instance.user.email:
+            raise forms.ValidationError("Your account has no email address to send to.")
+        return data
+
+
+class WebhookForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Events (none ticked: all of them)",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["url", "events"]
+        labels = {"url": "Payload URL"}
+        field_classes = {"url": forms.CharField}
+
+    def clean_url(self):
+        from urllib.parse import urlsplit
+
+        from audits.notifications import RefusedAddress, _connect_address
+
+        url = self.cleaned_data["url"].strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise forms.ValidationError(
+                "A webhook URL starts with https:// or http://."
+            )
+        try:
+            _connect_address(
+                parts.hostname or "",
+                parts.port or (443 if parts.scheme == "https" else 80),
+            )
+        except RefusedAddress as exc:
+            raise forms.ValidationError(f"{exc}.") from exc
+        except OSError as exc:
+            raise forms.ValidationError(
+                f"{parts.hostname} could not be resolved ({exc.strerror or exc})."
+            ) from exc
+        return url

@@ -1,3 +1,5 @@
+import hashlib
+import secrets
 import time
 from datetime import timedelta
 
@@ -96,6 +98,30 @@ class Project(models.Model):
     sla_high_days = models.PositiveIntegerField(default=30)
     sla_medium_days = models.PositiveIntegerField(default=90)
     sla_low_days = models.PositiveIntegerField(default=180)
+    # The quality gate: what an audit may not introduce. A new unresolved
+    # finding at or above this severity fails it ("" turns that rule off).
+    gate_new_severity = models.CharField(
+        "fail on new findings at or above",
+        max_length=10,
+        blank=True,
+        default="high",
+        choices=[
+            ("", "Never (rule off)"),
+            ("critical", "Critical"),
+            ("high", "High"),
+            ("medium", "Medium"),
+            ("low", "Low"),
+            ("info", "Info"),
+        ],
+    )
+    gate_regressions = models.BooleanField(
+        "fail on any regression",
+        default=True,
+        help_text="A fixed finding that an audit sees again.",
+    )
+    gate_overdue_critical = models.BooleanField(
+        "fail while a critical finding is overdue", default=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ProjectQuerySet.as_manager()
@@ -107,6 +133,19 @@ class Project(models.Model):
             # (team, slug) and the team's project list.
             models.UniqueConstraint(
                 fields=["team", "slug"], name="project_team_slug_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    gate_new_severity__in=[
+                        "",
+                        "critical",
+                        "high",
+                        "medium",
+                        "low",
+                        "info",
+                    ]
+                ),
+                name="project_gate_severity_valid",
             ),
         ]
         indexes = [
@@ -239,3 +278,194 @@ class Target(models.Model):
             f"Connected and read {tables} table{'s' if tables != 1 else ''}"
             f" in {took:.1f} s.",
         )
+
+def token_digest(secret: str) -> str:
+    """Return the stored form of a token: tokens are long random strings, so
+    one SHA-256 is enough (a slow password hash would only slow each request)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A personal API token: acts as its user, within the token's scope.
+
+    The secret is shown once when the token is made; only its digest is
+    stored, and a revoked token stays listed (with when it was revoked).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    PREFIX = "plb_"
+
+    # Indexed by apitoken_user_created_idx, which leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        db_index=False,
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=5, choices=Scope, default=Scope.READ)
+    # The lookup of every API request that carries a token.
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["read", "write"]), name="apitoken_scope_valid"
+            ),
+        ]
+        indexes = [
+            # The token page: a user's tokens, newest first.
+            models.Index(
+                fields=["user", "-created_at"], name="apitoken_user_created_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, user, *, name: str, scope: str) -> tuple["ApiToken", str]:
+        """Create a token for ``user``; return it and its secret (shown once)."""
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            scope=scope,
+            digest=token_digest(secret),
+            hint=secret[: len(cls.PREFIX) + 4],
+        )
+        return token, secret
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class NotificationEvent(models.TextChoices):
+    """What an audit can tell people about, one message per audit."""
+
+    NEW_FINDING = "new_finding", "New critical or high finding"
+    REGRESSION = "regression", "Regression (a fixed finding came back)"
+    SLA_BREACHED = "sla_breached", "SLA breached (a finding became overdue)"
+    AUDIT_FAILED = "audit_failed", "Audit failed or partial"
+    GATE_FAILED = "gate_failed", "Quality gate failed"
+
+
+class NotificationPreference(models.Model):
+    """Which audit events a user hears about by email, and for which projects."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="notification_preference",
+    )
+    email = models.BooleanField("send me email", default=False)
+    events = models.JSONField(default=list, blank=True)
+    # Empty: every project of the user's teams.
+    projects = models.ManyToManyField(Project, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"notifications of {self.user}"
+
+    def wants(self, events) -> list[str]:
+        """Return those of ``events`` the user chose, in the given order."""
+        return [e for e in events if e in self.events]
+
+
+class Webhook(models.Model):
+    """A URL that receives one signed JSON message per notable audit."""
+
+    team_path = "project__team"  # for projects.access.scoped
+
+    # Indexed by webhook_project_idx (the settings page and each audit).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="webhooks", db_index=False
+    )
+    url = models.URLField("URL", max_length=500)
+    secret = models.TextField(editable=False)  # ciphertext, see crypto
+    events = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["project", "enabled"], name="webhook_project_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def signing_secret(self) -> str:
+        return crypto.decrypt(self.secret)
+
+    @signing_secret.setter
+    def signing_secret(self, value: str) -> None:
+        self.secret = crypto.encrypt(value)
+
+    @staticmethod
+    def new_secret() -> str:
+        return "whsec_" + secrets.token_urlsafe(24)
+
+
+class WebhookDelivery(models.Model):
+    """One audit's message to one webhook, with the outcome of its last attempt."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    # Indexed by the unique (webhook, audit) constraint, which leads with it.
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    audit = models.ForeignKey(
+        "audits.Audit", on_delete=models.CASCADE, related_name="+"
+    )
+    events = models.JSONField(default=list)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            # One message per audit per webhook, however often the
+            # notification task runs.
+            models.UniqueConstraint(
+                fields=["webhook", "audit"], name="delivery_webhook_audit_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "delivered", "failed"]),
+                name="delivery_status_valid",
+            ),
+        ]
+        indexes = [
+            # The delivery log on the settings page: newest first per webhook.
+            models.Index(fields=["webhook", "-id"], name="delivery_webhook_log_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} to {self.webhook_id}"

@@ -12,6 +12,15 @@ urlpatterns = [
     path("targets/<int:pk>/", views.target_edit, name="target-edit"),
     path("targets/<int:pk>/delete/", views.target_delete, name="target-delete"),
     path("targets/<int:pk>/test/", views.target_test, name="target-test"),
+    path("projects/<int:pk>/webhooks/", views.webhook_create, name="webhook-create"),
+    path("webhooks/<int:pk>/delete/", views.webhook_delete, name="webhook-delete"),
+    path("account/tokens/", views.token_list, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path(
+        "account/notifications/",
+        views.notification_settings,
+        name="notifications",
+    ),
     path("teams/<slug:slug>/members/", views.team_members, name="members"),
     path(
         "teams/<slug:slug>/members/<int:membership_id>/",

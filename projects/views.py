@@ -17,8 +17,26 @@ from findings.filters import UNRESOLVED_TAB
 
 from . import charts
 from .access import can_manage, can_write, scoped
-from .forms import MemberAddForm, MemberRoleForm, ProjectForm, SignupForm, TargetForm
-from .models import Membership, Project, Target, Team
+from .forms import (
+    ApiTokenForm,
+    MemberAddForm,
+    MemberRoleForm,
+    NotificationPreferenceForm,
+    ProjectForm,
+    SignupForm,
+    TargetForm,
+    WebhookForm,
+)
+from .models import (
+    ApiToken,
+    Membership,
+    NotificationPreference,
+    Project,
+    Target,
+    Team,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 def error_404(request, exception=None):
@@ -161,19 +179,135 @@ def project_settings(request, pk):
     return _settings_page(request, project, form, TargetForm(prefix="target"))
 
 
-def _settings_page(request, project, form, target_form, status=200):
+# The webhook delivery log on the settings page shows this many, newest first.
+DELIVERY_LOG = 20
+
+
+def _settings_page(
+    request, project, form, target_form, status=200, webhook_form=None, **extra
+):
     """Render the settings page with the given project and target forms."""
+    manager = can_manage(project.role)
+    context = {
+        "project": project,
+        "form": form,
+        "targets": project.targets.all(),
+        "target_form": target_form,
+        "can_write": can_write(project.role),
+        "can_manage": manager,
+        **extra,
+    }
+    if manager:
+        context["webhooks"] = list(project.webhooks.all())
+        context["webhook_form"] = webhook_form or WebhookForm(prefix="webhook")
+        context["deliveries"] = list(
+            WebhookDelivery.objects.filter(webhook__project=project)
+            .select_related("webhook", "audit")
+            .defer("body")
+            .order_by("-pk")[:DELIVERY_LOG]
+        )
+    return render(request, "projects/project_settings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def webhook_create(request, pk):
+    project = scoped(
+        request, Project.objects.select_related("team"), pk=pk, manage=True
+    )
+    form = WebhookForm(request.POST, prefix="webhook")
+    project_form = ProjectForm(instance=project, user=request.user, prefix="project")
+    if not form.is_valid():
+        return _settings_page(
+            request,
+            project,
+            project_form,
+            TargetForm(prefix="target"),
+            status=400,
+            webhook_form=form,
+        )
+    webhook = form.save(commit=False)
+    webhook.project = project
+    secret = Webhook.new_secret()
+    webhook.signing_secret = secret
+    webhook.save()
+    # The secret is shown on this one response and never again.
+    return _settings_page(
+        request,
+        project,
+        project_form,
+        TargetForm(prefix="target"),
+        new_webhook=webhook,
+        new_webhook_secret=secret,
+    )
+
+
+@login_required
+@require_POST
+def webhook_delete(request, pk):
+    webhook = scoped(request, Webhook.objects.all(), pk=pk, manage=True)
+    project_id = webhook.project_id
+    webhook.delete()
+    messages.success(request, "Webhook removed; it will receive nothing more.")
+    return redirect(reverse("projects:settings", args=[project_id]) + "#webhooks")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request):
+    """List the user's API tokens; POST makes one and shows its secret once."""
+    form = ApiTokenForm(request.POST or None)
+    secret = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            token, secret = ApiToken.issue(
+                request.user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+            )
+            form = ApiTokenForm()
+        else:
+            status = 400
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk")
     return render(
         request,
-        "projects/project_settings.html",
-        {
-            "project": project,
-            "form": form,
-            "targets": project.targets.all(),
-            "target_form": target_form,
-            "can_write": can_write(project.role),
-        },
+        "projects/token_list.html",
+        {"form": form, "tokens": tokens, "secret": secret},
         status=status,
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404("No such token.")
+    token.revoke()
+    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("projects:tokens")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request):
+    """The user's email notification choices: whether, which events, which projects."""
+    preference = NotificationPreference.objects.filter(user=request.user).first()
+    if preference is None:
+        preference = NotificationPreference(user=request.user)
+    form = NotificationPreferenceForm(
+        request.POST or None, instance=preference, user=request.user
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Notification settings saved.")
+        return redirect("projects:notifications")
+    return render(
+        request,
+        "projects/notification_settings.html",
+        {"form": form},
+        status=400 if form.errors else 200,
     )
 
 

@@ -5,10 +5,12 @@ from django.urls import get_resolver, reverse
 
 from audits.models import Audit
 from findings.models import Finding, FindingEvent
-from projects.models import Membership, Project, Target
+from projects.models import ApiToken, Membership, Project, Target, Webhook
 
 PUBLIC = {"login", "logout", "signup"}
-NOT_OBJECTS = {"projects:list", "projects:create", "findings:mine"}
+# The user's own account pages: any signed-in user may change their own.
+ACCOUNT = {"projects:tokens", "projects:notifications"}
+NOT_OBJECTS = {"projects:list", "projects:create", "findings:mine", *ACCOUNT}
 
 
 def url_names():
@@ -36,7 +38,11 @@ def world(project, owner, viewer):
         target=target,
     )
     membership = Membership.objects.get(team=project.team, user=viewer)
+    webhook = Webhook.objects.create(project=project, url="https://example.com/hook")
+    token, _ = ApiToken.issue(owner, name="ci", scope="write")
     return {
+        "webhook": webhook,
+        "token": token,
         "project": project,
         "target": target,
         "audit": audit,
@@ -74,6 +80,9 @@ def kwargs_for(name, world):
         "findings:export-csv": {"pk": p.pk},
         "findings:export-markdown": {"pk": p.pk},
         "findings:export-sarif": {"pk": p.pk},
+        "projects:webhook-create": {"pk": p.pk},
+        "projects:webhook-delete": {"pk": world["webhook"].pk},
+        "projects:token-revoke": {"pk": world["token"].pk},
     }
     for extra_name, builder in EXTRA.items():
         table.setdefault(extra_name, builder(world))
@@ -100,6 +109,8 @@ def state(world):
         ),
         FindingEvent.objects.count(),
         tuple(Membership.objects.values_list("pk", "role").order_by("pk")),
+        tuple(Webhook.objects.values_list("pk", "url").order_by("pk")),
+        tuple(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
         p.pk,
     )
 
@@ -158,6 +169,9 @@ def test_viewer_cannot_change_anything(client, world, viewer, name):
     if name == "projects:create":
         # Creating needs a team where the user may write: a viewer has none.
         assert response.status_code in (302, 403)
+    elif name in ACCOUNT:
+        assert response.status_code in (200, 302, 400)
+        ApiToken.objects.filter(user=viewer).delete()
     elif name in NOT_OBJECTS:
         assert response.status_code == 405
     else:

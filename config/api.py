@@ -1,0 +1,196 @@
+"""The REST API under ``/api/v1/``: authentication, rate limits and errors.
+
+Built on django-ninja: function views with type hints, from which the
+OpenAPI schema (``/api/v1/openapi.json``, browsable at ``/api/v1/docs``) is
+generated. The endpoints live beside the pages they mirror
+(``projects/api.py``, ``audits/api.py``, ``findings/api.py``) and reach
+objects through the same scoping helper, so every rule of the pages holds:
+another team's object is a 404, a viewer cannot write (403), and a refused
+change is a 400 that says why.
+
+Callers authenticate with a personal token (``Authorization: Bearer
+plb_...``, read or write scope) or, in the browser, with their session
+(CSRF-checked). Each token, or signed-in user, has its own rate limit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.throttling import BaseThrottle
+
+from projects.access import scoped
+from projects.models import ApiToken, token_digest
+
+# A token's last use is written at most this often, not on every request.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a user, through a token of some scope or a session."""
+
+    user: object
+    scope: str  # "read" or "write"
+    key: str  # what the rate limit counts by
+    token: ApiToken | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiToken.Scope.WRITE
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer plb_...``: a personal token, acting as its user."""
+
+    def authenticate(self, request, token):
+        if not token.startswith(ApiToken.PREFIX):
+            return None
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(digest=token_digest(token), revoked_at__isnull=True)
+            .first()
+        )
+        if found is None or not found.user.is_active:
+            return None
+        now = timezone.now()
+        if found.last_used_at is None or found.last_used_at < now - LAST_USED_EVERY:
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+        request.user = found.user
+        return Caller(
+            user=found.user, scope=found.scope, key=f"t{found.pk}", token=found
+        )
+
+
+class BrowserSession(SessionAuth):
+    """The signed-in browser session; writes need the CSRF token, as on pages."""
+
+    def authenticate(self, request, key):
+        if request.user.is_authenticated:
+            return Caller(
+                user=request.user, scope=ApiToken.Scope.WRITE, key=f"u{request.user.pk}"
+            )
+        return None
+
+
+class PerCallerRate(BaseThrottle):
+    """``API_RATE_LIMIT`` requests per minute per token or signed-in user.
+
+    A fixed one-minute window counted in the cache: atomic increments in
+    Redis, so every web process shares the count.
+    """
+
+    window = 60
+
+    def allow_request(self, request) -> bool:
+        caller = getattr(request, "auth", None)
+        if caller is None:
+            return True
+        now = time.time()
+        slot = int(now // self.window)
+        self.reset_in = (slot + 1) * self.window - now
+        key = f"api-rate:{caller.key}:{slot}"
+        cache.add(key, 0, timeout=self.window * 2)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=self.window * 2)
+            count = 1
+        return count <= settings.API_RATE_LIMIT
+
+    def wait(self) -> float:
+        return self.reset_in
+
+
+api = NinjaAPI(
+    title="Plumbline API",
+    version="1",
+    description=(
+        "Projects, targets, audits and findings of the teams you belong to. "
+        "Authenticate with `Authorization: Bearer <token>` (make tokens on "
+        "your account's API tokens page) or a browser session. Another "
+        "team's object is a 404; a viewer, or a read token, cannot change "
+        "anything (403); a refused change is a 400 whose `detail` says why."
+    ),
+    auth=[TokenAuth(), BrowserSession()],
+    throttle=[PerCallerRate()],
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return api.create_response(
+        request,
+        {"detail": "Authentication required: send a valid API token or sign in."},
+        status=401,
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return api.create_response(
+        request, {"detail": str(exc) or "You may not do this."}, status=403
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc):
+    problems = []
+    for error in exc.errors:
+        where = ".".join(
+            str(p) for p in error.get("loc", ()) if p not in ("body", "payload")
+        )
+        problems.append(
+            f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
+        )
+    return api.create_response(
+        request,
+        {
+            "detail": "; ".join(problems) or "The request is invalid.",
+            "errors": exc.errors,
+        },
+        status=400,
+    )
+
+
+def get_object(request, queryset, *, write=False, manage=False, **lookup):
+    """Return the team-scoped object for the API caller, as the pages do.
+
+    Another team's object is a 404; writing needs a writer's role and a
+    write token (403 otherwise), managing an owner's or admin's role.
+    """
+    obj = scoped(request, queryset, write=write, manage=manage, **lookup)
+    if (write or manage) and not request.auth.can_write:
+        raise PermissionDenied(
+            "This token can only read; use a token with write scope."
+        )
+    return obj
+
+
+def require_write(request) -> None:
+    """Refuse a change made with a read-only token (403)."""
+    if not request.auth.can_write:
+        raise PermissionDenied(
+            "This token can only read; use a token with write scope."
+        )
+
+
+api.add_router("/", "projects.api.router")
+api.add_router("/", "audits.api.router")
+api.add_router("/", "findings.api.router")

@@ -1,0 +1,168 @@
+"""Every API endpoint under the pages' rules, for each kind of caller.
+
+Owner: allowed. Member: may write but not manage. Viewer: reads, and gets
+403 on any change. Outsider (another team): 404 on everything of this
+team. Anonymous: 401. A read-only token: 403 on any change.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from .conftest import SARIF
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str  # formatted with p (project), t (target), a (audit), f (finding)
+    need: str = "read"  # read, write or manage
+    ok: int = 200
+    body: dict | None = None
+
+
+ENDPOINTS = [
+    Endpoint("project detail", "get", "/projects/{p}"),
+    Endpoint(
+        "project gate",
+        "patch",
+        "/projects/{p}/gate",
+        "manage",
+        body={"regressions": False},
+    ),
+    Endpoint("target list", "get", "/projects/{p}/targets"),
+    Endpoint("target detail", "get", "/targets/{t}"),
+    Endpoint(
+        "target create", "post", "/projects/{p}/targets", "manage", 201, {"kind": "ddl"}
+    ),
+    Endpoint("target change", "patch", "/targets/{t}", "manage", body={"name": "DDL"}),
+    Endpoint("audit list", "get", "/projects/{p}/audits"),
+    Endpoint("audit detail", "get", "/audits/{a}"),
+    Endpoint("audit start", "post", "/projects/{p}/audits", "write", 202),
+    Endpoint("audit import", "upload", "/projects/{p}/imports", "write", 201),
+    Endpoint("audit report", "get", "/audits/{a}/report.md"),
+    Endpoint("finding list", "get", "/projects/{p}/findings"),
+    Endpoint("finding detail", "get", "/findings/{f}"),
+    Endpoint(
+        "finding status",
+        "post",
+        "/findings/{f}/status",
+        "write",
+        body={"status": "in_progress"},
+    ),
+    Endpoint(
+        "finding assign",
+        "post",
+        "/findings/{f}/assign",
+        "write",
+        body={"assignee": "olivia"},
+    ),
+    Endpoint(
+        "finding comment",
+        "post",
+        "/findings/{f}/comments",
+        "write",
+        201,
+        {"text": "Looking at it."},
+    ),
+    Endpoint(
+        "finding bulk",
+        "post",
+        "/projects/{p}/findings/bulk",
+        "write",
+        body={"ids": ["{f}"], "status": "in_progress"},
+    ),
+    Endpoint("export csv", "get", "/projects/{p}/findings/export.csv"),
+    Endpoint("export markdown", "get", "/projects/{p}/findings/export.md"),
+    Endpoint("export sarif", "get", "/projects/{p}/findings/export.sarif"),
+]
+IDS = [e.name for e in ENDPOINTS]
+
+
+@pytest.fixture
+def objects(project, audit, finding, schema_file):
+    target = project.targets.get()
+    return {
+        "p": project.pk,
+        "t": target.pk,
+        "a": audit.pk,
+        "f": finding.pk,
+        "schema": str(schema_file),
+    }
+
+
+def call(api, endpoint: Endpoint, objects):
+    path = endpoint.path.format(**objects)
+    body = endpoint.body
+    if body is not None:
+        body = {
+            k: [int(x.format(**objects)) for x in v] if isinstance(v, list) else v
+            for k, v in body.items()
+        }
+        if endpoint.name == "target create":
+            body["location"] = objects["schema"]
+    if endpoint.method == "get":
+        return api.get(path)
+    if endpoint.method == "upload":
+        return api.upload(path, "lint.sarif", SARIF)
+    return getattr(api, endpoint.method)(path, body)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_owner_is_allowed(api_as, owner, objects, endpoint):
+    response = call(api_as(owner), endpoint, objects)
+    assert response.status_code == endpoint.ok, response.content
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_member_writes_but_does_not_manage(api_as, member, objects, endpoint):
+    response = call(api_as(member), endpoint, objects)
+    if endpoint.need == "manage":
+        assert response.status_code == 403
+        assert "owners and admins" in response.json()["detail"]
+    else:
+        assert response.status_code == endpoint.ok, response.content
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_viewer_reads_but_cannot_write(api_as, viewer, objects, endpoint):
+    response = call(api_as(viewer), endpoint, objects)
+    if endpoint.need == "read":
+        assert response.status_code == endpoint.ok, response.content
+    else:
+        assert response.status_code == 403
+        assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_outsider_gets_404(api_as, outsider, objects, endpoint):
+    response = call(api_as(outsider), endpoint, objects)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_anonymous_gets_401(api_as, objects, endpoint):
+    response = call(api_as(None), endpoint, objects)
+    assert response.status_code == 401
+    assert "Authentication required" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if e.need != "read"], ids=lambda e: e.name
+)
+def test_read_token_cannot_write(api_as, owner, objects, endpoint):
+    response = call(api_as(owner, scope="read"), endpoint, objects)
+    assert response.status_code == 403
+    assert "write scope" in response.json()["detail"]
+
+
+def test_project_list_shows_only_the_callers_teams(api_as, owner, outsider, objects):
+    mine = api_as(owner).get("/projects")
+    assert mine.status_code == 200
+    assert [p["slug"] for p in mine.json()["items"]] == ["shop"]
+    theirs = api_as(outsider).get("/projects")
+    assert theirs.status_code == 200
+    assert theirs.json()["items"] == []
+    assert api_as(None).get("/projects").status_code == 401
