@@ -120,3 +120,16 @@ def _location(row: dict) -> str:
     if row["file"]:
         return f"{row['file']}:{row['line']}" if row["line"] else row["file"]
     return row["object"]
+
+
+def record(audit) -> None:
+    """Store the gate's verdict on a finished audit (none for a failed one)."""
+    from .models import Audit
+
+    if audit.status == Audit.Status.FAILED:
+        return
+    verdict = evaluate(audit)
+    Audit.objects.filter(pk=audit.pk).update(
+        gate_passed=verdict["passed"], gate=verdict
+    )
+    audit.gate_passed, audit.gate = verdict["passed"], verdict

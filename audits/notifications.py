@@ -239,8 +239,12 @@ def webhook_body(news: AuditNews) -> str:
 
 def notify(audit_id: int) -> int:
     """Send the audit's notifications once; return how many messages were made."""
-    claimed = Audit.objects.filter(pk=audit_id, notified_at__isnull=True).update(
-        notified_at=timezone.now()
+    # Claimed once it has finished: a worker that found the audit claimed by
+    # another must not take its news away before it ends.
+    claimed = (
+        Audit.objects.finished()
+        .filter(pk=audit_id, notified_at__isnull=True)
+        .update(notified_at=timezone.now())
     )
     if not claimed:
         return 0

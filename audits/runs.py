@@ -12,6 +12,7 @@ from findings.models import Finding
 from findings.reconcile import Detection, Outcome, Scope, reconcile
 from projects.models import Target
 
+from . import gate
 from .models import STUCK_ERROR, Audit
 from .summary import TargetOutcome, build_summary
 
@@ -30,7 +31,6 @@ def execute_audit(audit_id: int) -> Audit | None:
         audit.fail(
             f"The audit stopped on an internal error: {type(exc).__name__}: {exc}"
         )
-        _conclude(audit)
         raise
 
 
@@ -182,15 +182,8 @@ def _finish(
         audit.project, targets=targets or [], changes=outcome, started=started
     )
     audit.finish(status, summary=summary, error=error, report=report)
-    _conclude(audit)
+    gate.record(audit)
     return audit
-
-
-def _conclude(audit: Audit) -> None:
-    # services queues tasks and imports this module: import it when needed.
-    from .services import conclude_audit
-
-    conclude_audit(audit)
 
 
 def sweep_stuck_audits(now=None) -> int:

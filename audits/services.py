@@ -86,16 +86,9 @@ def enqueue_due_audits(now=None) -> list[Audit]:
 def conclude_audit(audit: Audit) -> None:
     """Record the quality gate's verdict on a finished audit; notify after commit.
 
-    An audit that failed outright saw nothing, so the gate has no verdict.
-    The notifications go out once the audit's transaction commits, one
-    message per audit.
+    One message per audit goes out once the audit's transaction commits.
     """
     from . import gate
 
-    if audit.status != Audit.Status.FAILED:
-        verdict = gate.evaluate(audit)
-        Audit.objects.filter(pk=audit.pk).update(
-            gate_passed=verdict["passed"], gate=verdict
-        )
-        audit.gate_passed, audit.gate = verdict["passed"], verdict
+    gate.record(audit)
     notify_audit.delay_on_commit(audit.pk)

@@ -11,8 +11,12 @@ from . import notifications, runs
 
 @shared_task(acks_late=True, ignore_result=True)
 def run_audit(audit_id: int) -> None:
-    """Run the audit ``audit_id`` (a no-op if another worker claimed it)."""
-    runs.execute_audit(audit_id)
+    """Run the audit ``audit_id`` (a no-op if another worker claimed it),
+    then send its notifications, even when it stopped on an error."""
+    try:
+        runs.execute_audit(audit_id)
+    finally:
+        notify_audit.delay_on_commit(audit_id)
 
 
 @shared_task(ignore_result=True)

@@ -279,6 +279,7 @@ class Target(models.Model):
             f" in {took:.1f} s.",
         )
 
+
 def token_digest(secret: str) -> str:
     """Return the stored form of a token: tokens are long random strings, so
     one SHA-256 is enough (a slow password hash would only slow each request)."""

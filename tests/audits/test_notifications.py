@@ -64,10 +64,11 @@ def make_webhook(project, url, events=()):
 
 
 def audit_with(project, schema_file, text, capture):
+    """Start an audit the way the pages do: its task runs (in-process) on commit."""
     schema_file.write_text(text)
     with capture(execute=True):
-        audit = services.start_audit(project, enqueue=False)
-        audit = services.execute_audit(audit.pk)
+        audit = services.start_audit(project)
+    audit.refresh_from_db()
     return audit
 
 
@@ -243,7 +244,7 @@ def test_a_failed_audit_is_news(
     target.location = str(tmp_path / "gone.sql")
     target.save()
     with django_capture_on_commit_callbacks(execute=True):
-        services.execute_audit(services.start_audit(project, enqueue=False).pk)
+        services.start_audit(project)
     [message] = mail.outbox
     assert "audit failed" in message.subject
     assert "gone.sql" in message.body
@@ -277,3 +278,12 @@ def test_sla_breaches_since_the_previous_audit_are_news(
     # Already overdue at the previous audit: not news again.
     audit_with(project, schema_file, CLEAN, django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 1
+
+
+def test_an_unfinished_audit_is_not_claimed_for_notification(project):
+    from audits.models import Audit
+
+    audit = Audit.objects.start(project)
+    assert notifications.notify(audit.pk) == 0
+    audit.refresh_from_db()
+    assert audit.notified_at is None
