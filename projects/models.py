@@ -397,7 +397,7 @@ class Webhook(models.Model):
         Project, on_delete=models.CASCADE, related_name="webhooks", db_index=False
     )
     url = models.URLField("URL", max_length=500)
-    secret = models.TextField(editable=False)  # ciphertext, see crypto
+    secret_encrypted = models.TextField(editable=False)  # see crypto
     events = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -413,11 +413,11 @@ class Webhook(models.Model):
 
     @property
     def signing_secret(self) -> str:
-        return crypto.decrypt(self.secret)
+        return crypto.decrypt(self.secret_encrypted)
 
     @signing_secret.setter
     def signing_secret(self, value: str) -> None:
-        self.secret = crypto.encrypt(value)
+        self.secret_encrypted = crypto.encrypt(value)
 
     @staticmethod
     def new_secret() -> str:

@@ -14,8 +14,12 @@ urlpatterns = [
     path("targets/<int:pk>/test/", views.target_test, name="target-test"),
     path("projects/<int:pk>/webhooks/", views.webhook_create, name="webhook-create"),
     path("webhooks/<int:pk>/delete/", views.webhook_delete, name="webhook-delete"),
-    path("account/tokens/", views.token_list, name="tokens"),
-    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("account/api-tokens/", views.api_token_list, name="api-tokens"),
+    path(
+        "account/api-tokens/<int:pk>/revoke/",
+        views.api_token_revoke,
+        name="api-token-revoke",
+    ),
     path(
         "account/notifications/",
         views.notification_settings,

@@ -254,7 +254,7 @@ def webhook_delete(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_list(request):
+def api_token_list(request):
     """List the user's API tokens; POST makes one and shows its secret once."""
     form = ApiTokenForm(request.POST or None)
     secret = None
@@ -272,7 +272,7 @@ def token_list(request):
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk")
     return render(
         request,
-        "projects/token_list.html",
+        "projects/api_token_list.html",
         {"form": form, "tokens": tokens, "secret": secret},
         status=status,
     )
@@ -280,13 +280,13 @@ def token_list(request):
 
 @login_required
 @require_POST
-def token_revoke(request, pk):
+def api_token_revoke(request, pk):
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:
         raise Http404("No such token.")
     token.revoke()
     messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
-    return redirect("projects:tokens")
+    return redirect("projects:api-tokens")
 
 
 @login_required

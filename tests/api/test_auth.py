@@ -135,7 +135,7 @@ def test_each_token_has_its_own_rate_limit(client, settings, owner, member, proj
 def test_token_page_makes_a_token_shown_once(client, owner):
     client.force_login(owner)
     response = client.post(
-        "/account/tokens/", {"name": "GitHub Actions", "scope": "write"}
+        "/account/api-tokens/", {"name": "GitHub Actions", "scope": "write"}
     )
     assert response.status_code == 200
     secret = response.context["secret"]
@@ -143,14 +143,14 @@ def test_token_page_makes_a_token_shown_once(client, owner):
     assert secret in response.content.decode()
     token = ApiToken.objects.get(user=owner)
     assert (token.name, token.scope) == ("GitHub Actions", "write")
-    again = client.get("/account/tokens/").content.decode()
+    again = client.get("/account/api-tokens/").content.decode()
     assert secret not in again
     assert "GitHub Actions" in again and token.hint in again
 
 
 def test_token_page_refuses_a_token_without_a_name(client, owner):
     client.force_login(owner)
-    response = client.post("/account/tokens/", {"name": "  ", "scope": "read"})
+    response = client.post("/account/api-tokens/", {"name": "  ", "scope": "read"})
     assert response.status_code == 400
     assert "Name the token" in response.content.decode()
     assert not ApiToken.objects.exists()
@@ -159,7 +159,7 @@ def test_token_page_refuses_a_token_without_a_name(client, owner):
 def test_revoking_a_token_stops_it(client, owner, project):
     token, secret = ApiToken.issue(owner, name="ci", scope="read")
     client.force_login(owner)
-    response = client.post(f"/account/tokens/{token.pk}/revoke/")
+    response = client.post(f"/account/api-tokens/{token.pk}/revoke/")
     assert response.status_code == 302
     client.logout()
     assert Api(client, secret).get("/projects").status_code == 401
@@ -168,13 +168,13 @@ def test_revoking_a_token_stops_it(client, owner, project):
 def test_nobody_revokes_another_users_token(client, owner, member):
     token, _ = ApiToken.issue(owner, name="ci", scope="read")
     client.force_login(member)
-    assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 404
+    assert client.post(f"/account/api-tokens/{token.pk}/revoke/").status_code == 404
     token.refresh_from_db()
     assert token.active
 
 
 def test_token_pages_need_sign_in_and_reject_other_methods(client, owner):
-    assert client.get("/account/tokens/").status_code == 302
+    assert client.get("/account/api-tokens/").status_code == 302
     client.force_login(owner)
     token, _ = ApiToken.issue(owner, name="ci", scope="read")
-    assert client.get(f"/account/tokens/{token.pk}/revoke/").status_code == 405
+    assert client.get(f"/account/api-tokens/{token.pk}/revoke/").status_code == 405

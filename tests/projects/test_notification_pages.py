@@ -62,7 +62,7 @@ def test_adding_a_webhook_shows_its_secret_once(client, owner, project, settings
     assert secret in response.content.decode()
     webhook = Webhook.objects.get()
     assert webhook.signing_secret == secret
-    assert secret not in webhook.secret  # stored encrypted
+    assert secret not in webhook.secret_encrypted
     assert webhook.events == ["gate_failed"]
     again = client.get(f"/projects/{project.pk}/settings/").content.decode()
     assert secret not in again and "http://127.0.0.1:9/hook" in again

@@ -9,7 +9,7 @@ from projects.models import ApiToken, Membership, Project, Target, Webhook
 
 PUBLIC = {"login", "logout", "signup"}
 # The user's own account pages: any signed-in user may change their own.
-ACCOUNT = {"projects:tokens", "projects:notifications"}
+ACCOUNT = {"projects:api-tokens", "projects:notifications"}
 NOT_OBJECTS = {"projects:list", "projects:create", "findings:mine", *ACCOUNT}
 
 
@@ -82,7 +82,7 @@ def kwargs_for(name, world):
         "findings:export-sarif": {"pk": p.pk},
         "projects:webhook-create": {"pk": p.pk},
         "projects:webhook-delete": {"pk": world["webhook"].pk},
-        "projects:token-revoke": {"pk": world["token"].pk},
+        "projects:api-token-revoke": {"pk": world["token"].pk},
     }
     for extra_name, builder in EXTRA.items():
         table.setdefault(extra_name, builder(world))
