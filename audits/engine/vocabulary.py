@@ -339,6 +339,18 @@ def secret_like(name: str) -> bool:
     return re.search(_SECRET_KEY.pattern + "$", "_".join(parts)) is not None
 
 
+_PASSWORD = re.compile(r"pass(?:word|wd|phrase)|pwd", re.IGNORECASE)
+
+
+def password_like(name: str) -> bool:
+    """Return True when a column name says it holds a password (or its hash).
+
+    A password's hash has its own formats (bcrypt, argon2, Django's
+    ``algorithm$...``) that a sampled value can be recognised by.
+    """
+    return _PASSWORD.search(name) is not None
+
+
 def credential_like(name: str) -> bool:
     """Return True when a column name names a credential, stored hashed or not.
 

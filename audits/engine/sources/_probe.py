@@ -13,7 +13,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from audits.engine.vocabulary import is_numeric_type, secret_like
+from audits.engine.vocabulary import is_numeric_type, password_like, secret_like
 
 # Tables that migration tools keep their applied versions in. A database
 # holding one of them has versioned schema changes.
@@ -188,7 +188,6 @@ _PASSWORD_HASHED = re.compile(
     r"![A-Za-z0-9]{20,}"
     r"|[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}"
 )
-_PASSWORD_NAME = re.compile(r"pass(?:word|wd|phrase)|pwd", re.IGNORECASE)
 
 
 def looks_hashed(value: object, *, password: bool = False) -> bool:
@@ -221,7 +220,7 @@ def secret_columns(table: Any) -> list[str]:
 def secret_sample(table: str, column: str, values: list[Any]) -> dict[str, Any]:
     """Return one ``secret_samples`` fact entry: counts only, never values."""
     present = [v for v in values if v is not None and v != ""]
-    password = _PASSWORD_NAME.search(column) is not None
+    password = password_like(column)
     return {
         "table": table,
         "column": column,
