@@ -267,6 +267,21 @@ BEFORE = (
 )
 
 
+# The engine reorganised into topic modules and packages, against the commit
+# before it (97ae11d), for the same tree and the same load.
+RESHAPE = (
+    "\nEngine reorganised into topic modules and source packages: on 2026-12-04 the "
+    "commit before (97ae11d) and the reorganised engine ran alternately, four fresh "
+    "processes each with two timed runs after a warm-up, under a 1-minute load average "
+    "of 8 to 12 from other work on the 2 cores: before median 2.55 s CPU (2.11 to "
+    "2.77), after median 2.38 s CPU (2.17 to 3.07); wall medians 6.44 s and 6.21 s, "
+    "stretched by the load. Earlier that morning, on a quieter machine (load about "
+    "2), the commit before measured a median of 2.03 s wall and 2.00 s CPU over 7 "
+    "runs. The scan JSON of the tree (its sha256, checked by this script) and of `demo/flawed_app` "
+    "(`tests/engine/test_scan_json_unchanged.py`) are byte for byte what they were.\n"
+)
+
+
 def findings_digest(issues: Iterable[Issue], fields: Iterable[str] = ()) -> str:
     """Return a digest of ``issues`` that ignores their order.
 
@@ -346,6 +361,7 @@ def main() -> None:
     args = parser.parse_args()
     files, lines = generate(args.lines)
     print(f"generated {files} files, {lines} lines under {OUT.relative_to(ROOT)}")
+    load_before = os.getloadavg()[0]
     run_untraced()  # warm-up: imports and sqlglot's own start-up work
     times = []
     cpus = []
@@ -354,6 +370,7 @@ def main() -> None:
         times.append(seconds)
         cpus.append(cpu)
         print(f"run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s CPU")
+    load_after = os.getloadavg()[0]
     found, peak = run_once()
     issues = len(found)
     digest = findings_digest(found)
@@ -383,7 +400,8 @@ def main() -> None:
         f"tree of {files} Python files, {lines:,} lines of data-access code (aiosqlite/"
         "sqlite3 helpers, f-string and `%` SQL, loops over helpers, repositories). "
         f"Median of {args.runs} runs after one warm-up, on a noisy shared 2-core machine "
-        f"(Python {platform.python_version()}); every run starts with empty SQL "
+        f"(1-minute load average {load_before:.1f} before and {load_after:.1f} after; "
+        f"Python {platform.python_version()}); every run starts with empty SQL "
         "caches. Wall time moves with the other work on the machine, so the median "
         "CPU time of the scanning process is shown too. Peak memory from a separate "
         f"run under tracemalloc. Target: under 10 s.{checked}\n\n"
@@ -393,6 +411,7 @@ def main() -> None:
         f"| {lines:,} | {files} | {median:.2f} | {min(times):.2f} | {max(times):.2f} | "
         f"{statistics.median(cpus):.2f} | {peak / 2**20:.0f} | {issues} |\n"
         f"{BEFORE}"
+        f"{RESHAPE}"
     )
     print(section)
     if not args.no_write:
