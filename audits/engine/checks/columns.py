@@ -69,8 +69,7 @@ def is_json_blob(column: Column) -> bool:
 @TOPIC.implements("json-blob-columns", requires=SCHEMA)
 def json_blob_columns(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report, once per table, the JSON/TEXT blob columns it holds."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         blobs = [c.name for c in table.columns if is_json_blob(c)]
@@ -96,8 +95,7 @@ _NOT_COPIES = frozenset(
 @TOPIC.implements("redundant-denormalized-column", requires=SCHEMA)
 def redundant_denormalized_column(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``<ref>_<attr>`` columns copying ``attr`` of the FK's parent."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         for fk in distinct_fks(table):

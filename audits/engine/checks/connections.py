@@ -36,8 +36,7 @@ TOPIC = Topic(
 @TOPIC.implements("connection-per-operation", requires=CODE)
 def connection_per_operation(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report helpers that open a new connection for every statement they run."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     callers: dict[str, int] = {}
     for use in code.sql:
@@ -68,8 +67,7 @@ def connection_per_operation(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("connection-leak-prone", requires=CODE)
 def connection_leak_prone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report helpers that return a raw connection every caller must close."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
         if not fn.returns_connection or fn.yields_connection:
@@ -91,8 +89,7 @@ def connection_leak_prone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("pool-health-check-missing", requires=CODE)
 def pool_health_check_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report engines/pools of server databases with no pre-ping or recycle."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for site in code.connects:
         if site.in_test or site.driver not in ("engine", "pool"):

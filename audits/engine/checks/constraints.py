@@ -82,8 +82,7 @@ def check_missing_boolean(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     Runs on SQLite (no boolean type; BOOLEAN has NUMERIC affinity) and
     MySQL (BOOLEAN is TINYINT(1)); PostgreSQL has a real boolean type.
     """
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     eng = engine(schema)
     if eng not in ("sqlite", "mysql"):
@@ -147,8 +146,7 @@ def range_for(name: str) -> str | None:
 @TOPIC.implements("check-missing-range", requires=SCHEMA)
 def check_missing_range(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report score/percentage/count/interval columns with no range CHECK."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     eng = engine(schema)
     for table in schema.tables:

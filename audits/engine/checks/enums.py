@@ -103,8 +103,7 @@ def _check_value_lists(table: Table, column: str) -> list[tuple[str, ...] | None
 @TOPIC.implements("check-incomplete-enum", requires=JOINED)
 def check_incomplete_enum(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report literal values the code writes that the column's CHECK forbids."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     seen: set[tuple[str, str, str]] = set()
     for table_name, column, value, file, line, function, snippet in _literal_writes(
@@ -142,8 +141,7 @@ def check_incomplete_enum(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("check-missing-enum", requires=JOINED)
 def check_missing_enum_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report enum-like columns without CHECK that the code writes literals to."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     values: dict[tuple[str, str], set[str]] = {}
     where: dict[tuple[str, str], tuple[str, int, str]] = {}
@@ -207,8 +205,7 @@ def _is_enum_type(column: Column, schema: Schema) -> bool:
 @TOPIC.implements("check-missing-enum", requires=SCHEMA)
 def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report enum-like text columns with a known value set but no CHECK."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     sets = known_value_sets(schema)
     eng = engine(schema)
@@ -257,8 +254,7 @@ def default_divergence(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     Tables are compared only when each one's CHECK list allows the other's
     default, so unrelated lifecycles that share a column name stay apart.
     """
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     by_name: dict[str, list[tuple[Table, Column, str, tuple[str, ...]]]] = {}
     for table in schema.tables:

@@ -62,8 +62,7 @@ TOPIC = Topic(
 @TOPIC.implements("fk-conflicting-declarations", requires=SCHEMA)
 def fk_conflicting_declarations(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report columns with FK declarations that disagree on target or actions."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         groups: dict[tuple[str, ...], list[ForeignKey]] = {}
@@ -118,8 +117,7 @@ def fk_no_on_delete(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
     Silent on a Django-managed schema, whose delete rules live in the models.
     """
-    schema = schema_of(facts)
-    if schema is None or django_managed(schema):
+    if (schema := schema_of(facts)) is None or django_managed(schema):
         return
     owners = owner_tables(schema)
     for table in schema.tables:
@@ -240,8 +238,7 @@ def _tables_by_suffix(schema: Schema) -> dict[str, list[Table]]:
 @TOPIC.implements("fk-missing", requires=SCHEMA)
 def fk_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``<table>_id`` columns that name a table but declare no FK."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     eng = engine(schema)
     for table in schema.tables:
@@ -291,8 +288,7 @@ def fk_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("fk-type-mismatch", requires=SCHEMA)
 def fk_type_mismatch(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report FK columns whose type family differs from the parent column's."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     eng = engine(schema)
     for table in schema.tables:
@@ -324,8 +320,7 @@ def fk_type_mismatch(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("fk-violations", requires=LIVE)
 def fk_violations(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report foreign keys that rows violate (key: table, columns, parent)."""
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     seen: set[tuple[str, str, str]] = set()
     for found in schema.fact("fk_violations", ()) or ():

@@ -45,8 +45,7 @@ TOPIC = Topic(
 @TOPIC.implements("query-unbounded", requires=CODE)
 def query_unbounded(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report list queries without LIMIT on tables that grow without bound."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
         info = use.sql
@@ -73,8 +72,7 @@ def query_unbounded(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("cleanup-never-called", requires=CODE)
 def cleanup_never_called(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report cleanup/purge/expire/prune functions that nothing calls or schedules."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
 
     pattern = re.compile(
@@ -109,8 +107,7 @@ def cleanup_never_called(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("table-unbounded-growth", requires=JOINED)
 def table_unbounded_growth(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report append-only tables the code inserts into and never prunes."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     written = growth_tables_written(code)
     pruned = reachable_deletes(code)

@@ -102,8 +102,7 @@ def _pred(index: Index) -> str:
 @TOPIC.implements("fk-missing-index", requires=SCHEMA)
 def fk_missing_index(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report FK column sets no index leads with (silent on MySQL/InnoDB)."""
-    schema = schema_of(facts)
-    if schema is None or engine(schema) == "mysql":
+    if (schema := schema_of(facts)) is None or engine(schema) == "mysql":
         return
     for table in schema.tables:
         indexes = [i for i in indexes_of(table) if i.valid]
@@ -141,8 +140,7 @@ def _droppable_first(index: Index) -> tuple[int, str]:
 @TOPIC.implements("index-duplicate", requires=SCHEMA)
 def index_duplicate(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report indexes with the same columns, order, predicate and uniqueness."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         groups: dict[tuple[object, ...], list[Index]] = {}
@@ -196,8 +194,7 @@ def _redundant_to(index: Index, other: Index) -> str | None:
 @TOPIC.implements("index-redundant", requires=SCHEMA)
 def index_redundant(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report non-unique indexes covered by a wider or unique index."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         indexes = indexes_of(table)
@@ -249,8 +246,7 @@ def _index_text(table: str, index: Index) -> str:
 @TOPIC.implements("index-invalid", requires=LIVE)
 def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report indexes left invalid (key: table, index columns)."""
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     for table in schema.tables:
         for index in table.indexes:
@@ -276,8 +272,7 @@ def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     nothing either, and statistics reset less than a week ago are too young
     to judge.
     """
-    schema = live_schema(facts)
-    if schema is None or engine_of(schema) != "postgresql":
+    if (schema := live_schema(facts)) is None or engine_of(schema) != "postgresql":
         return
     if _stats_too_young(schema.fact("stats_reset")):
         return
@@ -327,8 +322,7 @@ def _stats_too_young(reset: Any) -> bool:
 @TOPIC.implements("table-seq-scan-heavy", requires=LIVE)
 def table_seq_scan_heavy(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report large tables read mostly by sequential scans (key: table)."""
-    schema = live_schema(facts)
-    if schema is None or engine_of(schema) != "postgresql":
+    if (schema := live_schema(facts)) is None or engine_of(schema) != "postgresql":
         return
     for stats in schema.fact("table_stats", ()) or ():
         rows, seq, idx = stats["rows"], stats["seq_scan"], stats["idx_scan"]
@@ -368,8 +362,7 @@ def _soft_delete_filters(code: CodeFacts) -> Iterator[tuple[str, str, str, int, 
 @TOPIC.implements("index-missing-soft-delete", requires=JOINED)
 def index_missing_soft_delete_joined(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report soft-delete columns the code filters on that no index covers."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     seen: set[tuple[str, str]] = set()
     for table_name, column, file, line, function in _soft_delete_filters(code):
@@ -407,8 +400,7 @@ def index_missing_soft_delete_joined(spec: CheckSpec, facts: Facts) -> Iterator[
 @TOPIC.implements("index-missing-soft-delete", requires=CODE)
 def index_missing_soft_delete_in_orm(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ORM soft-delete columns filtered on but declared without an index."""
-    code = code_of(facts)
-    if code is None or facts.schema is not None:
+    if (code := code_of(facts)) is None or facts.schema is not None:
         return  # with a schema the joined implementation decides
     models = {m.table.lower(): m for m in code.models}
     seen: set[tuple[str, str]] = set()

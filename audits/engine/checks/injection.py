@@ -27,8 +27,7 @@ TOPIC = Topic(
 @TOPIC.implements("sql-injection", requires=CODE)
 def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report SQL built by formatting non-constant values into the text."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
         unsafe = [i for i in use.interpolations if not i.safe]
@@ -58,8 +57,7 @@ def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("sql-dynamic-identifier", requires=CODE)
 def sql_dynamic_identifier(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report table/column names formatted into SQL without an allowlist."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
         idents = [

@@ -36,8 +36,7 @@ TOPIC = Topic(
 @TOPIC.implements("table-no-primary-key", requires=SCHEMA)
 def table_no_primary_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report tables with no primary key (SQLite rowid alone does not count)."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         if table.name.lower().startswith("sqlite_"):
@@ -68,8 +67,7 @@ NAME_COLUMNS = frozenset({"name", "slug", "title", "handle", "code"})
 @TOPIC.implements("unique-missing-natural-key", requires=SCHEMA)
 def unique_missing_natural_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report owner-scoped name/slug/title columns with no UNIQUE over them."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     for table in schema.tables:
         owners = tenant_columns(schema, table)

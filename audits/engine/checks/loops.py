@@ -39,8 +39,7 @@ TOPIC = Topic(
 @TOPIC.implements("query-n-plus-one", requires=CODE)
 def query_n_plus_one(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report queries, or helpers that query, run once per item of a loop."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     sums = summaries(code)
     for fn in live_functions(code):
@@ -117,8 +116,7 @@ def _row_sources(
 @TOPIC.implements("query-aggregation-in-app", requires=CODE)
 def query_aggregation_in_app(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report rows fetched whole and then summed or counted in Python loops."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
         for line, names, statement in _row_sources(code, fn):

@@ -28,8 +28,7 @@ TOPIC = Topic(
 @TOPIC.implements("migrations-unversioned", requires=CODE)
 def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ALTER TABLE statements retried at start-up behind a silent except."""
-    code = code_of(facts)
-    if code is None or "migrations" in code.keywords:
+    if (code := code_of(facts)) is None or "migrations" in code.keywords:
         return
     for fn in live_functions(code):
         if not fn.alters_in_try:
@@ -56,8 +55,7 @@ def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue
     ``["project"]``, as the code check's: unversioned schema changes are one
     problem of the project, however many places show it.
     """
-    schema = live_schema(facts)
-    if schema is None or not user_tables(schema):
+    if (schema := live_schema(facts)) is None or not user_tables(schema):
         return
     if schema.fact("version_tables"):
         return
@@ -77,8 +75,7 @@ def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 @TOPIC.implements("line-endings-mixed", requires=CODE)
 def line_endings_mixed(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report files mixing CRLF and LF, and file kinds split between the two."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     files = list(code.files) + list(code.other_files)
     for f in files:

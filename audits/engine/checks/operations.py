@@ -128,8 +128,7 @@ def maintenance_missing_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     never get gathered, the same problem the code check reports when nothing
     in the code runs ANALYZE, so the two merge into one finding.
     """
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     database = database_of(schema)
     engine = engine_of(schema)
@@ -202,8 +201,7 @@ def slow_query_visibility_missing_live(
 
     Key: ``["project"]``, as the code check's, so both views are one finding.
     """
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     engine = engine_of(schema)
     if engine == "postgresql":
@@ -247,8 +245,7 @@ def integrity_check_failed(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     Keys: ``[database]`` for SQLite corruption; ``[table, constraint]`` for
     a PostgreSQL constraint left NOT VALID.
     """
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     if engine_of(schema) == "sqlite":
         result = schema.fact("integrity_check")
@@ -284,8 +281,7 @@ SEQUENCE_THRESHOLD = 0.75
 @TOPIC.implements("sequence-near-exhaustion", requires=LIVE)
 def sequence_near_exhaustion(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report sequences past 75% of their range (key: table, column or sequence)."""
-    schema = live_schema(facts)
-    if schema is None:
+    if (schema := live_schema(facts)) is None:
         return
     for seq in schema.fact("sequences", ()) or ():
         if seq["fraction"] < SEQUENCE_THRESHOLD:

@@ -35,8 +35,7 @@ TOPIC = Topic(
 @TOPIC.implements("orm-boolean-comparison", requires=CODE)
 def orm_boolean_comparison(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``== None/True/False`` inside ORM filter expressions."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for flt in code.filters:
         if flt.op not in ("==", "!=") or flt.value not in ("None", "True", "False"):
@@ -62,8 +61,7 @@ def orm_boolean_comparison(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("orm-deprecated-api", requires=CODE)
 def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``declarative_base()`` and ``datetime.utcnow`` column defaults."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for use in code.uses:
         if use.what == "declarative_base":
@@ -97,8 +95,7 @@ def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("orm-relationship-one-sided", requires=CODE)
 def orm_relationship_one_sided(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``back_populates`` that the other model does not answer."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     models = {m.name: m for m in code.models}
     for model in code.models:
@@ -132,8 +129,7 @@ def orm_relationship_one_sided(spec: CheckSpec, facts: Facts) -> Iterator[Issue]
 @TOPIC.implements("orm-column-type-unset", requires=CODE)
 def orm_column_type_unset(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ORM columns declared without a type."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for model in code.models:
         for col in model.columns:

@@ -50,8 +50,7 @@ def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     through its password hashers, so it is silent on a Django-managed schema
     unless sampled values contradict that.
     """
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     samples = _secret_samples(schema)
     django = django_managed(schema)
@@ -92,8 +91,7 @@ def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("empty-credential-stored", requires=CODE)
 def empty_credential_stored(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a literal empty string written to a password/secret column."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
         if not use.sql.is_write:

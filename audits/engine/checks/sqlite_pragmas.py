@@ -41,8 +41,7 @@ TOPIC = Topic(
 @TOPIC.implements("sqlite-foreign-keys-off", requires=CODE)
 def sqlite_foreign_keys_off(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report SQLite connections that write without ``PRAGMA foreign_keys=ON``."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     sites = [c for c in code.connects if c.driver == "sqlite" and not c.in_test]
     if not sites:
@@ -106,8 +105,7 @@ def _site_writes(code: CodeFacts, site: ConnectSite, facts: Facts) -> bool:
 @TOPIC.implements("sqlite-synchronous-normal", requires=CODE)
 def sqlite_synchronous_normal_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report code that lowers ``synchronous`` below FULL on SQLite."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for site in code.connects:
         value = dict(site.pragmas).get("synchronous")
@@ -133,8 +131,7 @@ def sqlite_synchronous_normal_live(spec: CheckSpec, facts: Facts) -> Iterator[Is
     ``synchronous`` is per connection: the probe sees the default this
     SQLite build gives a connection that does not set it.
     """
-    schema = live_schema(facts)
-    if schema is None or engine_of(schema) != "sqlite":
+    if (schema := live_schema(facts)) is None or engine_of(schema) != "sqlite":
         return
     if schema.fact("journal_mode") == "wal" and schema.fact("synchronous") == 1:
         yield spec.issue(
@@ -155,8 +152,7 @@ def sqlite_busy_timeout_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue
     ``sqlite3.connect`` and ``aiosqlite.connect`` wait five seconds by
     default, so only ``timeout=0`` or ``PRAGMA busy_timeout = 0`` count.
     """
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for site in code.connects:
         if site.driver != "sqlite" or site.in_test:
@@ -183,8 +179,7 @@ def sqlite_busy_timeout_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 @TOPIC.implements("sqlite-wal-disabled", requires=CODE)
 def sqlite_wal_disabled_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report code that switches SQLite out of WAL, or never turns WAL on."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     sites = [c for c in code.connects if c.driver == "sqlite" and not c.in_test]
     modes = [(s, dict(s.pragmas).get("journal_mode")) for s in sites]

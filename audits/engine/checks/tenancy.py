@@ -36,8 +36,7 @@ TOPIC = Topic(
 @TOPIC.implements("tenant-column-missing", requires=SCHEMA)
 def tenant_column_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report tenant-owned tables more than one join away from a tenant column."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     roots = {t.name.lower() for t in schema.tables if t.name.lower() in OWNER_TABLES}
     if not roots:
@@ -125,8 +124,7 @@ def _chain(
 @TOPIC.implements("tenant-scope-missing", requires=JOINED)
 def tenant_scope_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report statements by id on tenant-owned tables that omit the tenant column."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     for use in live_sql(code):
         info = use.sql

@@ -69,8 +69,7 @@ def _ts_style(column: Column) -> tuple[str, str] | None:
 @TOPIC.implements("naming-inconsistent-timestamp", requires=SCHEMA)
 def naming_inconsistent_timestamp(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report timestamp columns named against the schema's majority style."""
-    schema = schema_of(facts)
-    if schema is None:
+    if (schema := schema_of(facts)) is None:
         return
     styles: Counter[str] = Counter()
     found: list[tuple[Table, Column, str, str]] = []
@@ -113,8 +112,7 @@ _EVENT_TIME = re.compile(
 @TOPIC.implements("timestamp-without-time-zone", requires=SCHEMA)
 def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report PostgreSQL ``timestamp`` (without time zone) event-time columns."""
-    schema = schema_of(facts)
-    if schema is None or engine(schema) != "postgres":
+    if (schema := schema_of(facts)) is None or engine(schema) != "postgres":
         return
     for table in schema.tables:
         for col in table.columns:
@@ -137,8 +135,7 @@ def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 @TOPIC.implements("updated-at-not-maintained", requires=JOINED)
 def updated_at_not_maintained(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report ``updated_at`` columns that updates to their table leave stale."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
+    if (code := code_of(facts)) is None or facts.schema is None:
         return
     updates: dict[str, list[tuple[set[str], str, int, str]]] = {}
     sets_anywhere: dict[str, set[str]] = {}

@@ -60,8 +60,7 @@ def _loop_writes_own_connection(
 @TOPIC.implements("txn-not-atomic", requires=CODE)
 def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report multi-step writes spread over one connection or commit per item."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
         for line, key, what, snippet in _loop_writes_own_connection(code, fn):
@@ -151,8 +150,7 @@ def _access_events(
 @TOPIC.implements("txn-lost-update", requires=CODE)
 def txn_lost_update(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a read and a dependent write of one table on two connections."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
         uses = code.sql_by_function.get(fn.qualname, [])
@@ -213,8 +211,7 @@ def _version_checked(use: SqlUse) -> bool:
 @TOPIC.implements("commit-without-rollback", requires=CODE)
 def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report commits on shared connections or sessions with no rollback path."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
         if any(t.op == "rollback" for t in fn.txn) or fn.yields_connection:
@@ -241,8 +238,7 @@ def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 @TOPIC.implements("commit-ownership-unclear", requires=CODE)
 def commit_ownership_unclear(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a unit of work that commits while the code it serves commits too."""
-    code = code_of(facts)
-    if code is None:
+    if (code := code_of(facts)) is None:
         return
     providers = [f for f in live_functions(code) if f.commits_after_yield]
     if not providers:
