@@ -24,10 +24,14 @@ chromium:
 migrate: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 
+# The demo reads its own sample folders and local databases: the operator
+# switches that allow that are set here only.
+DEMO_ENV := DEBUG=1 PLUMBLINE_TARGET_PATH_ROOTS=$(CURDIR)/demo,$(CURDIR)/var PLUMBLINE_ALLOW_PRIVATE_TARGETS=1
+
 demo: $(STAMP) migrate
-	DEBUG=1 $(BIN)/python manage.py demo
+	$(DEMO_ENV) $(BIN)/python manage.py demo
 	@echo "Serving http://127.0.0.1:8000/  (log in as demo / plumbline-demo)"
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP) chromium
 	$(MAKE) test-sqlite

@@ -12,6 +12,12 @@ from django.utils import timezone
 if TYPE_CHECKING:
     from .summary import AuditSummary
 
+# Why the sweeper failed an audit whose process stopped beating.
+LOST_ERROR = (
+    "The process running this audit stopped (no sign of life for a while; a"
+    " worker may have been killed or restarted); no finding was changed. Run"
+    " the audit again."
+)
 # Why the sweeper failed an audit.
 STUCK_ERROR = (
     "The audit did not finish within the time limit (its worker may have"
@@ -32,6 +38,17 @@ class AuditQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(status__in=[Audit.Status.QUEUED, Audit.Status.RUNNING])
+
+    def lost(self, now: datetime | None = None):
+        """Return running audits whose process stopped giving signs of life.
+
+        A running audit's process writes ``heartbeat_at`` every
+        ``AUDIT_HEARTBEAT_SECONDS``; a worker killed mid-audit stops, and
+        after ``AUDIT_LOST_AFTER`` seconds its audit is lost.
+        """
+        now = now or timezone.now()
+        silence = timedelta(seconds=settings.AUDIT_LOST_AFTER)
+        return self.filter(status=Audit.Status.RUNNING, heartbeat_at__lt=now - silence)
 
     def stuck(self, now: datetime | None = None):
         """Return audits running past the time limit, or queued for twice it."""
@@ -67,10 +84,12 @@ class AuditQuerySet(models.QuerySet):
 
     def claim(self, audit_id: int) -> bool:
         """Move a queued audit to running; return False if someone else has it."""
+        now = timezone.now()
         return bool(
             self.filter(pk=audit_id, status=Audit.Status.QUEUED).update(
                 status=Audit.Status.RUNNING,
-                started_at=timezone.now(),
+                started_at=now,
+                heartbeat_at=now,
                 progress_step="Starting",
             )
         )
@@ -98,6 +117,7 @@ class Audit(models.Model):
         MANUAL = "manual", "Manual"
         SCHEDULE = "schedule", "Schedule"
         IMPORT = "import", "Import"
+        UPLOAD = "upload", "Upload from CI"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -130,6 +150,8 @@ class Audit(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life of the process running the audit (see lost()).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     progress_done = models.PositiveIntegerField(default=0)
@@ -164,7 +186,7 @@ class Audit(models.Model):
                 name="audit_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(trigger__in=["manual", "schedule", "import"]),
+                condition=Q(trigger__in=["manual", "schedule", "import", "upload"]),
                 name="audit_trigger_valid",
             ),
             models.CheckConstraint(

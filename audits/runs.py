@@ -6,17 +6,65 @@ The Celery tasks call in here; nothing here enqueues a task.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
 
 from findings.models import Finding
 from findings.reconcile import Detection, Outcome, Scope, reconcile
 from projects.models import Target
 
 from . import gate
-from .models import STUCK_ERROR, Audit
+from .models import LOST_ERROR, STUCK_ERROR, Audit
 from .summary import TargetOutcome, build_summary
 
 log = logging.getLogger(__name__)
+
+
+class AuditCancelled(Exception):
+    """The audit was cancelled (or swept) while this process ran it."""
+
+
+class Heartbeat:
+    """Write the running audit's ``heartbeat_at`` from a thread of its own.
+
+    The sweeper fails running audits whose heartbeat stopped: their process
+    died. A thread, not the scan's progress calls, so one long step (a big
+    target) does not look like a dead worker.
+    """
+
+    def __init__(self, audit_id: int) -> None:
+        self.audit_id = audit_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"plumbline-heartbeat-{audit_id}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _beat(self) -> None:
+        from django.db import close_old_connections, connection
+
+        try:
+            while not self._stop.wait(settings.AUDIT_HEARTBEAT_SECONDS):
+                try:
+                    Audit.objects.filter(
+                        pk=self.audit_id, status=Audit.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:  # busy for a moment: the next beat will do
+                    close_old_connections()
+        finally:
+            connection.close()
 
 
 def execute_audit(audit_id: int) -> Audit | None:
@@ -25,13 +73,26 @@ def execute_audit(audit_id: int) -> Audit | None:
         return None
     audit = Audit.objects.select_related("project").get(pk=audit_id)
     try:
-        return _run(audit)
+        with Heartbeat(audit_id):
+            return _run(audit)
+    except AuditCancelled:
+        audit.refresh_from_db()
+        return audit
+    except SoftTimeLimitExceeded:
+        audit.fail(STUCK_ERROR)
+        return audit
     except Exception as exc:
         log.exception("audit %s failed", audit_id)
         audit.fail(
             f"The audit stopped on an internal error: {type(exc).__name__}: {exc}"
         )
         raise
+
+
+def _still_running(audit: Audit) -> None:
+    """Raise AuditCancelled when someone cancelled the audit meanwhile."""
+    if not Audit.objects.filter(pk=audit.pk, status=Audit.Status.RUNNING).exists():
+        raise AuditCancelled(audit.pk)
 
 
 def _scan_targets(audit: Audit, targets: list[Target]):
@@ -50,6 +111,7 @@ def _scan_targets(audit: Audit, targets: list[Target]):
     done = len(targets) - len(by_engine_target)
 
     def progress(message: str) -> None:
+        _still_running(audit)
         audit.report_progress(done, total, message)
 
     engines = [engine for _, engine in by_engine_target.values()]
@@ -61,19 +123,30 @@ def _scan_targets(audit: Audit, targets: list[Target]):
 def _run(audit: Audit) -> Audit:
     started = time.monotonic()
     project = audit.project
-    targets = list(project.targets.filter(enabled=True))
+    targets = list(project.targets.filter(enabled=True, uploaded=False))
     if not targets:
         return _finish(
             audit,
             Audit.Status.FAILED,
             error="The project has no enabled targets; add one in settings.",
         )
+    return record_results(audit, list(_scan_targets(audit, targets)), started=started)
+
+
+def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audit:
+    """Reconcile the engine results of a running audit and finish it.
+
+    ``pairs`` holds ``(target, result)``: each project target with the
+    engine's result for it. Findings are fixed only on the targets that
+    were scanned, for the checks that ran there.
+    """
+    started = time.monotonic() if started is None else started
     detections: list[Detection] = []
     checks_by_target: dict[int, frozenset[str]] = {}
     outcomes: list[TargetOutcome] = []
     issues = []
     results = []
-    for target, result in _scan_targets(audit, targets):
+    for target, result in pairs:
         results.append(result)
         outcomes.append(
             TargetOutcome(
@@ -104,7 +177,8 @@ def _run(audit: Audit) -> Audit:
             targets=outcomes,
             started=started,
         )
-    audit.report_progress(len(targets), len(targets) + 1, "Reconciling findings")
+    _still_running(audit)
+    audit.report_progress(len(outcomes), len(outcomes) + 1, "Reconciling findings")
     outcome = reconcile(
         audit, detections, Scope(origin="engine", checks_by_target=checks_by_target)
     )
@@ -187,5 +261,33 @@ def _finish(
 
 
 def sweep_stuck_audits(now=None) -> int:
-    """Mark audits running past the time limit as failed; touch no finding."""
-    return Audit.objects.stuck(now).fail(STUCK_ERROR, now=now)
+    """Fail audits whose process died or that ran past the time limit.
+
+    No finding is touched: an audit reconciles in one transaction, so one
+    that never finished changed nothing.
+    """
+    lost = Audit.objects.lost(now).fail(LOST_ERROR, now=now)
+    return lost + Audit.objects.stuck(now).fail(STUCK_ERROR, now=now)
+
+
+_last_sweep = 0.0
+_sweep_lock = threading.Lock()
+
+
+def sweep_if_due(every: float = 60.0) -> int:
+    """Sweep stuck audits at most once a minute per process; for embedded mode.
+
+    Without a broker there is no beat to run the sweeper, so the pages that
+    show audits call this instead.
+    """
+    global _last_sweep
+    now = time.monotonic()
+    with _sweep_lock:
+        if now - _last_sweep < every:
+            return 0
+        _last_sweep = now
+    try:
+        return sweep_stuck_audits()
+    except DatabaseError:  # the database is busy: the next page will sweep
+        log.warning("could not sweep stuck audits", exc_info=True)
+        return 0

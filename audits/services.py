@@ -6,18 +6,22 @@ sits above the tasks and is the only one that queues them.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.db import transaction
 from django.utils import timezone
 
-from projects.models import Project
+from projects.models import Project, Target
 
 from .models import Audit
-from .runs import execute_audit, sweep_stuck_audits
+from .runs import execute_audit, record_results, sweep_stuck_audits
 from .tasks import notify_audit, run_audit
 
 __all__ = [
     "claim_audit",
     "conclude_audit",
+    "record_upload",
     "enqueue_due_audits",
     "execute_audit",
     "start_audit",
@@ -36,7 +40,7 @@ def start_audit(
     """Create the project's next audit, queued, and enqueue its task on commit."""
     with transaction.atomic():
         audit = Audit.objects.start(project, trigger=trigger, origin=origin, user=user)
-        if trigger != Audit.Trigger.IMPORT:
+        if trigger not in (Audit.Trigger.IMPORT, Audit.Trigger.UPLOAD):
             project.schedule_next()
             Project.objects.filter(pk=project.pk).update(
                 next_audit_at=project.next_audit_at
@@ -44,6 +48,9 @@ def start_audit(
         if enqueue:
             run_audit.delay_on_commit(audit.pk)
     return audit
+
+
+log = logging.getLogger(__name__)
 
 
 def claim_audit(audit_id: int) -> bool:
@@ -92,3 +99,43 @@ def conclude_audit(audit: Audit) -> None:
 
     gate.record(audit)
     notify_audit.delay_on_commit(audit.pk)
+
+
+def record_upload(project: Project, data, *, user=None) -> Audit:
+    """Turn a scan uploaded from CI (the ``--format json`` document) into an audit.
+
+    Each uploaded target becomes (or reuses) a target of the project marked
+    ``uploaded``, matched on kind and location, so the audit reconciles
+    exactly as a worker's scan of those targets would, and fixes nothing on
+    the project's other targets. Raise ``UploadError`` (a ValueError) when
+    the document is not a scan.
+    """
+    from audits.engine.render.json_out import from_data
+
+    result = from_data(data)
+    started = time.monotonic()
+    with transaction.atomic():
+        audit = start_audit(
+            project, trigger=Audit.Trigger.UPLOAD, user=user, enqueue=False
+        )
+        pairs = []
+        for target_result in result.targets:
+            engine = target_result.target
+            target, _ = Target.objects.get_or_create(
+                project=project,
+                kind=engine.kind,
+                location=engine.location,
+                uploaded=True,
+                defaults={"enabled": False},
+            )
+            pairs.append((target, target_result))
+    Audit.objects.claim(audit.pk)
+    audit.refresh_from_db()
+    try:
+        audit = record_results(audit, pairs, started=started)
+    except Exception as exc:
+        log.exception("upload audit %s failed", audit.pk)
+        audit.fail(f"The upload stopped on an internal error: {type(exc).__name__}")
+        raise
+    notify_audit.delay_on_commit(audit.pk)
+    return audit

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,7 +10,7 @@ from findings.models import Finding, FindingEvent
 from projects.access import can_write, scoped
 from projects.models import Project
 
-from . import services
+from . import runs, services
 from .models import Audit
 
 
@@ -31,10 +32,18 @@ def audit_list(request, pk):
     )
 
 
+def _sweep_without_beat() -> None:
+    # Embedded mode has no beat: the pages people watch when an audit seems
+    # stuck run the sweeper instead (at most once a minute per process).
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        runs.sweep_if_due()
+
+
 @login_required
 @require_POST
 def audit_run(request, pk):
     project = scoped(request, Project.objects.all(), pk=pk, write=True)
+    _sweep_without_beat()
     if not project.targets.filter(enabled=True).exists():
         message = "Add an enabled target in settings before running an audit."
         if request.htmx:
@@ -67,8 +76,27 @@ def _progress_response(request, audit):
 @login_required
 @require_GET
 def audit_status(request, pk):
+    _sweep_without_beat()
     audit = scoped(request, Audit.objects.defer("summary", "report_markdown"), pk=pk)
     return _progress_response(request, audit)
+
+
+@login_required
+@require_POST
+def audit_cancel(request, pk):
+    audit = scoped(request, Audit.objects.select_related("project"), pk=pk, write=True)
+    who = request.user.get_username()
+    if audit.cancel(
+        f"Cancelled by {who} before it finished; no finding was changed by it."
+    ):
+        messages.success(
+            request, f"Audit #{audit.number} cancelled. No finding was changed."
+        )
+    else:
+        messages.info(
+            request, f"Audit #{audit.number} had already finished; it was kept."
+        )
+    return redirect(audit)
 
 
 # Each change list on the audit page shows at most this many findings.

@@ -6,6 +6,7 @@ tasks executed in-process. ``DATABASE_URL`` switches to PostgreSQL and
 every variable.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -152,9 +153,25 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
-# Folders that targets of kind "ddl", "code" and "sqlite" may point into.
-# Empty means anywhere the web process can read.
+# Folders that targets of kind "ddl", "code" and "sqlite" may point into,
+# checked on the real path of every file an audit opens. Empty (the
+# default) means none: tenants scan code through git targets or CI uploads.
 TARGET_PATH_ROOTS = env.list("PLUMBLINE_TARGET_PATH_ROOTS", default=[])
+# Database targets on loopback, private, link-local or unique-local
+# addresses, or at Plumbline's own database, are refused unless this is on;
+# the CIDRs below are allowed whatever they are (e.g. a customer VPN range).
+ALLOW_PRIVATE_TARGETS = env.bool("PLUMBLINE_ALLOW_PRIVATE_TARGETS", default=False)
+ALLOWED_TARGET_NETWORKS = env.list("PLUMBLINE_ALLOWED_TARGET_NETWORKS", default=[])
+for _network in ALLOWED_TARGET_NETWORKS:
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"PLUMBLINE_ALLOWED_TARGET_NETWORKS: {_network!r} is not a CIDR ({_exc})"
+        ) from None
+
+# How long "Test connection" may take before the page says it timed out.
+TEST_CONNECTION_SECONDS = env.float("PLUMBLINE_TEST_CONNECTION_SECONDS", default=5.0)
 
 # Celery. No REDIS_URL: tasks run eagerly, in-process (embedded mode).
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -169,6 +186,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 AUDIT_TIME_LIMIT = env.int("PLUMBLINE_AUDIT_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_TIME_LIMIT = AUDIT_TIME_LIMIT
 CELERY_TASK_SOFT_TIME_LIMIT = AUDIT_TIME_LIMIT - 30
+# A running audit's process writes a heartbeat this often; an audit whose
+# heartbeat is older than AUDIT_LOST_AFTER lost its worker and is failed by
+# the next sweep, so a killed worker blocks its project for minutes at most.
+AUDIT_HEARTBEAT_SECONDS = env.float("PLUMBLINE_AUDIT_HEARTBEAT_SECONDS", default=20.0)
+AUDIT_LOST_AFTER = env.int("PLUMBLINE_AUDIT_LOST_AFTER", default=120)
+# An unacknowledged task (its worker died) goes back to the queue after this
+# long; longer than any audit may run, so a live audit is never run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": AUDIT_TIME_LIMIT + 300}
 CELERY_BEAT_SCHEDULE = {
     # Every minute: queue one audit for each project whose re-audit
     # interval has elapsed.
@@ -176,11 +201,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.enqueue_due_audits",
         "schedule": 60.0,
     },
-    # Every five minutes: fail audits stuck in "running" past the time
-    # limit (a worker died), without touching any finding.
+    # Every minute: fail audits whose worker stopped beating or that ran
+    # past the time limit, without touching any finding.
     "sweep-stuck-audits": {
         "task": "audits.tasks.sweep_stuck_audits",
-        "schedule": 300.0,
+        "schedule": 60.0,
     },
 }
 

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
-from .models import Membership
+from .models import Membership, ProjectToken
 
 
 def scoped(request, queryset, *, write=False, manage=False, **lookup):
@@ -45,3 +45,28 @@ def can_write(role: str | None) -> bool:
 
 def can_manage(role: str | None) -> bool:
     return role in Membership.MANAGER_ROLES
+
+
+def authenticate_project_token(request) -> ProjectToken | None:
+    """Return the active project token the request carries, or None.
+
+    The token rides in ``Authorization: Bearer <token>`` (``Token <token>``
+    is accepted too). A revoked or unknown token gives None. The token's
+    project is loaded with it (``token.project``) and its last use recorded.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    raw = raw.strip()
+    if scheme.lower() not in ("bearer", "token") or not raw.startswith(
+        ProjectToken.PREFIX
+    ):
+        return None
+    token = (
+        ProjectToken.objects.active()
+        .select_related("project", "project__team")
+        .filter(digest=ProjectToken.digest_of(raw))
+        .first()
+    )
+    if token is not None:
+        token.touch()
+    return token

@@ -1,5 +1,5 @@
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from django import forms
 from django.conf import settings
@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
 from django.utils.text import slugify
+
+from audits.engine import confine, guard
 
 from .models import (
     ApiToken,
@@ -143,21 +145,64 @@ class TargetForm(forms.ModelForm):
             self.add_error("location", f"The URL names no database. Use {example}.")
         elif port is not None and not 0 < port < 65536:
             self.add_error("location", "The port must be between 1 and 65535.")
-        if parts.password:
-            # A password typed into the URL is moved to encrypted storage.
-            if not data.get("password"):
-                data["password"] = parts.password
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        engine = "postgresql" if kind == Target.Kind.POSTGRESQL else "mysql"
+        try:
+            guard.refuse_local_options((k for k, _ in query), engine=engine)
+            host_option = next((v for k, v in query if k == "host"), "")
+            if host_option.startswith("/") or "/" in unquote(parts.hostname or ""):
+                raise guard.TargetRefused(
+                    "host= names a socket path on this server, so it is not allowed"
+                )
+        except guard.TargetRefused as exc:
+            self.add_error("location", f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            return location
+        # A password typed into the URL, as user:password@ or ?password=, is
+        # moved to encrypted storage, percent-encoding decoded.
+        password = unquote(parts.password) if parts.password else ""
+        password = next((v for k, v in query if k == "password"), "") or password
+        if password and not data.get("password"):
+            data["password"] = password
+        kept = [(k, v) for k, v in query if k != "password"]
+        if parts.password or len(kept) != len(query):
             netloc = parts.username or ""
             netloc = f"{netloc}@{parts.hostname}" if netloc else parts.hostname
             if port:
                 netloc += f":{port}"
-            location = urlunsplit(parts._replace(netloc=netloc))
+            location = urlunsplit(parts._replace(netloc=netloc, query=urlencode(kept)))
+        if parts.hostname and not self.errors.get("location"):
+            self._check_network(
+                parts.hostname, port or (5432 if engine == "postgresql" else 3306)
+            )
         return location
+
+    def _check_network(self, host, port):
+        """Refuse a host the operator's policy forbids, where the user types it.
+
+        The audit checks again on the address it connects to; a name that
+        does not resolve here is left for the audit to report.
+        """
+        from .models import network_policy
+
+        try:
+            guard.resolve(host, port, network_policy())
+        except guard.TargetRefused as exc:
+            self.add_error("location", f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        except Exception:  # noqa: BLE001 - not resolvable now: the audit says why
+            return
 
     def _clean_path(self, kind, location):
         path = Path(location).expanduser()
-        roots = [Path(r).resolve() for r in settings.TARGET_PATH_ROOTS]
-        if roots and not any(path.resolve().is_relative_to(r) for r in roots):
+        roots = confine.real_roots(settings.TARGET_PATH_ROOTS)
+        if not roots:
+            self.add_error(
+                "location",
+                "This server reads no folders of its own (its operator has not set "
+                "PLUMBLINE_TARGET_PATH_ROOTS). Scan the code in your CI and upload "
+                "the result with a project token, or add a git repository target.",
+            )
+            return
+        if not confine.within(path, roots):
             self.add_error(
                 "location", "This path is outside the folders targets may read."
             )

@@ -216,6 +216,9 @@ class Target(models.Model):
     credentials = models.TextField(blank=True, editable=False)  # ciphertext
     dialect = models.CharField(max_length=12, choices=Dialect, blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # Results of this target arrive from the customer's CI (``plumbline scan
+    # --upload``); the worker never reads it.
+    uploaded = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -256,28 +259,63 @@ class Target(models.Model):
         """Return the engine's description of this target."""
         from audits.engine.scan import Target as EngineTarget
 
+        paths = self.kind in (self.Kind.SQLITE, self.Kind.DDL, self.Kind.CODE)
+        live = self.kind in (self.Kind.POSTGRESQL, self.Kind.MYSQL)
         return EngineTarget(
             kind=self.kind,
             location=self.location,
             dialect=self.dialect or None,
             password=self.password or None,
+            path_roots=tuple(settings.TARGET_PATH_ROOTS) if paths else None,
+            network=network_policy() if live else None,
         )
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Read the target once; return (ok, a message for the user)."""
+    def test_connection(self, *, limit: float | None = None) -> tuple[bool, str]:
+        """Read the target once; return (ok, a message for the user).
+
+        The read runs on a small pool of its own threads, never the
+        caller's, and the caller waits at most ``limit`` seconds
+        (``TEST_CONNECTION_SECONDS``): a server that accepts and then says
+        nothing cannot hold a web worker.
+        """
+        from dataclasses import replace
+
         from audits.engine.scan import scan_target
 
+        from . import connection_tests
+
+        limit = limit or settings.TEST_CONNECTION_SECONDS
+        # The probe's own timeouts end it soon after the caller stops waiting.
+        engine = replace(self.engine_target(), timeout=max(1.0, limit / 2))
         started = time.monotonic()
-        result = scan_target(self.engine_target())
+        outcome = connection_tests.run_bounded(scan_target, engine, limit=limit)
+        if isinstance(outcome, str):
+            return False, outcome
         took = time.monotonic() - started
-        if not result.ok:
-            return False, result.error
-        tables = len(result.schema.tables) if result.schema is not None else 0
+        if not outcome.ok:
+            return False, outcome.error
+        tables = len(outcome.schema.tables) if outcome.schema is not None else 0
         return (
             True,
             f"Connected and read {tables} table{'s' if tables != 1 else ''}"
             f" in {took:.1f} s.",
         )
+
+
+def network_policy():
+    """Return the operator's policy for the addresses database targets may reach."""
+    from audits.engine.guard import NetworkPolicy
+
+    own = []
+    for db in settings.DATABASES.values():
+        if db.get("ENGINE", "").endswith(("postgresql", "mysql")):
+            default = 3306 if db["ENGINE"].endswith("mysql") else 5432
+            own.append((db.get("HOST") or "localhost", int(db.get("PORT") or default)))
+    return NetworkPolicy(
+        allow_private=settings.ALLOW_PRIVATE_TARGETS,
+        allowed_networks=tuple(settings.ALLOWED_TARGET_NETWORKS),
+        own_servers=tuple(own),
+    )
 
 
 def token_digest(secret: str) -> str:
@@ -470,3 +508,92 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} to {self.webhook_id}"
+
+
+class ProjectTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ProjectToken(models.Model):
+    """A secret that lets a CI job act on one project, without a user's login.
+
+    Only a SHA-256 digest is stored: the token itself is shown once, when
+    it is issued. Tokens are random, so a fast digest is as good as a slow
+    password hash here.
+    """
+
+    team_path = "project__team"  # for projects.access.scoped
+    PREFIX = "plbp_"
+
+    # Indexed by projecttoken_project_idx, which leads with it.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tokens", db_index=False
+    )
+    name = models.CharField(max_length=100)
+    # The first characters of the token, so people can tell tokens apart.
+    hint = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)  # serves the lookup
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The settings page: "the tokens of this project".
+            models.Index(
+                fields=["project", "created_at"], name="projecttoken_project_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @staticmethod
+    def digest_of(raw: str) -> str:
+        """Return the stored digest of the token ``raw``."""
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(
+        cls, project: Project, *, name: str, user=None
+    ) -> tuple["ProjectToken", str]:
+        """Create a token for ``project``; return it and its secret (shown once)."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            project=project,
+            name=name,
+            hint=raw[: len(cls.PREFIX) + 6],
+            digest=cls.digest_of(raw),
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        return token, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        """Stop the token working from now on (idempotent)."""
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            ProjectToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+                revoked_at=self.revoked_at
+            )
+
+    def touch(self, now=None) -> None:
+        """Record a use, at most once a minute so busy CI does not write every call."""
+        now = now or timezone.now()
+        if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
+            self.last_used_at = now
+            ProjectToken.objects.filter(pk=self.pk).update(last_used_at=now)

@@ -25,6 +25,8 @@ urlpatterns = [
         views.notification_settings,
         name="notifications",
     ),
+    path("projects/<int:pk>/tokens/", views.token_create, name="token-create"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("teams/<slug:slug>/members/", views.team_members, name="members"),
     path(
         "teams/<slug:slug>/members/<int:membership_id>/",

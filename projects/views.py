@@ -32,6 +32,7 @@ from .models import (
     Membership,
     NotificationPreference,
     Project,
+    ProjectToken,
     Target,
     Team,
     Webhook,
@@ -184,7 +185,16 @@ DELIVERY_LOG = 20
 
 
 def _settings_page(
-    request, project, form, target_form, status=200, webhook_form=None, **extra
+    request,
+    project,
+    form,
+    target_form,
+    status=200,
+    webhook_form=None,
+    *,
+    new_token=None,
+    token_error="",
+    **extra,
 ):
     """Render the settings page with the given project and target forms."""
     manager = can_manage(project.role)
@@ -195,6 +205,10 @@ def _settings_page(
         "target_form": target_form,
         "can_write": can_write(project.role),
         "can_manage": manager,
+        "tokens": project.tokens.select_related("created_by"),
+        "new_token": new_token,
+        "token_error": token_error,
+        "upload_url": request.build_absolute_uri("/").rstrip("/"),
         **extra,
     }
     if manager:
@@ -309,6 +323,40 @@ def notification_settings(request):
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+@login_required
+@require_POST
+def token_create(request, pk):
+    project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
+    name = request.POST.get("name", "").strip()[:100]
+    project_form = ProjectForm(instance=project, user=request.user, prefix="project")
+    if not name:
+        return _settings_page(
+            request,
+            project,
+            project_form,
+            TargetForm(prefix="target"),
+            status=400,
+            token_error="Give the token a name, e.g. the CI job that will use it.",
+        )
+    _token, raw = ProjectToken.issue(project, name=name, user=request.user)
+    # Rendered, not redirected: the secret is shown this once and never
+    # stored anywhere but in this response.
+    return _settings_page(
+        request, project, project_form, TargetForm(prefix="target"), new_token=raw
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    token = scoped(request, ProjectToken.objects.all(), pk=pk, write=True)
+    token.revoke()
+    messages.success(
+        request, f"Token “{token.name}” revoked; CI jobs using it now fail."
+    )
+    return redirect(reverse("projects:settings", args=[token.project_id]) + "#tokens")
 
 
 @login_required

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import confine
+from .guard import NetworkPolicy
 from .issues import Evidence, Issue, merge_issues
 from .registry import Facts, run_checks
 from .schema import Schema
 from .sources import SourceError
 
 KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder")
+PATH_KINDS = ("sqlite", "ddl", "code", "folder")
 
 Progress = Callable[[str], None]
 
@@ -33,6 +36,12 @@ class Target:
     password: str | None = field(default=None, repr=False)
     timeout: float = 10.0  # seconds, for connecting and for each statement
     exclude: tuple[str, ...] = ()
+    # Folders file reads are confined to (see confine); None reads anywhere,
+    # as the command line does, and an empty tuple reads nothing.
+    path_roots: tuple[str, ...] | None = None
+    # Where live probes may connect (see guard); None connects anywhere, as
+    # the command line does on the customer's own machine.
+    network: NetworkPolicy | None = None
 
     @property
     def label(self) -> str:
@@ -98,14 +107,20 @@ def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str
         from .sources import postgres
 
         schema = postgres.probe(
-            target.location, password=target.password, timeout=target.timeout
+            target.location,
+            password=target.password,
+            timeout=target.timeout,
+            policy=target.network,
         )
         return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
     if target.kind == "mysql":
         from .sources import mysql
 
         schema = mysql.probe(
-            target.location, password=target.password, timeout=target.timeout
+            target.location,
+            password=target.password,
+            timeout=target.timeout,
+            policy=target.network,
         )
         return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
     if target.kind in ("ddl", "code", "folder"):
@@ -124,6 +139,29 @@ def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str
             return None, set(), notes
         return schema, {Evidence.SCHEMA, Evidence.DDL}, notes
     raise SourceError(f"unknown target kind {target.kind!r}; use one of {KINDS}")
+
+
+def _check_root(target: Target) -> None:
+    """Refuse a path target whose real path lies outside the roots in force."""
+    location = target.location
+    if target.kind == "sqlite":
+        from .sources.sqlite import database_path
+
+        location = str(database_path(location))
+    try:
+        confine.check(location)
+    except confine.PathRefused as exc:
+        roots = target.path_roots or ()
+        why = (
+            "this server reads no folders (its operator has set no "
+            "PLUMBLINE_TARGET_PATH_ROOTS)"
+            if not roots
+            else f"it is outside the folders this server may read ({', '.join(roots)})"
+        )
+        raise SourceError(
+            f"{target.location}: refused, {why}; scan it in CI and upload the "
+            "result, or use a git repository target"
+        ) from exc
 
 
 def _read_code(target: Target) -> tuple[object | None, list[str]]:
@@ -151,8 +189,11 @@ def scan_target(
     if progress:
         progress(f"reading {target.label}")
     try:
-        schema, evidence, notes = _read_schema(target)
-        code_facts, code_notes = _read_code(target)
+        with confine.confined(target.path_roots):
+            if target.kind in PATH_KINDS and target.path_roots is not None:
+                _check_root(target)
+            schema, evidence, notes = _read_schema(target)
+            code_facts, code_notes = _read_code(target)
     except SourceError as exc:
         return TargetResult(
             target, ok=False, error=str(exc), duration=time.monotonic() - started

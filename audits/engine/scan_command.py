@@ -4,20 +4,24 @@ A TARGET is a folder (walked for code and DDL, and every SQLite file in it
 scanned as its own database), a file (``.sql``/``.md`` DDL, ``.py`` code, a
 SQLite database), or a URL (``sqlite:///path``, ``postgresql://...``,
 ``mysql://...``). Exit status: 0, or 1 with ``--fail-on`` when a finding at
-or above that severity is present, or 2 for a usage error or when every
-target failed.
+or above that severity is present, or 2 for a usage error, when every
+target failed, or when ``--upload`` could not deliver the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from audits.engine.grading import grade
 from audits.engine.issues import Severity
@@ -99,6 +103,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="SECONDS",
         help="connect and statement timeout for live databases (10)",
+    )
+    parser.add_argument(
+        "--upload",
+        metavar="URL",
+        help="send the result to the Plumbline server at URL, where it becomes an "
+        "audit of --project (token from the PLUMBLINE_TOKEN variable)",
+    )
+    parser.add_argument(
+        "--project", metavar="SLUG", help="the project an --upload goes to"
     )
     parser.set_defaults(handler=run)
 
@@ -244,9 +257,81 @@ def _write(stream: TextIO, content: str) -> None:
     stream.flush()
 
 
+def upload_url(server: str, project: str) -> str:
+    """Return the endpoint that takes uploaded scans of ``project``."""
+    return (
+        f"{server.rstrip('/')}/api/v1/projects/"
+        f"{urllib.parse.quote(project, safe='')}/uploads"
+    )
+
+
+def upload(
+    result: ScanResult, *, server: str, project: str, token: str, timeout: float = 60
+) -> dict[str, Any]:
+    """Send ``result`` to a Plumbline server; return its answer.
+
+    Raise :class:`UsageError` with the server's message when it refuses.
+    """
+    body = json_out.render(result).encode("utf-8")
+    request = urllib.request.Request(
+        upload_url(server, project),
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            answer: dict[str, Any] = json.loads(response.read().decode("utf-8"))
+            return answer
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read().decode("utf-8")).get("error") or ""
+        except (ValueError, AttributeError):
+            message = ""
+        raise UsageError(
+            f"the server refused the upload ({exc.code}): {message or exc.reason}"
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot reach {server}: {reason}") from exc
+
+
+def _upload(args: argparse.Namespace, result: ScanResult, err: TextIO) -> int:
+    token = os.environ.get("PLUMBLINE_TOKEN", "").strip()
+    if not args.project:
+        print("plumbline scan: error: --upload needs --project SLUG", file=err)
+        return EXIT_USAGE
+    if not token:
+        print(
+            "plumbline scan: error: --upload needs a project token in PLUMBLINE_TOKEN",
+            file=err,
+        )
+        return EXIT_USAGE
+    try:
+        answer = upload(result, server=args.upload, project=args.project, token=token)
+    except UsageError as exc:
+        print(f"plumbline scan: error: {exc}", file=err)
+        return EXIT_USAGE
+    print(
+        f"plumbline: uploaded as audit #{answer.get('audit')} "
+        f"({answer.get('status')}): {answer.get('new', 0)} new, "
+        f"{answer.get('fixed', 0)} fixed, {answer.get('open', 0)} open; "
+        f"{answer.get('url', '')}",
+        file=err,
+    )
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Scan the targets named on the command line and return the exit status."""
     err: TextIO = sys.stderr
+    if args.upload and not args.project:
+        print("plumbline scan: error: --upload needs --project SLUG", file=err)
+        return EXIT_USAGE
     try:
         targets = resolve_targets(
             args.targets,
@@ -284,5 +369,7 @@ def run(args: argparse.Namespace) -> int:
         _write(sys.stdout, render_result(result, args.format, color=color))
 
     if result.targets and not any(t.ok for t in result.targets):
+        return EXIT_USAGE
+    if args.upload and _upload(args, result, err) != EXIT_OK:
         return EXIT_USAGE
     return EXIT_FAIL_ON if fails(result, args.fail_on) else EXIT_OK

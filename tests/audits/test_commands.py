@@ -1,6 +1,7 @@
 """The operations commands: addproject and runaudit."""
 
 import json
+import tempfile
 from io import StringIO
 
 import pytest
@@ -42,7 +43,7 @@ def test_addproject_creates_a_project_with_its_targets(db, schema_file, tmp_path
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("ddl:/no/such/file.sql", "No such file or folder"),
+        (f"ddl:{tempfile.gettempdir()}/no/such/file.sql", "No such file or folder"),
         ("postgresql:postgres//db", "starts with postgresql://"),
         ("nonsense", "use KIND:LOCATION"),
     ],

@@ -3,7 +3,8 @@
 Layers, lowest first (a module may import its own layer and those below):
 
 0. vocabulary, levels, schema, issues: plain data and words;
-1. sources: targets into facts;
+1. sources: targets into facts, with the guards that confine them (confine:
+   file reads; guard: network addresses and connection options);
 2. checks: facts into issues (topic modules, their shared helpers);
 3. registry, scan, grading: collect and run the checks, grade the result;
 4. render, reports, cli, scan_command: what people and programs read.
@@ -26,6 +27,8 @@ LAYERS: dict[str, int] = {
     "schema": 0,
     "issues": 0,
     "sources": 1,
+    "confine": 1,
+    "guard": 1,
     "checks": 2,
     "registry": 3,
     "scan": 3,

@@ -1,11 +1,18 @@
 """Wrong input on every form: a clear message on the form, nothing stored."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from findings.models import Finding, FindingEvent
 from projects.models import Membership, Project, Target
+
+# Paths inside the folders the test settings let targets read.
+MISSING = f"{tempfile.gettempdir()}/no/such"
+NOT_SQLITE = str(Path(__file__).resolve())
 
 
 def counts():
@@ -68,7 +75,7 @@ def test_a_project_with_a_target_is_created(logged_in, team, schema_file):
         ({"project-name": "   "}, "name", "This field is required"),
         ({"project-name": "!!!"}, "slug", "no letters or digits"),
         (
-            {"target-kind": "ddl", "target-location": "/no/such/schema.sql"},
+            {"target-kind": "ddl", "target-location": f"{MISSING}/schema.sql"},
             "location",
             "No such file or folder",
         ),
@@ -96,12 +103,12 @@ def test_a_project_with_a_target_is_created(logged_in, team, schema_file):
             "malformed",
         ),
         (
-            {"target-kind": "sqlite", "target-location": "/etc/hostname"},
+            {"target-kind": "sqlite", "target-location": NOT_SQLITE},
             "location",
             "not a SQLite database",
         ),
         (
-            {"target-kind": "code", "target-location": "/etc/hostname"},
+            {"target-kind": "code", "target-location": NOT_SQLITE},
             "location",
             "folder of Python files",
         ),
@@ -154,7 +161,7 @@ def test_a_bad_target_on_the_settings_page_stores_nothing(logged_in, project):
     before = counts()
     response = logged_in.post(
         reverse("projects:target-create", args=[project.pk]),
-        {"target-kind": "sqlite", "target-location": "/no/such.db"},
+        {"target-kind": "sqlite", "target-location": f"{MISSING}.db"},
     )
     assert response.status_code == 400
     assert "No such file or folder" in response.content.decode()

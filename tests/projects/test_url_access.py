@@ -5,7 +5,14 @@ from django.urls import get_resolver, reverse
 
 from audits.models import Audit
 from findings.models import Finding, FindingEvent
-from projects.models import ApiToken, Membership, Project, Target, Webhook
+from projects.models import (
+    ApiToken,
+    Membership,
+    Project,
+    ProjectToken,
+    Target,
+    Webhook,
+)
 
 PUBLIC = {"login", "logout", "signup"}
 # The user's own account pages: any signed-in user may change their own.
@@ -40,8 +47,10 @@ def world(project, owner, viewer):
     membership = Membership.objects.get(team=project.team, user=viewer)
     webhook = Webhook.objects.create(project=project, url="https://example.com/hook")
     token, _ = ApiToken.issue(owner, name="ci", scope="write")
+    project_token, _ = ProjectToken.issue(project, name="ci")
     return {
         "webhook": webhook,
+        "project_token": project_token,
         "token": token,
         "project": project,
         "target": target,
@@ -60,6 +69,8 @@ def kwargs_for(name, world):
         "projects:target-edit": {"pk": t.pk},
         "projects:target-delete": {"pk": t.pk},
         "projects:target-test": {"pk": t.pk},
+        "projects:token-create": {"pk": p.pk},
+        "projects:token-revoke": {"pk": world["project_token"].pk},
         "projects:members": {"slug": p.team.slug},
         "projects:member-update": {
             "slug": p.team.slug,
@@ -69,6 +80,7 @@ def kwargs_for(name, world):
         "audits:run": {"pk": p.pk},
         "audits:detail": {"pk": a.pk},
         "audits:status": {"pk": a.pk},
+        "audits:cancel": {"pk": a.pk},
         "audits:report": {"pk": a.pk},
         "audits:import": {"pk": p.pk},
         "findings:list": {"pk": p.pk},
@@ -111,6 +123,7 @@ def state(world):
         tuple(Membership.objects.values_list("pk", "role").order_by("pk")),
         tuple(Webhook.objects.values_list("pk", "url").order_by("pk")),
         tuple(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
+        tuple(ProjectToken.objects.values_list("pk", "revoked_at").order_by("pk")),
         p.pk,
     )
 

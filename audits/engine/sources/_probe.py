@@ -7,7 +7,12 @@ tables, and shaping facts the live checks read on every engine alike.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import socket
+import threading
+import time
 from typing import Any
 
 import sqlglot
@@ -227,3 +232,50 @@ def secret_sample(table: str, column: str, values: list[Any]) -> dict[str, Any]:
         "sampled": len(present),
         "hashed": sum(1 for v in present if looks_hashed(v, password=password)),
     }
+
+
+class Watchdog:
+    """Cut a connection whose server stops answering mid-conversation.
+
+    Server-side statement timeouts need a server that keeps to the
+    protocol; a server that completes the handshake and then goes silent
+    would hold a client blocked in ``recv`` for ever. Before each exchange
+    the probe calls :meth:`kick` with how long an answer may take; if none
+    comes in time the socket is shut down, the blocked read fails at once
+    and :attr:`fired` says why.
+    """
+
+    def __init__(self, fileno: int) -> None:
+        self.fileno = fileno
+        self.fired = False
+        self._deadline: float | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, name="plumbline-probe-watchdog", daemon=True
+        )
+        self._thread.start()
+
+    def kick(self, seconds: float) -> None:
+        """Allow the next answer ``seconds`` from now."""
+        with self._lock:
+            self._deadline = time.monotonic() + seconds
+
+    def close(self) -> None:
+        """Stop watching (the connection is closed or handed back)."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.25):
+            with self._lock:
+                due = self._deadline is not None and time.monotonic() > self._deadline
+            if due:
+                self.fired = True
+                try:
+                    sock = socket.socket(fileno=os.dup(self.fileno))
+                except OSError:
+                    return
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+                return

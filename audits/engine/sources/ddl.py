@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from audits.engine import confine
 from audits.engine.schema import Schema
 from audits.engine.sources import SourceError
 from audits.engine.sources.ddl_loader import _Loader
@@ -110,11 +111,12 @@ def _files(path: Path, exclude: tuple[str, ...], include_python: bool) -> list[P
 
 def _read_text(path: Path, label: str, notes: list[str]) -> str | None:
     try:
-        size = path.stat().st_size
+        real = confine.check(path)
+        size = real.stat().st_size
         if size > MAX_FILE_BYTES:
             notes.append(f"{label}: skipped, {size} bytes is larger than the limit")
             return None
-        data = path.read_bytes()
+        data = real.read_bytes()
     except OSError as exc:
         notes.append(f"{label}: could not read the file: {exc.strerror or exc}")
         return None
@@ -140,6 +142,9 @@ def _snippets(path: Path, text: str, label: str, notes: list[str]) -> list[Snipp
             return []
         try:
             return python_sql_strings(text)
+        except (RecursionError, MemoryError):
+            notes.append(f"{label}: skipped, nested too deeply to analyse")
+            return []
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
             where = f"{label}:{line}" if line else label

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from typing import Any
 
 import pymysql  # type: ignore[import-untyped,unused-ignore]
 
+from audits.engine import guard
 from audits.engine.schema import (
     Check,
     Column,
@@ -79,7 +81,9 @@ class ProbeConnection(pymysql.connections.Connection):  # type: ignore[misc]
     statement_timeout: float = 10.0
 
 
-def _parse(url: str, password: str | None) -> dict[str, Any]:
+def _parse(
+    url: str, password: str | None, policy: guard.NetworkPolicy | None = None
+) -> dict[str, Any]:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in _SCHEMES:
         raise SourceError(f"not a MySQL URL (scheme {parts.scheme!r})")
@@ -104,11 +108,26 @@ def _parse(url: str, password: str | None) -> dict[str, Any]:
             f"MySQL {params['host']}:{port}: the URL names no database "
             "(mysql://user@host:port/DATABASE)"
         )
+    if policy is not None:
+        guard.refuse_local_options(
+            urllib.parse.parse_qs(parts.query, keep_blank_values=True),
+            engine="mysql",
+        )
+        if not parts.hostname:
+            raise guard.TargetRefused(
+                "the URL names no host (mysql://user@host:port/database)"
+            )
+        # Connect to the address checked, never to a second lookup.
+        params["address"] = guard.resolve(parts.hostname, port, policy)
     return params
 
 
 def connect(
-    url: str, *, password: str | None = None, timeout: float = 10.0
+    url: str,
+    *,
+    password: str | None = None,
+    timeout: float = 10.0,
+    policy: guard.NetworkPolicy | None = None,
 ) -> ProbeConnection:
     """Open a read-only session and return the probe's connection.
 
@@ -116,8 +135,11 @@ def connect(
     host and database (never the password) when the server cannot be
     reached, refuses the credentials or lacks the database.
     """
-    params = _parse(url, password)
+    params = _parse(url, password, policy)
     label = f"MySQL {params['host']}:{params['port']}/{params['database']}"
+    address = params.pop("address", None)
+    if address is not None:
+        params["host"] = address
     seconds = max(1, math.ceil(timeout))
     try:
         conn = ProbeConnection(
@@ -127,11 +149,21 @@ def connect(
             write_timeout=seconds + 5,
             charset="utf8mb4",
             autocommit=True,
+            local_infile=False,
         )
-    except pymysql.err.MySQLError as exc:
+    except (
+        pymysql.err.MySQLError,
+        OSError,
+        ValueError,
+        IndexError,
+        struct.error,
+    ) as exc:
+        reason = _message(exc)
+        if policy is not None:
+            reason = guard.categorise(reason, kind="MySQL")
         raise SourceError(
             f"{label}: cannot connect as {params['user']}: "
-            f"{scrub(_message(exc), params['password'])}"
+            f"{scrub(reason, params['password'])}"
         ) from exc
     conn.label = label
     conn.statement_timeout = timeout
@@ -182,13 +214,19 @@ def query(
         raise SourceError(f"{conn.label}: query failed: {_message(exc)}") from exc
 
 
-def probe(url: str, *, password: str | None = None, timeout: float = 10.0) -> Schema:
+def probe(
+    url: str,
+    *,
+    password: str | None = None,
+    timeout: float = 10.0,
+    policy: guard.NetworkPolicy | None = None,
+) -> Schema:
     """Read the schema and engine facts of a MySQL or MariaDB database.
 
     Raise :class:`SourceError` when it cannot be reached or a statement the
     schema needs times out.
     """
-    conn = connect(url, password=password, timeout=timeout)
+    conn = connect(url, password=password, timeout=timeout, policy=policy)
     try:
         return _Probe(conn, _parse(url, password)["database"], timeout).run()
     finally:

@@ -49,6 +49,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
+from audits.engine import guard
 from audits.engine.schema import (
     Check,
     Column,
@@ -63,6 +64,7 @@ from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
     ORPHAN_SCAN_ROW_LIMIT,
     SECRET_SAMPLE_SIZE,
+    Watchdog,
     check_parts,
     first_line,
     fk_violation,
@@ -110,7 +112,12 @@ class _Target:
         return f"PostgreSQL {self.host}:{self.port}/{self.database}"
 
 
-def _params(url: str, password: str | None, timeout: float) -> dict[str, Any]:
+def _params(
+    url: str,
+    password: str | None,
+    timeout: float,
+    policy: guard.NetworkPolicy | None = None,
+) -> dict[str, Any]:
     for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql://" + url[len(prefix) :]
@@ -122,6 +129,8 @@ def _params(url: str, password: str | None, timeout: float) -> dict[str, Any]:
         ) from exc
     if password is not None:
         params["password"] = password
+    if policy is not None:
+        _guard(params, policy)
     ms = max(1, int(timeout * 1000))
     options = (
         f"-c default_transaction_read_only=on -c statement_timeout={ms} "
@@ -133,24 +142,57 @@ def _params(url: str, password: str | None, timeout: float) -> dict[str, Any]:
     return params
 
 
+def _guard(params: dict[str, Any], policy: guard.NetworkPolicy) -> None:
+    """Check a server-side connection and pin it to the address checked."""
+    guard.refuse_local_options(params, engine="postgresql")
+    host = str(params.get("host") or "")
+    if not host:
+        raise guard.TargetRefused(
+            "the URL names no host (postgresql://user@host:port/database)"
+        )
+    try:
+        port = int(str(params.get("port") or "5432"))
+    except ValueError as exc:
+        raise guard.TargetRefused("the URL's port must be one number") from exc
+    # libpq connects to hostaddr and keeps host for TLS and messages.
+    params["hostaddr"] = guard.resolve(host, port, policy)
+    # Nothing from this server's own files: no password file, no client
+    # certificate of the account the worker runs as.
+    params["passfile"] = _NO_FILE
+    params["sslcert"] = _NO_FILE
+    params["sslkey"] = _NO_FILE
+
+
+_NO_FILE = "/nonexistent/plumbline-reads-no-local-file"
+
+
 def connect(
-    url: str, *, password: str | None = None, timeout: float = 10.0
+    url: str,
+    *,
+    password: str | None = None,
+    timeout: float = 10.0,
+    policy: guard.NetworkPolicy | None = None,
 ) -> psycopg.Connection[Any]:
     """Open a read-only session and return the probe's connection.
 
-    ``password`` overrides the URL's. Raise :class:`SourceError` naming the
-    host and database (never the password) when the server cannot be
-    reached or refuses the credentials.
+    ``password`` overrides the URL's. With a ``policy`` (a server scanning
+    for tenants) the host is checked and the connection pinned to the
+    address checked, and failures are told in fixed categories. Raise
+    :class:`SourceError` naming the host and database (never the password)
+    when the server cannot be reached or refuses the credentials.
     """
-    params = _params(url, password, timeout)
+    params = _params(url, password, timeout, policy)
     secret = params.get("password")
     target = _Target(params)
     try:
         conn = psycopg.connect(**params)
     except psycopg.Error as exc:
+        reason = _reason(exc)
+        if policy is not None:
+            reason = guard.categorise(str(exc), kind="PostgreSQL")
         raise SourceError(
             f"{target}: cannot connect as {target.user or 'the default user'}: "
-            f"{scrub(_reason(exc), secret)}"
+            f"{scrub(reason, secret)}"
         ) from exc
     conn.read_only = True
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -190,18 +232,46 @@ def query(
         raise SourceError(f"{where}: query failed: {first_line(exc)}") from exc
 
 
-def probe(url: str, *, password: str | None = None, timeout: float = 10.0) -> Schema:
+def probe(
+    url: str,
+    *,
+    password: str | None = None,
+    timeout: float = 10.0,
+    policy: guard.NetworkPolicy | None = None,
+) -> Schema:
     """Read the schema and engine facts of a PostgreSQL database.
 
     Raise :class:`SourceError` when it cannot be reached or a statement the
     schema needs times out.
     """
-    conn = connect(url, password=password, timeout=timeout)
+    conn = connect(url, password=password, timeout=timeout, policy=policy)
+    where = f"PostgreSQL {conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+    watchdog = Watchdog(conn.fileno())
     try:
+        watchdog.kick(_answer_window(timeout))
         with conn.transaction():
-            return _Probe(conn, timeout).run()
+            return _Probe(conn, timeout, watchdog).run()
+    except (SourceError, psycopg.Error) as exc:
+        if watchdog.fired:
+            raise SourceError(
+                f"{where}: timed out, the server stopped answering for more than "
+                f"{_answer_window(timeout):g}s"
+            ) from exc
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"{where}: connection lost: {first_line(exc)}") from exc
     finally:
+        watchdog.close()
         conn.close()
+
+
+def _answer_window(timeout: float) -> float:
+    """Return how long the probe waits for any answer before it gives up.
+
+    Past the server's own statement timeout, with room for the answer to
+    travel: only a server that stopped keeping to the protocol takes longer.
+    """
+    return 2 * timeout + 5
 
 
 def _iso(value: Any) -> str | None:
@@ -217,8 +287,14 @@ def _pg_type(text: str) -> str:
 
 
 class _Probe:
-    def __init__(self, conn: psycopg.Connection[Any], timeout: float) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        timeout: float,
+        watchdog: Watchdog | None = None,
+    ) -> None:
         self.conn = conn
+        self.watchdog = watchdog
         self.timeout = timeout
         self.notes: list[str] = []
         self.facts: dict[str, Any] = {}
@@ -226,12 +302,18 @@ class _Probe:
         self.qualified: dict[int, tuple[str, str]] = {}  # oid -> (schema, table)
 
     def q(self, statement: str | sql.Composed, *params: Any) -> list[tuple[Any, ...]]:
+        self._kick()
         return query(self.conn, statement, params or None)
+
+    def _kick(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.kick(_answer_window(self.timeout))
 
     def optional(
         self, statement: str | sql.Composed, *params: Any
     ) -> list[tuple[Any, ...]] | None:
         """Run a statement that may fail (privileges, timeouts) in a savepoint."""
+        self._kick()
         try:
             with self.conn.transaction():
                 return self.q(statement, *params)

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from audits.engine import confine
 from audits.engine.schema import (
     Column,
     ForeignKey,
@@ -118,6 +119,10 @@ def connect(location: str, *, timeout: float = 10.0) -> ProbeConnection:
     database, or cannot be opened.
     """
     path = database_path(location)
+    try:
+        path = confine.check(path)
+    except confine.PathRefused as exc:
+        raise SourceError(f"{path}: {confine.OUTSIDE}") from exc
     if not path.exists():
         raise SourceError(f"{path}: no such SQLite database file")
     if not path.is_file():
@@ -212,9 +217,10 @@ def probe(location: str, *, timeout: float = 10.0) -> Schema:
     Raise :class:`SourceError` when the file cannot be read or a statement
     needed for the schema times out.
     """
-    path = database_path(location)
     conn = connect(location, timeout=timeout)
     try:
+        # Checked by connect; the real path is read from here on.
+        path = confine.check(database_path(location))
         return _probe(conn, path)
     except _Timeout as exc:
         raise SourceError(

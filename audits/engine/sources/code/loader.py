@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from audits.engine import confine
+
 from .context import _Collector, _is_test_path, _Module
 from .facts import CodeFacts, ConnectSite, FileInfo, FunctionInfo, SqlUse
 from .files import (
@@ -70,16 +72,23 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
             continue
         if suffix != ".py":
             continue
-        parsed = _parse_python(path, rel, notes)
-        if parsed is None:
-            continue
-        data, text, tree = parsed
-        crlf, lf = _line_endings(data)
-        lines = text.splitlines()
-        files.append(FileInfo(rel, crlf, lf, len(lines), _is_test_path(rel)))
-        mod = _Module(rel, _module_name(rel), tree, lines)
-        _note_imports(mod, col)
-        FunctionWalker(mod, col, "<module>", None).run()
+        marks = _marks(col, files)
+        try:
+            parsed = _parse_python(path, rel, notes)
+            if parsed is None:
+                continue
+            data, text, tree = parsed
+            crlf, lf = _line_endings(data)
+            lines = text.splitlines()
+            files.append(FileInfo(rel, crlf, lf, len(lines), _is_test_path(rel)))
+            mod = _Module(rel, _module_name(rel), tree, lines)
+            _note_imports(mod, col)
+            FunctionWalker(mod, col, "<module>", None).run()
+        except (RecursionError, MemoryError):
+            # Nesting deeper than the parser or the walk can follow: skip the
+            # file, keep what the others said.
+            _rollback(col, files, marks)
+            notes.append(f"{rel}: skipped, nested too deeply to analyse")
     _settle(col)
     if migrations_dir or {"alembic", "yoyo", "django"} & col.imports:
         col.keywords.add("migrations")
@@ -101,10 +110,39 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
     )
 
 
+# What a file that fails half-way may have added, to take back out.
+_ROLLBACK_LISTS = (
+    "functions",
+    "sql",
+    "pending",
+    "connects",
+    "models",
+    "filters",
+    "orm_writes",
+    "uses",
+    "conn_args",
+)
+
+
+def _marks(col: _Collector, files: list[FileInfo]) -> dict[str, int]:
+    marks = {name: len(getattr(col, name)) for name in _ROLLBACK_LISTS}
+    marks["<files>"] = len(files)
+    return marks
+
+
+def _rollback(col: _Collector, files: list[FileInfo], marks: dict[str, int]) -> None:
+    """Drop what a file that could not be read to the end added to the facts."""
+    for name, size in marks.items():
+        if name == "<files>":
+            del files[size:]
+        else:
+            del getattr(col, name)[size:]
+
+
 def _read_other_file(path: Path, rel: str, col: _Collector) -> FileInfo | None:
     """Return a SQL or config file's line endings; note its keywords."""
     try:
-        data = path.read_bytes()[:1_000_000]
+        data = confine.read_bytes(path)[:1_000_000]
     except OSError:
         return None
     crlf, lf = _line_endings(data)
@@ -121,7 +159,7 @@ def _parse_python(
 ) -> tuple[bytes, str, ast.Module] | None:
     """Return a Python file's bytes, text and tree, or None with a note why not."""
     try:
-        data = path.read_bytes()
+        data = confine.read_bytes(path)
     except OSError as exc:
         notes.append(f"{rel}: skipped, cannot read: {exc.strerror or exc}")
         return None
