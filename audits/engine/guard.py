@@ -20,6 +20,7 @@ import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from audits.engine.sources import SourceError
 
@@ -201,6 +202,30 @@ def refuse_local_options(options: Iterable[str], *, engine: str) -> None:
             "would read files or sockets on this server, so "
             f"{'they are' if len(bad) > 1 else 'it is'} not allowed"
         )
+
+
+_NO_FILE = "/nonexistent/plumbline-reads-no-local-file"
+
+
+def pin_postgres(params: dict[str, Any], policy: NetworkPolicy) -> None:
+    """Check libpq connection parameters and pin them to the address checked."""
+    refuse_local_options(params, engine="postgresql")
+    host = str(params.get("host") or "")
+    if not host:
+        raise TargetRefused(
+            "the URL names no host (postgresql://user@host:port/database)"
+        )
+    try:
+        port = int(str(params.get("port") or "5432"))
+    except ValueError as exc:
+        raise TargetRefused("the URL's port must be one number") from exc
+    # libpq connects to hostaddr and keeps host for TLS and messages.
+    params["hostaddr"] = resolve(host, port, policy)
+    # Nothing from this server's own files: no password file, no client
+    # certificate of the account the worker runs as.
+    params["passfile"] = _NO_FILE
+    params["sslcert"] = _NO_FILE
+    params["sslkey"] = _NO_FILE
 
 
 REFUSED = "the server refused the connection"

@@ -130,7 +130,7 @@ def _params(
     if password is not None:
         params["password"] = password
     if policy is not None:
-        _guard(params, policy)
+        guard.pin_postgres(params, policy)
     ms = max(1, int(timeout * 1000))
     options = (
         f"-c default_transaction_read_only=on -c statement_timeout={ms} "
@@ -140,30 +140,6 @@ def _params(
     params["connect_timeout"] = str(max(2, math.ceil(timeout)))
     params.setdefault("application_name", "plumbline-probe")
     return params
-
-
-def _guard(params: dict[str, Any], policy: guard.NetworkPolicy) -> None:
-    """Check a server-side connection and pin it to the address checked."""
-    guard.refuse_local_options(params, engine="postgresql")
-    host = str(params.get("host") or "")
-    if not host:
-        raise guard.TargetRefused(
-            "the URL names no host (postgresql://user@host:port/database)"
-        )
-    try:
-        port = int(str(params.get("port") or "5432"))
-    except ValueError as exc:
-        raise guard.TargetRefused("the URL's port must be one number") from exc
-    # libpq connects to hostaddr and keeps host for TLS and messages.
-    params["hostaddr"] = guard.resolve(host, port, policy)
-    # Nothing from this server's own files: no password file, no client
-    # certificate of the account the worker runs as.
-    params["passfile"] = _NO_FILE
-    params["sslcert"] = _NO_FILE
-    params["sslkey"] = _NO_FILE
-
-
-_NO_FILE = "/nonexistent/plumbline-reads-no-local-file"
 
 
 def connect(
