@@ -17,6 +17,8 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from audits.engine.sources.ddl_split import split_outside_quotes
+
 # Interpolated values become this identifier prefix plus their index, so
 # the template still parses and the checks can tell where a value went.
 DYN = "__plumb_dyn"
@@ -616,28 +618,7 @@ def _analyse(text: str, dialect: str = "sqlite") -> SqlInfo:
 
 def split_script(text: str) -> list[str]:
     """Return the statements of a script, split on semicolons outside quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for ch in text:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-        if ch == ";":
-            part = "".join(current).strip()
-            if part:
-                parts.append(part)
-            current = []
-            continue
-        current.append(ch)
-    tail = "".join(current).strip()
-    if tail:
-        parts.append(tail)
-    return parts
+    return split_outside_quotes(text, ";", "'\"")
 
 
 def clear_cache() -> None:

@@ -28,6 +28,7 @@ from audits.engine.sources.ddl_model import (
     _unquote,
 )
 from audits.engine.sources.ddl_plain import plain_index
+from audits.engine.sources.ddl_split import split_outside_quotes
 from audits.engine.sources.ddl_tables import _TableBuilder
 
 
@@ -158,13 +159,7 @@ class _Loader(_TableBuilder):
             )
             cols = params.args.get("columns") or [] if params is not None else []
             iname = name or f"{state.name}_{len(self.model.indexes)}"
-            self.model.indexes[iname.lower()] = Index(
-                name=iname,
-                table=state.name,
-                columns=self.index_columns(cols),
-                unique=unique,
-                line=self.line,
-            )
+            self.add_index(state, iname, cols, unique=unique)
             return
         node = self.parse(prefix + action)
         if not isinstance(node, exp.Alter):
@@ -315,28 +310,4 @@ class _Loader(_TableBuilder):
 
 def _split_top_level(text: str) -> list[str]:
     """Split ALTER TABLE actions on commas outside parentheses and quotes."""
-    parts: list[str] = []
-    depth = 0
-    quote = ""
-    current: list[str] = []
-    for ch in text:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(ch)
-    tail = "".join(current).strip()
-    if tail:
-        parts.append(tail)
-    return [p for p in parts if p]
+    return split_outside_quotes(text, ",", "'\"`", nested=True)

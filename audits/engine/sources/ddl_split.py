@@ -161,6 +161,43 @@ _FENCE = re.compile(
 )
 
 
+def split_outside_quotes(
+    text: str, separator: str, quotes: str, *, nested: bool = False
+) -> list[str]:
+    """Split ``text`` on ``separator`` where it stands outside quotes.
+
+    With ``nested`` a separator inside parentheses does not split either.
+    Each part is stripped; empty parts are dropped.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
+    depth = 0
+    for ch in text:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in quotes:
+            quote = ch
+        elif nested and ch == "(":
+            depth += 1
+        elif nested and ch == ")":
+            depth -= 1
+        elif ch == separator and depth == 0:
+            part = "".join(current).strip()
+            if part:
+                parts.append(part)
+            current = []
+            continue
+        current.append(ch)
+    tail = "".join(current).strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
 def markdown_sql_blocks(text: str) -> list[Snippet]:
     """Return the bodies of SQL fenced code blocks in Markdown ``text``."""
     blocks: list[Snippet] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
@@ -167,7 +167,8 @@ class _TableBuilder(_LoaderState):
                 state.checks.append(
                     plain_check(constraint.check, name=constraint.name, column=name)
                 )
-        state.columns.append(
+        self.append_column(
+            state,
             Column(
                 name=name,
                 type=type_text,
@@ -176,13 +177,9 @@ class _TableBuilder(_LoaderState):
                 collation=collation,
                 primary_key=primary,
                 autoincrement=autoinc,
-                comment=self.comments.get(name.lower()),
                 line=col_line,
-            )
+            ),
         )
-        if primary:
-            state.primary_key = (name,)
-            self.add_constraint_index(state, (name,), "primary key", None, col_line)
 
     def add_plain_table_constraint(
         self, state: _TableState, item: PlainConstraint
@@ -294,8 +291,8 @@ class _TableBuilder(_LoaderState):
             state.checks.append(
                 Check(expression=f"{name} IN ({quoted})", column=name, values=values)
             )
-        comment = self.comments.get(name.lower())
-        state.columns.append(
+        self.append_column(
+            state,
             Column(
                 name=name,
                 type=type_text,
@@ -304,13 +301,20 @@ class _TableBuilder(_LoaderState):
                 collation=collation,
                 primary_key=primary,
                 autoincrement=autoinc,
-                comment=comment,
                 line=col_line,
-            )
+            ),
         )
-        if primary:
-            state.primary_key = (name,)
-            self.add_constraint_index(state, (name,), "primary key", None, col_line)
+
+    def append_column(self, state: _TableState, column: Column) -> None:
+        """Add a read column with its declared comment; an inline PRIMARY KEY
+        also becomes the table's key and its index."""
+        comment = self.comments.get(column.name.lower())
+        state.columns.append(replace(column, comment=comment))
+        if column.primary_key:
+            state.primary_key = (column.name,)
+            self.add_constraint_index(
+                state, (column.name,), "primary key", None, column.line or 0
+            )
 
     def declared_type(self, column: str) -> str | None:
         """Return the column's type exactly as the statement spells it."""
@@ -368,13 +372,7 @@ class _TableBuilder(_LoaderState):
             iname = (
                 _ident(item.this) or f"{state.name}_{'_'.join(_col_names(cols_nodes))}"
             )
-            self.model.indexes[iname.lower()] = Index(
-                name=iname,
-                table=state.name,
-                columns=self.index_columns(cols_nodes),
-                unique=False,
-                line=self.line,
-            )
+            self.add_index(state, iname, cols_nodes, unique=False)
         elif isinstance(item, exp.CheckColumnConstraint):
             state.checks.append(parse_check(item.this, dialect=self.dialect, name=name))
 
@@ -443,6 +441,23 @@ class _TableBuilder(_LoaderState):
             unique=True,
             constraint=constraint,
             line=line,
+        )
+
+    def add_index(
+        self,
+        state: _TableState,
+        name: str,
+        nodes: Iterable[exp.Expression],
+        *,
+        unique: bool,
+    ) -> None:
+        """Add an index declared in a table body or an ALTER TABLE."""
+        self.model.indexes[name.lower()] = Index(
+            name=name,
+            table=state.name,
+            columns=self.index_columns(nodes),
+            unique=unique,
+            line=self.line,
         )
 
     def index_columns(self, nodes: Iterable[exp.Expression]) -> tuple[IndexColumn, ...]:
