@@ -18,6 +18,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from audits.engine.schema import ForeignKey
 from audits.engine.vocabulary import is_numeric_type, password_like, secret_like
 
 # Tables that migration tools keep their applied versions in. A database
@@ -172,6 +173,41 @@ def fk_violation(
         "exact": exact,
         "sample": tuple(sample),
     }
+
+
+class OrphanScans:
+    """The orphan scans of one probe run: which ones may run, and what they found.
+
+    A scan is skipped, with a note, when the child or the parent table has
+    more than :data:`ORPHAN_SCAN_ROW_LIMIT` rows or when the run's budget
+    (three statement timeouts, at least 10 s, from the first scan) is spent.
+    """
+
+    def __init__(self, notes: list[str], timeout: float) -> None:
+        self.notes = notes
+        self.budget = time.monotonic() + max(3 * timeout, 10.0)
+        self.found: list[dict[str, Any]] = []
+
+    def allowed(self, label: str, rows: int, parent_rows: int) -> bool:
+        """Return True when the scan of ``label`` may run; else note why not."""
+        if rows > ORPHAN_SCAN_ROW_LIMIT or parent_rows > ORPHAN_SCAN_ROW_LIMIT:
+            self.notes.append(f"orphan scan of {label} skipped: table too big")
+            return False
+        if time.monotonic() > self.budget:
+            self.notes.append(f"orphan scan of {label} skipped: time budget spent")
+            return False
+        return True
+
+    def record(
+        self, label: str, result: list[Any] | None, table: str, fk: ForeignKey
+    ) -> None:
+        """Keep a scan's outcome: ``None`` did not finish, a row is an orphan."""
+        if result is None:
+            self.notes.append(f"orphan scan of {label} did not finish")
+        elif result:
+            self.found.append(
+                fk_violation(table, fk.columns, fk.ref_table, 1, exact=False)
+            )
 
 
 # How many non-empty values of a secret-looking column a probe reads to tell

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import re
 import struct
-import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import replace
@@ -47,10 +46,9 @@ from audits.engine.schema import (
 )
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
-    ORPHAN_SCAN_ROW_LIMIT,
     SECRET_SAMPLE_SIZE,
+    OrphanScans,
     check_parts,
-    fk_violation,
     scrub,
     secret_columns,
     secret_sample,
@@ -511,24 +509,17 @@ class _Probe:
         return found
 
     def _orphans(self, tables: list[Table]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+        scans = OrphanScans(self.notes, self.timeout)
         by_name = {t.name: t for t in tables}
-        budget = time.monotonic() + max(3 * self.timeout, 10.0)
         for table in tables:
             for fk in table.foreign_keys:
                 label = f"{table.name}({', '.join(fk.columns)})"
                 parent = by_name.get(fk.ref_table)
                 if parent is None or len(fk.ref_columns) != len(fk.columns):
                     continue
-                if (table.row_count or 0) > ORPHAN_SCAN_ROW_LIMIT or (
-                    parent.row_count or 0
-                ) > ORPHAN_SCAN_ROW_LIMIT:
-                    self.notes.append(f"orphan scan of {label} skipped: table too big")
-                    continue
-                if time.monotonic() > budget:
-                    self.notes.append(
-                        f"orphan scan of {label} skipped: time budget spent"
-                    )
+                if not scans.allowed(
+                    label, table.row_count or 0, parent.row_count or 0
+                ):
                     continue
                 not_null = " AND ".join(
                     f"c.{_quote(c)} IS NOT NULL" for c in fk.columns
@@ -542,15 +533,8 @@ class _Probe:
                     f"AND NOT EXISTS (SELECT 1 FROM {_quote(parent.name)} p "
                     f"WHERE {match}) LIMIT 1"
                 )
-                if result is None:
-                    self.notes.append(f"orphan scan of {label} did not finish")
-                elif result:
-                    found.append(
-                        fk_violation(
-                            table.name, fk.columns, fk.ref_table, 1, exact=False
-                        )
-                    )
-        return found
+                scans.record(label, result, table.name, fk)
+        return scans.found
 
 
 def _quote(name: str) -> str:

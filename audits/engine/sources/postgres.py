@@ -40,7 +40,6 @@ Engine facts (``Schema.facts``):
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -62,12 +61,11 @@ from audits.engine.schema import (
 )
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
-    ORPHAN_SCAN_ROW_LIMIT,
     SECRET_SAMPLE_SIZE,
+    OrphanScans,
     Watchdog,
     check_parts,
     first_line,
-    fk_violation,
     scrub,
     secret_columns,
     secret_sample,
@@ -694,20 +692,11 @@ class _Probe:
         fks: dict[int, list[tuple[ForeignKey, int, tuple[str, str]]]],
         rows: dict[int, int],
     ) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        budget = time.monotonic() + max(3 * self.timeout, 10.0)
+        scans = OrphanScans(self.notes, self.timeout)
         for oid in sorted(fks, key=lambda o: self.names[o]):
             for fk, ref_oid, (rnsp, rrel) in fks[oid]:
                 label = f"{self.names[oid]}({', '.join(fk.columns)})"
-                if rows.get(oid, 0) > ORPHAN_SCAN_ROW_LIMIT or (
-                    rows.get(ref_oid, 0) > ORPHAN_SCAN_ROW_LIMIT
-                ):
-                    self.notes.append(f"orphan scan of {label} skipped: table too big")
-                    continue
-                if time.monotonic() > budget:
-                    self.notes.append(
-                        f"orphan scan of {label} skipped: time budget spent"
-                    )
+                if not scans.allowed(label, rows.get(oid, 0), rows.get(ref_oid, 0)):
                     continue
                 if len(fk.ref_columns) != len(fk.columns):
                     continue
@@ -731,15 +720,8 @@ class _Probe:
                     ),
                 )
                 result = self.optional(statement)
-                if result is None:
-                    self.notes.append(f"orphan scan of {label} did not finish")
-                elif result:
-                    found.append(
-                        fk_violation(
-                            self.names[oid], fk.columns, fk.ref_table, 1, exact=False
-                        )
-                    )
-        return found
+                scans.record(label, result, self.names[oid], fk)
+        return scans.found
 
 
 def _check_body(definition: str) -> str:
