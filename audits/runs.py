@@ -159,6 +159,8 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
                 checks_run=len(result.checks_run),
                 issues=len(result.issues),
                 seconds=round(result.duration, 3),
+                commit=getattr(result, "commit", ""),
+                location=target.location,
             )
         )
         if result.ok:

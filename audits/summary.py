@@ -9,7 +9,7 @@ engine or imported a report. Trends, the overview, the audit page and the
 from __future__ import annotations
 
 import time
-from typing import Protocol, TypedDict
+from typing import NotRequired, Protocol, TypedDict
 
 from django.db.models import Count
 
@@ -30,6 +30,8 @@ class TargetOutcome(TypedDict):
     checks_run: int
     issues: int
     seconds: float
+    commit: NotRequired[str]  # git targets: the commit scanned
+    location: NotRequired[str]  # git targets: where it was cloned from
 
 
 class ImportedReport(TypedDict):

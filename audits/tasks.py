@@ -9,7 +9,10 @@ from celery import shared_task
 from . import notifications, runs
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# Acknowledged only when done, and given back to the queue if its worker
+# process dies: a lost audit is run again or, once its heartbeat is stale,
+# failed by the sweeper. The time limits come from the settings.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_audit(audit_id: int) -> None:
     """Run the audit ``audit_id`` (a no-op if another worker claimed it),
     then send its notifications, even when it stopped on an error."""

@@ -110,6 +110,7 @@ CHANGE_FIELDS = (
     "file",
     "line",
     "status",
+    "target_id",
 )
 
 
@@ -157,10 +158,11 @@ def audit_detail(request, pk):
             ),
         )
     ]
+    targets = summary.get("targets", [])
+    _link_code(targets, [f for c in changes for f in c["findings"]])
     for change in changes:
         # Imported audits and older rows may lack a count; the list knows.
         change["total"] = max(change["total"], len(change["findings"]))
-    targets = summary.get("targets", [])
     context = {
         "audit": audit,
         "project": audit.project,
@@ -176,6 +178,25 @@ def audit_detail(request, pk):
     if request.htmx:
         template += "#audit-body"
     return render(request, template, context)
+
+
+def _link_code(targets: list[dict], findings) -> None:
+    """Give git targets a commit link and their findings a file+line link.
+
+    Links exist for repositories on GitHub and GitLab, at the commit the
+    audit scanned, so they show the code as the audit saw it.
+    """
+    from audits.engine.sources import git
+
+    commits = {}
+    for t in targets:
+        if t.get("commit") and t.get("location"):
+            web = git.web_url(t["location"])
+            t["commit_url"] = f"{web}/commit/{t['commit']}" if web else ""
+            commits[t.get("target")] = (t["location"], t["commit"])
+    for f in findings:
+        where = commits.get(f.target_id)
+        f.code_url = git.blob_url(where[0], where[1], f.file, f.line) if where else ""
 
 
 def render_report(text: str) -> str:

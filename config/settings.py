@@ -170,6 +170,13 @@ for _network in ALLOWED_TARGET_NETWORKS:
             f"PLUMBLINE_ALLOWED_TARGET_NETWORKS: {_network!r} is not a CIDR ({_exc})"
         ) from None
 
+# Git targets: each audit clones one commit into a temporary folder, with
+# these limits, and deletes it afterwards.
+GIT_MAX_BYTES = env.int("PLUMBLINE_GIT_MAX_BYTES", default=200 * 1024 * 1024)
+GIT_MAX_FILES = env.int("PLUMBLINE_GIT_MAX_FILES", default=20_000)
+GIT_TIMEOUT = env.float("PLUMBLINE_GIT_TIMEOUT", default=120.0)
+GIT_WORK_DIR = env.str("PLUMBLINE_GIT_WORK_DIR", default="") or None
+
 # How long "Test connection" may take before the page says it timed out.
 TEST_CONNECTION_SECONDS = env.float("PLUMBLINE_TEST_CONNECTION_SECONDS", default=5.0)
 

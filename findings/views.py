@@ -312,7 +312,32 @@ def _detail_context(request, finding):
         ),
         "comment_form": CommentForm(),
         "can_write": can_write(finding.role),
+        "code_url": _code_url(finding),
     }
+
+
+def _code_url(finding) -> str:
+    """Return a link to the finding's file and line at the commit last scanned."""
+    target = finding.target
+    if target is None or target.kind != "git" or not finding.file:
+        return ""
+    from audits.engine.sources import git
+    from audits.models import Audit
+
+    sighting = getattr(finding, "sighting", None)
+    number = sighting.audit_number if sighting else None
+    summary = (
+        Audit.objects.filter(project_id=finding.project_id, number=number)
+        .values_list("summary", flat=True)
+        .first()
+        or {}
+    )
+    for t in summary.get("targets", []):
+        if t.get("target") == target.pk and t.get("commit"):
+            return git.blob_url(
+                target.location, t["commit"], finding.file, finding.line
+            )
+    return ""
 
 
 @login_required

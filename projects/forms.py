@@ -102,14 +102,28 @@ class ProjectForm(forms.ModelForm):
 
 class TargetForm(forms.ModelForm):
     password = forms.CharField(
+        label="Password or access token",
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Stored encrypted. Left blank on edit, the stored one is kept.",
+        help_text="A database password, or a git access token (https). Stored "
+        "encrypted. Left blank on edit, the stored one is kept.",
+    )
+    deploy_key = forms.CharField(
+        label="Deploy key (git over ssh)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text="A read-only private key for ssh:// or user@host:path "
+        "repositories. Stored encrypted, never shown again.",
     )
 
     class Meta:
         model = Target
-        fields = ["name", "kind", "location", "dialect", "enabled"]
+        fields = ["name", "kind", "location", "ref", "dialect", "enabled"]
+        help_texts = {
+            "location": "A database URL without its password, a git repository URL "
+            "(https://, ssh:// or git://), or a path where this server allows paths.",
+            "ref": "Git targets only; blank scans the default branch.",
+        }
 
     def clean_location(self):
         return self.cleaned_data["location"].strip()
@@ -121,9 +135,54 @@ class TargetForm(forms.ModelForm):
             return data
         if kind in URL_SCHEMES:
             data["location"] = self._clean_url(kind, location, data)
+        elif kind == Target.Kind.GIT:
+            self._clean_git(location, data)
         else:
             self._clean_path(kind, location)
+        if kind != Target.Kind.GIT and data.get("ref"):
+            self.add_error("ref", "Only git targets have a branch, tag or commit.")
         return data
+
+    def _clean_git(self, location, data):
+        from audits.engine.sources import SourceError, git
+
+        ref = (data.get("ref") or "").strip()
+        data["ref"] = ref
+        if ref and not git.valid_ref(ref):
+            self.add_error("ref", "This is not a branch, tag or commit name.")
+        try:
+            remote = git.parse_remote(location)
+        except SourceError as exc:
+            self.add_error("location", f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            return
+        key = (data.get("deploy_key") or "").strip()
+        if key and remote.kind != "ssh":
+            self.add_error(
+                "deploy_key",
+                "A deploy key is for ssh repositories; use a token for https.",
+            )
+        if key and "PRIVATE KEY" not in key:
+            self.add_error("deploy_key", "This does not look like a private key.")
+        if data.get("password") and remote.kind == "http":
+            self.add_error(
+                "location", "Use https:// so the access token is never sent in clear."
+            )
+        if remote.is_path:
+            roots = confine.real_roots(settings.TARGET_PATH_ROOTS)
+            if not roots:
+                self.add_error(
+                    "location",
+                    "This server reads no folders of its own, so repositories by path "
+                    "are off. Use the repository's https:// or ssh:// URL.",
+                )
+            elif not confine.within(location, roots):
+                self.add_error(
+                    "location", "This path is outside the folders targets may read."
+                )
+            elif not Path(location).exists():
+                self.add_error("location", f"No such repository: {location}")
+        else:
+            self._check_network(remote.host, remote.port)
 
     def _clean_url(self, kind, location, data):
         schemes = URL_SCHEMES[kind]
@@ -225,7 +284,9 @@ class TargetForm(forms.ModelForm):
 
     def save(self, commit=True):
         target = super().save(commit=False)
-        password = self.cleaned_data.get("password")
+        password = self.cleaned_data.get("deploy_key") or self.cleaned_data.get(
+            "password"
+        )
         if password:
             target.password = password
         if commit:

@@ -197,6 +197,7 @@ class Target(models.Model):
         MYSQL = "mysql", "MySQL / MariaDB"
         DDL = "ddl", "DDL files"
         CODE = "code", "Code folder"
+        GIT = "git", "Git repository"
 
     class Dialect(models.TextChoices):
         AUTO = "", "Guess from the text"
@@ -213,6 +214,8 @@ class Target(models.Model):
     location = models.CharField(
         max_length=500, help_text="A path, or a URL without its password."
     )
+    # Git targets: the branch, tag or commit to scan; blank: the default branch.
+    ref = models.CharField("branch, tag or commit", max_length=200, blank=True)
     credentials = models.TextField(blank=True, editable=False)  # ciphertext
     dialect = models.CharField(max_length=12, choices=Dialect, blank=True, default="")
     enabled = models.BooleanField(default=True)
@@ -225,7 +228,9 @@ class Target(models.Model):
         ordering = ["pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["sqlite", "postgresql", "mysql", "ddl", "code"]),
+                condition=Q(
+                    kind__in=["sqlite", "postgresql", "mysql", "ddl", "code", "git"]
+                ),
                 name="target_kind_valid",
             ),
             models.CheckConstraint(
@@ -258,16 +263,31 @@ class Target(models.Model):
     def engine_target(self):
         """Return the engine's description of this target."""
         from audits.engine.scan import Target as EngineTarget
+        from audits.engine.sources.git import GitLimits
 
-        paths = self.kind in (self.Kind.SQLITE, self.Kind.DDL, self.Kind.CODE)
-        live = self.kind in (self.Kind.POSTGRESQL, self.Kind.MYSQL)
+        paths = self.kind in (
+            self.Kind.SQLITE,
+            self.Kind.DDL,
+            self.Kind.CODE,
+            self.Kind.GIT,
+        )
+        remote = self.kind in (self.Kind.POSTGRESQL, self.Kind.MYSQL, self.Kind.GIT)
         return EngineTarget(
             kind=self.kind,
             location=self.location,
             dialect=self.dialect or None,
             password=self.password or None,
             path_roots=tuple(settings.TARGET_PATH_ROOTS) if paths else None,
-            network=network_policy() if live else None,
+            network=network_policy() if remote else None,
+            ref=self.ref,
+            git=GitLimits(
+                max_bytes=settings.GIT_MAX_BYTES,
+                max_files=settings.GIT_MAX_FILES,
+                seconds=settings.GIT_TIMEOUT,
+                workdir=settings.GIT_WORK_DIR,
+            )
+            if self.kind == self.Kind.GIT
+            else None,
         )
 
     def test_connection(self, *, limit: float | None = None) -> tuple[bool, str]:

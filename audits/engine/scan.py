@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import confine
@@ -19,8 +19,10 @@ from .issues import Evidence, Issue, merge_issues
 from .registry import Facts, run_checks
 from .schema import Schema
 from .sources import SourceError
+from .sources.git import GitLimits
 
-KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder")
+KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder", "git")
+CODE_KINDS = ("code", "folder", "git")
 PATH_KINDS = ("sqlite", "ddl", "code", "folder")
 
 Progress = Callable[[str], None]
@@ -42,6 +44,8 @@ class Target:
     # Where live probes may connect (see guard); None connects anywhere, as
     # the command line does on the customer's own machine.
     network: NetworkPolicy | None = None
+    ref: str = ""  # git: the branch, tag or commit (the default branch when empty)
+    git: GitLimits | None = None  # git: what one clone may cost
 
     @property
     def label(self) -> str:
@@ -59,6 +63,7 @@ class TargetResult:
     notes: tuple[str, ...] = ()
     duration: float = 0.0
     schema: Schema | None = field(default=None, compare=False, repr=False)
+    commit: str = ""  # git: the commit that was scanned
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ def scan_target(
     ``borrowed_schema`` gives a code target the schema of its project's
     database, so the checks that join code and schema can run.
     """
+    if target.kind == "git":
+        return _scan_git(target, borrowed_schema=borrowed_schema, progress=progress)
     started = time.monotonic()
     if progress:
         progress(f"reading {target.label}")
@@ -215,7 +222,7 @@ def scan_target(
         schema=schema,
         code=code_facts,
         evidence=frozenset(evidence),
-        root=target.location if target.kind in ("code", "folder") else "",
+        root=target.location if target.kind in CODE_KINDS else "",
         notes=notes,
     )
     if progress:
@@ -234,6 +241,60 @@ def scan_target(
     )
 
 
+def _scan_git(
+    target: Target,
+    *,
+    borrowed_schema: Schema | None,
+    progress: Progress | None,
+) -> TargetResult:
+    """Clone one commit of a repository, scan it as code, and delete it."""
+    from .sources import git
+
+    started = time.monotonic()
+    if progress:
+        progress(f"cloning {target.label}")
+    try:
+        with git.checkout(
+            target.location,
+            ref=target.ref,
+            secret=target.password,
+            limits=target.git,
+            policy=target.network,
+            path_roots=target.path_roots,
+        ) as (folder, commit):
+            inner = replace(
+                target,
+                kind="code",
+                location=str(folder),
+                password=None,
+                path_roots=(str(folder),),
+                ref="",
+            )
+            result = scan_target(
+                inner, borrowed_schema=borrowed_schema, progress=progress
+            )
+    except SourceError as exc:
+        return TargetResult(
+            target, ok=False, error=str(exc), duration=time.monotonic() - started
+        )
+    # Issues name the repository, never the temporary folder it was read from.
+    issues = tuple(
+        issue.with_changes(
+            sources=tuple(
+                target.label if s == inner.label else s for s in issue.sources
+            )
+        )
+        for issue in result.issues
+    )
+    return replace(
+        result,
+        target=target,
+        issues=issues,
+        commit=commit,
+        duration=time.monotonic() - started,
+    )
+
+
 def scan_each(
     targets: Sequence[Target], *, progress: Progress | None = None
 ) -> Iterator[tuple[Target, TargetResult]]:
@@ -242,11 +303,11 @@ def scan_each(
     Code targets go last and borrow the schema of the first database or DDL
     target that was read, so the checks joining code and schema can run.
     """
-    ordered = sorted(targets, key=lambda t: t.kind in ("code", "folder"))
+    ordered = sorted(targets, key=lambda t: t.kind in CODE_KINDS)
     borrowed: Schema | None = None
     for target in ordered:
         result = scan_target(target, borrowed_schema=borrowed, progress=progress)
-        if borrowed is None and target.kind not in ("code", "folder"):
+        if borrowed is None and target.kind not in CODE_KINDS:
             borrowed = result.schema
         yield target, result
 
