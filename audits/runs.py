@@ -148,21 +148,22 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
     results = []
     for target, result in pairs:
         results.append(result)
-        outcomes.append(
-            TargetOutcome(
-                target=target.pk,
-                label=str(target),
-                kind=target.kind,
-                ok=result.ok,
-                error=result.error,
-                notes=list(result.notes)[:50],
-                checks_run=len(result.checks_run),
-                issues=len(result.issues),
-                seconds=round(result.duration, 3),
-                commit=getattr(result, "commit", ""),
-                location=target.location,
-            )
+        outcome_row = TargetOutcome(
+            target=target.pk,
+            label=str(target),
+            kind=target.kind,
+            ok=result.ok,
+            error=result.error,
+            notes=list(result.notes)[:50],
+            checks_run=len(result.checks_run),
+            issues=len(result.issues),
+            seconds=round(result.duration, 3),
         )
+        if getattr(result, "commit", ""):
+            # A git target: the commit scanned, and where it came from.
+            outcome_row["commit"] = result.commit
+            outcome_row["location"] = target.location
+        outcomes.append(outcome_row)
         if result.ok:
             checks_by_target[target.pk] = result.checks_run
             issues.extend(result.issues)
