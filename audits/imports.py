@@ -82,7 +82,7 @@ def import_report(
             f"{filename or 'The document'} has no findings to import, so nothing "
             f"was stored. {reason}"
         )
-    detections = [_detection(item) for item in report.items]
+    detections = [_detection(item, filename) for item in report.items]
     with transaction.atomic():
         audit = services.start_audit(
             project,
@@ -133,7 +133,7 @@ def _clean(text: str, limit: int | None = None) -> str:
     return text[:limit] if limit is not None else text
 
 
-def _detection(item: ReportItem) -> Detection:
+def _detection(item: ReportItem, filename: str) -> Detection:
     line = item.line if item.line and 0 < item.line <= _MAX_LINE else None
     title = _clean(item.title, 300).strip() or _clean(item.ref, 300) or "Untitled"
     return Detection(
@@ -151,11 +151,35 @@ def _detection(item: ReportItem) -> Detection:
         ref=_clean(item.ref, 50),
         status=item.status,
         status_reason=(
-            f"Marked {item.status.replace('_', ' ')} in the imported report."
+            status_reason(item, filename)
             if item.status in ("documented", "false_positive")
             else ""
         ),
     )
+
+
+def source_of(item: ReportItem, filename: str) -> str:
+    """Return where in the imported file an item was read: "review.md, line 40"."""
+    name = filename or "the imported report"
+    return f"{name}, line {item.source_line}" if item.source_line else name
+
+
+def reported_as(item: ReportItem) -> tuple[str, str]:
+    """Return the status as the report wrote it and the reason it gave:
+    ("ACCEPTED", "codes come from the HR system.")."""
+    note = _clean(item.status_note, 300).strip()
+    if not note:
+        return item.status.replace("_", " "), ""
+    parts = re.split(r"\s+[\u2014\u2013-]\s+|:\s+", note, maxsplit=1)
+    label, reason = parts[0], parts[1] if len(parts) > 1 else ""
+    return label.strip(), reason.strip()
+
+
+def status_reason(item: ReportItem, filename: str) -> str:
+    """Return why an imported finding has the report's status, in its words."""
+    label, reason = reported_as(item)
+    text = f"Reported as {label} in {source_of(item, filename)}"
+    return f"{text}: {reason}" if reason else f"{text}."
 
 
 def _scope(report: ParsedReport) -> Scope:
@@ -201,6 +225,8 @@ def _complete(
                 _clean(k, 200): _clean(str(v), 50) for k, v in report.grades.items()
             },
             warnings=warnings,
+            stated=dict(report.stated) if report.stated is not None else None,
+            counts=report.imported_counts(),
         ),
     )
     audit.finish(

@@ -14,6 +14,7 @@ from typing import NotRequired, Protocol, TypedDict
 from django.db.models import Count
 
 from audits.engine import grading
+from audits.engine.levels import Severity
 from findings.models import Finding
 from projects.models import Project
 
@@ -35,7 +36,12 @@ class TargetOutcome(TypedDict):
 
 
 class ImportedReport(TypedDict):
-    """What an imported report or SARIF log said about itself."""
+    """What an imported report or SARIF log said about itself.
+
+    ``stated`` is the findings per severity the report says it holds (None
+    when it says nothing), ``counts`` what was read per severity; imports
+    stored before they were recorded have neither.
+    """
 
     kind: str
     title: str
@@ -44,6 +50,8 @@ class ImportedReport(TypedDict):
     items: int
     grades: dict[str, str]
     warnings: list[str]
+    stated: NotRequired[dict[str, int] | None]
+    counts: NotRequired[dict[str, int]]
 
 
 class Snapshot(TypedDict):
@@ -165,3 +173,26 @@ def snapshot(project: Project) -> Snapshot:
         grade_worst={g.dimension: g.worst.value if g.worst else None for g in grades},
         score=grades.score,
     )
+
+
+def stated_totals(summary: AuditSummary | dict) -> list[dict]:
+    """Return, per severity, what an imported report said it holds beside
+    what was imported, when the report stated its totals; else [].
+
+    Each row has ``severity``, ``stated``, ``imported`` and ``differs``.
+    """
+    imported = summary.get("imported") or {}
+    stated = imported.get("stated")
+    if stated is None:
+        return []
+    counts = imported.get("counts") or {}
+    return [
+        {
+            "severity": severity.value,
+            "stated": stated.get(severity.value, 0),
+            "imported": counts.get(severity.value, 0),
+            "differs": stated.get(severity.value, 0) != counts.get(severity.value, 0),
+        }
+        for severity in Severity
+        if severity.value in stated or severity.value in counts
+    ]

@@ -12,6 +12,7 @@ from projects.models import Project
 
 from . import runs, services
 from .models import Audit
+from .summary import stated_totals
 
 
 @login_required
@@ -170,6 +171,7 @@ def audit_detail(request, pk):
         "targets": targets,
         "failed_targets": [t for t in targets if not t.get("ok")],
         "changes": changes,
+        **_totals_context(summary),
         "limit": CHANGE_LIMIT,
         "report_html": render_report(audit.report_markdown),
         "can_write": can_write(audit.role),
@@ -262,6 +264,7 @@ def audit_import(request, pk):
                 "project": project,
                 "form": ReportUploadForm() if audit else form,
                 "imported": audit,
+                **_totals_context(audit.summary if audit else {}),
             },
         )
         if audit:
@@ -273,10 +276,22 @@ def audit_import(request, pk):
             messages.error(request, error)
         return redirect("projects:overview", pk=project.pk)
     s = audit.summary
+    differ = [t for t in stated_totals(s) if t["differs"]]
     messages.success(
         request,
         f"Imported {s['imported']['filename'] or 'the file'} as audit "
         f"#{audit.number}: {s['new']} new, {s['fixed']} fixed, "
-        f"{s['reopened']} reopened, {s['still_open']} still open.",
+        f"{s['reopened']} reopened, {s['still_open']} still open."
+        + "".join(
+            f" The report states {t['stated']} {t['severity']}; "
+            f"{t['imported']} imported."
+            for t in differ
+        ),
     )
     return redirect(audit)
+
+
+def _totals_context(summary) -> dict:
+    """Return the report's stated totals beside the imported ones, for pages."""
+    totals = stated_totals(summary or {})
+    return {"totals": totals, "totals_differ": any(t["differs"] for t in totals)}

@@ -25,6 +25,7 @@ from audits import services
 from audits.forms import ReportUploadForm
 from audits.imports import UNMAPPED_CHECK, ReportError, import_report
 from audits.models import Audit
+from audits.summary import stated_totals
 from findings.models import Finding, FindingEvent
 from projects.models import Project, Target
 from tests.shared import REPORTS_DIR as REPORTS  # noqa: E402
@@ -945,12 +946,42 @@ def test_importreport_fails_clearly_on_a_missing_file(project, tmp_path):
 
 
 def test_documented_items_of_a_report_keep_a_reason(project, owner):
-    import_file(project, shared_report("004"), user=owner)
+    path = shared_report("004")
+    import_file(project, path, user=owner)
     documented = project.findings.filter(status="documented")
     assert documented.count() == 2
     assert set(documented.values_list("status_reason", flat=True)) == {
-        "Marked documented in the imported report."
+        f"Reported as DOCUMENTED in {path.name}, line 230.",
+        f"Reported as DOCUMENTED in {path.name}, line 329.",
     }
+
+
+def test_accepted_items_keep_the_reports_own_reason_and_line(project, owner):
+    import_file(project, FIXTURES / "styles" / "bracket_category.md", user=owner)
+
+    accepted = project.findings.get(ref="PAY-04")
+    assert accepted.status == "documented"
+    assert accepted.status_reason == (
+        "Reported as ACCEPTED in bracket_category.md, line 37: codes come from "
+        "the HR system, which validates them."
+    )
+
+
+def test_the_import_records_the_reports_totals_beside_what_it_imported(project, owner):
+    audit = import_file(project, FIXTURES / "styles" / "category_summary.md")
+
+    imported = audit.summary["imported"]
+    assert imported["stated"] == {"high": 2, "medium": 2, "low": 1}
+    assert imported["counts"] == {"high": 2, "medium": 1, "low": 1}
+    assert stated_totals(audit.summary) == [
+        {"severity": "high", "stated": 2, "imported": 2, "differs": False},
+        {"severity": "medium", "stated": 2, "imported": 1, "differs": True},
+        {"severity": "low", "stated": 1, "imported": 1, "differs": False},
+    ]
+    assert (
+        "The report states 2 medium finding(s); 1 was imported."
+        in (imported["warnings"])
+    )
 
 
 def test_a_huge_upload_is_discarded_as_it_arrives(client, project, owner, settings):

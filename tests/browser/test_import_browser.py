@@ -1,6 +1,7 @@
 """Upload a report through the project page in a real browser."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,40 @@ def test_uploading_a_document_without_findings_explains_why(
     sync_api.expect(error).to_contain_text("has no findings to import")
     shot(page, "import-refused.png")
     assert not Finding.objects.filter(project=project).exists()
+
+
+@pytest.mark.browser
+def test_a_report_whose_totals_differ_says_so_in_the_banner_and_on_the_audit_page(
+    page, live_server, project
+):
+    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
+    page.get_by_text("Import a report or SARIF file").click()
+    page.set_input_files(
+        "#import-file", str(FIXTURES / "styles" / "category_summary.md")
+    )
+    page.click("#import-submit")
+
+    banner = page.locator("#import-report")
+    sync_api.expect(banner.locator(".import-result")).to_contain_text("4 new")
+    alert = banner.get_by_role("alert")
+    sync_api.expect(alert).to_contain_text("The report states other totals")
+    medium = banner.locator(".totals tr", has_text="Medium")
+    sync_api.expect(medium).to_have_text(re.compile(r"Medium\s*2\s*1\s*differs"))
+    high = banner.locator(".totals tr", has_text="High")
+    sync_api.expect(high).to_have_text(re.compile(r"High\s*2\s*2\s*same"))
+    sync_api.expect(alert).to_be_visible()
+    shot(page, "import-totals-banner.png")
+
+    banner.get_by_role("link", name=re.compile(r"audit #\d+")).click()
+    page.wait_for_url("**/audits/**")
+    card = page.locator(
+        "section", has=page.get_by_role("heading", name="Totals the report states")
+    )
+    sync_api.expect(card.get_by_role("alert")).to_be_visible()
+    sync_api.expect(card.locator(".totals tr", has_text="Medium")).to_have_text(
+        re.compile(r"Medium\s*2\s*1\s*differs")
+    )
+    sync_api.expect(card.locator(".totals tr", has_text="Low")).to_have_text(
+        re.compile(r"Low\s*1\s*1\s*same")
+    )
+    shot(page, "import-totals-audit.png")
