@@ -351,3 +351,18 @@ def test_reordering_or_reformatting_sections_changes_nothing_imported(
 
     assert _essence(again) == _essence(original)
     assert again.stated == original.stated
+
+
+def test_a_bold_lead_in_is_a_severity_label_only_when_it_is_just_one() -> None:
+    text = (
+        "# Notes\n\n## Problems\n\n"
+        "- **High:** Orders table has no primary key\n"
+        "- **High availability:** the cluster has three nodes\n"
+        "- **Critical issue**: invoices can be paid twice\n"
+    )
+    report = parse_report(text.encode())
+
+    assert [(i.title, i.severity.value) for i in report.items] == [
+        ("Orders table has no primary key", "high"),
+        ("invoices can be paid twice", "critical"),
+    ]

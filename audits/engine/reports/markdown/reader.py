@@ -289,7 +289,7 @@ class Reader:
         label, headline, rest = split_headline(
             ident.group(2) if strong and ident else body
         )
-        tag = severity_tag(label) if label else severity_tag(cleaned)
+        tag = severity_in_cell(label) if label else severity_tag(cleaned)
         context = self.context_severity()
         refs = mentions(cleaned) + xrefs(cleaned)
         restates = self.area() == "restates"

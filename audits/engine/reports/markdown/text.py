@@ -283,9 +283,20 @@ def split_headline(text: str) -> tuple[str, str, str]:
     return label, text, ""
 
 
+_QUALIFIERS = frozenset(("priority", "severity", "risk", "issue", "finding", "p0"))
+
+
 def _only_severity(text: str) -> bool:
-    words = re.findall(r"[^\W\d_]+", text)
-    return has_severity_word(text) and len(words) <= 2
+    """Return whether a lead-in is only a severity label ("High", "P1 - Critical")."""
+    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
+    rest = [
+        w
+        for w in words
+        if not has_severity_word(w)
+        and w not in _QUALIFIERS
+        and not re.fullmatch(r"p[0-4]", w)
+    ]
+    return bool(words) and not rest and len(words) <= 3
 
 
 def join(parts: list[str]) -> str:
