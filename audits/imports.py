@@ -150,11 +150,8 @@ def _detection(item: ReportItem, filename: str) -> Detection:
         remediation=_clean(item.remediation),
         ref=_clean(item.ref, 50),
         status=item.status,
-        status_reason=(
-            status_reason(item, filename)
-            if item.status in ("documented", "false_positive")
-            else ""
-        ),
+        status_reason=status_reason(item, filename) if item.status != "open" else "",
+        note=history_note(item, filename),
     )
 
 
@@ -179,7 +176,17 @@ def status_reason(item: ReportItem, filename: str) -> str:
     """Return why an imported finding has the report's status, in its words."""
     label, reason = reported_as(item)
     text = f"Reported as {label} in {source_of(item, filename)}"
-    return f"{text}: {reason}" if reason else f"{text}."
+    text = f"{text}: {reason}" if reason else f"{text}."
+    if item.status == "fixed":
+        text += " No audit has verified it yet."
+    return text
+
+
+def history_note(item: ReportItem, filename: str) -> str:
+    """Return the history's note for an imported item: where it was read and
+    the status the report gave it."""
+    label, _ = reported_as(item)
+    return f"Imported from {source_of(item, filename)}, reported as {label}."
 
 
 def _scope(report: ParsedReport) -> Scope:

@@ -86,6 +86,7 @@ class AuditSummary(Snapshot, total=False):
     fixed: int
     reopened: int
     severity_changed: int
+    reported_fixed: int  # imports: fixed on the report's word, not verified
     duration: float
     imported: ImportedReport
 
@@ -103,6 +104,8 @@ class Changes(Protocol):
     def reopened(self) -> int: ...
     @property
     def severity_changed(self) -> int: ...
+    @property
+    def reported_fixed(self) -> int: ...
 
 
 def build_summary(
@@ -126,6 +129,7 @@ def build_summary(
             fixed=changes.fixed,
             reopened=changes.reopened,
             severity_changed=changes.severity_changed,
+            reported_fixed=changes.reported_fixed,
         )
     if imported is not None:
         summary["imported"] = imported

@@ -126,6 +126,37 @@ def audit_detail(request, pk):
     ).values("finding_id")
     findings = Finding.objects.only(*CHANGE_FIELDS).order_by("-id")
     summary = audit.summary or {}
+    kinds = [
+        (
+            "new",
+            "New",
+            "Found for the first time by this audit.",
+            "Nothing was found for the first time.",
+            findings.filter(first_seen_audit=audit),
+        ),
+        (
+            "fixed",
+            "Fixed",
+            "Open before, not seen by this audit: verified fixed.",
+            "No open finding went away.",
+            findings.filter(fixed_by_audit=audit),
+        ),
+        (
+            "reopened",
+            "Reopened",
+            "Fixed before and seen again: regressions.",
+            "No fixed finding came back.",
+            findings.filter(pk__in=reopened_ids),
+        ),
+    ]
+    if audit.origin != "engine":
+        # An import saw nothing: what it fixed, its report no longer lists.
+        kinds[1] = (
+            *kinds[1][:2],
+            "Open before, no longer listed by this file.",
+            *kinds[1][3:],
+        )
+        kinds.append(_reported_fixed(audit, findings))
     changes = [
         {
             "key": key,
@@ -135,29 +166,7 @@ def audit_detail(request, pk):
             "total": summary.get(key, 0),
             "findings": list(qs[:CHANGE_LIMIT]),
         }
-        for key, title, help_text, empty, qs in (
-            (
-                "new",
-                "New",
-                "Found for the first time by this audit.",
-                "Nothing was found for the first time.",
-                findings.filter(first_seen_audit=audit),
-            ),
-            (
-                "fixed",
-                "Fixed",
-                "Open before, not seen by this audit: verified fixed.",
-                "No open finding went away.",
-                findings.filter(fixed_by_audit=audit),
-            ),
-            (
-                "reopened",
-                "Reopened",
-                "Fixed before and seen again: regressions.",
-                "No fixed finding came back.",
-                findings.filter(pk__in=reopened_ids),
-            ),
-        )
+        for key, title, help_text, empty, qs in kinds
     ]
     targets = summary.get("targets", [])
     _link_code(targets, [f for c in changes for f in c["findings"]])
@@ -281,7 +290,12 @@ def audit_import(request, pk):
         request,
         f"Imported {s['imported']['filename'] or 'the file'} as audit "
         f"#{audit.number}: {s['new']} new, {s['fixed']} fixed, "
-        f"{s['reopened']} reopened, {s['still_open']} still open."
+        + (
+            f"{s['reported_fixed']} reported fixed (not verified), "
+            if s.get("reported_fixed")
+            else ""
+        )
+        + f"{s['reopened']} reopened, {s['still_open']} still open."
         + "".join(
             f" The report states {t['stated']} {t['severity']}; "
             f"{t['imported']} imported."
@@ -295,3 +309,21 @@ def _totals_context(summary) -> dict:
     """Return the report's stated totals beside the imported ones, for pages."""
     totals = stated_totals(summary or {})
     return {"totals": totals, "totals_differ": any(t["differs"] for t in totals)}
+
+
+def _reported_fixed(audit, findings):
+    """Return the audit page's section of findings an import's report marks
+    fixed: created fixed, or set fixed, on the report's word alone."""
+    claimed = FindingEvent.objects.filter(
+        audit=audit,
+        kind__in=(FindingEvent.Kind.CREATED, FindingEvent.Kind.STATUS),
+        to_value=Finding.Status.FIXED,
+    ).values("finding_id")
+    return (
+        "reported_fixed",
+        "Reported fixed",
+        "The report says these are fixed; nothing has verified it yet. An engine "
+        "audit that runs a finding's check and no longer finds the problem will.",
+        "The report marks nothing fixed.",
+        findings.filter(pk__in=claimed),
+    )

@@ -19,11 +19,12 @@ The rules (DESIGN.md), each in one function below:
   targets it scanned successfully; an import covers the findings of its own
   kind (a SARIF log only those of its tools).
 - ``new_status``: a new fingerprint becomes an open finding, or takes the
-  status an imported report gave it; one created fixed was fixed by this
-  audit.
-- An imported item marked fixed whose finding already exists counts as not
-  seen (``reported_fixed``): it fixes the finding where the import covers
-  it, and never reopens one.
+  status an imported report gave it.
+- A report's word is not a verification. An item a report marks fixed is
+  *reported fixed* (``reported_fixed``): a new finding is created fixed with
+  no verifying audit, and an unresolved finding the import covers becomes
+  fixed the same way; it never reopens one. An engine audit that runs the
+  check such a finding maps to, and finds nothing, verifies it (``VERIFY``).
 
 Everything is written with a fixed number of statements, whatever the number
 of detections: each kind of row travels as one JSON parameter and the
@@ -94,6 +95,7 @@ class Detection:
     target_id: int | None = None
     status: str = ""  # an imported report's own status
     status_reason: str = ""  # why, when that status needs a reason
+    note: str = ""  # where it came from, for its history (an import's file, line)
 
     @classmethod
     def from_issue(cls, issue, *, target_id: int | None = None) -> Detection:
@@ -225,6 +227,13 @@ class Move(NamedTuple):
 
 REOPEN = Move(Status.OPEN, Kind.REOPENED, "Seen again after it was fixed.")
 FIX = Move(Status.FIXED, Kind.FIXED, "Not seen by this audit.")
+VERIFY = Move(
+    Status.FIXED,
+    Kind.FIXED,
+    "Verified fixed: this audit ran its check and found nothing, as the "
+    "imported report said.",
+)
+REPORTED = Move(Status.FIXED, Kind.STATUS, "Reported fixed by an imported report.")
 
 
 def when_seen(finding: Stored, detection: Detection) -> Move | None:
@@ -240,12 +249,27 @@ def when_not_seen(
     """Return how not seeing ``finding`` changes its status (None: it stays)."""
     if finding.status in FIXED_WHEN_UNSEEN and scope.covers(finding, detected_checks):
         return FIX
+    if (
+        unverified_fix(finding)
+        and scope.origin == "engine"
+        and scope.covers(finding, detected_checks)
+    ):
+        return VERIFY
     return None
 
 
 def reported_fixed(detection: Detection) -> bool:
     """Return True for an imported item its report marks fixed."""
     return detection.status == Status.FIXED
+
+
+def unverified_fix(finding: Stored) -> bool:
+    """Return True for an imported finding fixed with no audit to verify it."""
+    return (
+        finding.status == Status.FIXED
+        and finding.fixed_by_audit_id is None
+        and finding.origin != "engine"
+    )
 
 
 def new_status(detection: Detection) -> str:
@@ -262,6 +286,11 @@ class New(NamedTuple):
 class Refresh(NamedTuple):
     id: int
     detection: Detection
+
+
+class Reported(NamedTuple):
+    id: int
+    reason: str
 
 
 class Reopen(NamedTuple):
@@ -287,6 +316,7 @@ class Outcome:
     reopened: int = 0
     accepted_seen: int = 0
     severity_changed: int = 0
+    reported_fixed: int = 0  # fixed on a report's word, not verified
 
 
 @dataclass(frozen=True)
@@ -304,6 +334,7 @@ class Plan:
     refreshed: tuple[Refresh, ...] = ()
     reopened: tuple[Reopen, ...] = ()
     fixed: tuple[int, ...] = ()
+    reported: tuple[Reported, ...] = ()
     severity_changed: tuple[int, ...] = ()
     events: tuple[Event, ...] = ()
     still_open: int = 0
@@ -318,6 +349,8 @@ class Plan:
             reopened=len(self.reopened),
             accepted_seen=self.accepted_seen,
             severity_changed=len(self.severity_changed),
+            reported_fixed=len(self.reported)
+            + sum(1 for n in self.new if n.status == Status.FIXED),
         )
 
 
@@ -335,8 +368,10 @@ def plan(
     else, writes nothing.
     """
     merged: dict[str, Detection] = {}
+    claims: dict[str, Detection] = {}
     for d in detections:
         if reported_fixed(d) and d.fingerprint in stored:
+            claims.setdefault(d.fingerprint, d)
             continue
         merged.setdefault(d.fingerprint, d)
     new, seen, refreshed, reopened, fixed = [], [], [], [], []
@@ -378,11 +413,12 @@ def plan(
                 Event(finding.id, move.kind, finding.status, move.to, move.note)
             )
     detected_checks = frozenset(d.check_id for d in merged.values())
+    reported = _reported(stored, claims, scope, detected_checks, events)
     for fp, finding in stored.items():
-        if fp in merged:
+        if fp in merged or fp in claims:
             continue
         move = when_not_seen(finding, scope, detected_checks)
-        if move is FIX:
+        if move is FIX or move is VERIFY:
             fixed.append(finding.id)
         if move is not None:
             events.append(
@@ -394,11 +430,40 @@ def plan(
         refreshed=tuple(refreshed),
         reopened=tuple(reopened),
         fixed=tuple(fixed),
+        reported=reported,
         severity_changed=tuple(severity_changed),
         events=tuple(events),
         still_open=still_open,
         accepted_seen=accepted_seen,
     )
+
+
+def _reported(
+    stored: Mapping[str, Stored],
+    claims: Mapping[str, Detection],
+    scope: Scope,
+    detected_checks: frozenset[str],
+    events: list[Event],
+) -> tuple[Reported, ...]:
+    """Return the unresolved findings an import covers that its report marks
+    fixed, recording each change in ``events``; others are left alone."""
+    reported = []
+    for fp, d in claims.items():
+        finding = stored[fp]
+        if finding.status in FIXED_WHEN_UNSEEN and scope.covers(
+            finding, detected_checks
+        ):
+            reported.append(Reported(finding.id, d.status_reason))
+            events.append(
+                Event(
+                    finding.id,
+                    REPORTED.kind,
+                    finding.status,
+                    REPORTED.to,
+                    d.note or REPORTED.note,
+                )
+            )
+    return tuple(reported)
 
 
 def reconcile(audit, detections: Iterable[Detection], scope: Scope) -> Outcome:
@@ -462,6 +527,8 @@ def apply(plan: Plan, audit, *, now: dt.datetime) -> None:
             _reopen(cur, plan.reopened, now)
         if plan.fixed:
             _fix(cur, plan.fixed, audit, now)
+        if plan.reported:
+            _report_fixed(cur, plan.reported, now)
         if plan.events:
             _insert_events(cur, plan.events, audit, now)
 
@@ -525,20 +592,18 @@ def _insert_new(cur, new: tuple[New, ...], audit, seen_at, now) -> None:
     ]
     columns = ", ".join((*NEW_TEXT, "status"))
     values = ", ".join(f"COALESCE({_get(n)}, '')" for n in (*NEW_TEXT, "status"))
-    # A finding created already fixed (an imported report said so) was
-    # fixed by this audit.
+    # A finding created already fixed (an imported report said so) has no
+    # verifying audit: the report's word is not a verification.
     cur.execute(
         f"INSERT INTO {f} ({columns}, line, target_id, due_date, project_id, origin,"
-        " regression, fixed_by_audit_id, first_seen_audit_id, first_seen_at,"
+        " regression, first_seen_audit_id, first_seen_at,"
         f" updated_at) SELECT {values}, {_get('line', 'integer')},"
         f" {_get('target_id', 'bigint')}, {_get('due', 'date')}, %s, %s, %s,"
-        f" CASE WHEN {_get('status')} = %s THEN %s END, %s, %s, %s FROM {_rows()}",
+        f" %s, %s, %s FROM {_rows()}",
         [
             audit.project_id,
             audit.origin,
             False,
-            Status.FIXED,
-            audit.pk,
             audit.pk,
             seen_at,
             now,
@@ -552,16 +617,23 @@ def _insert_new(cur, new: tuple[New, ...], audit, seen_at, now) -> None:
         " ON CONFLICT (finding_id) DO NOTHING",
         [audit.number, seen_at, audit.project_id, audit.pk],
     )
+    # Each creation is noted with where the finding came from, when the
+    # detection says (an imported report's file and line).
+    notes = [{"fp": n.detection.fingerprint, "note": n.detection.note} for n in new]
     cur.execute(
         f"INSERT INTO {e} (finding_id, kind, audit_id, from_value, to_value, note,"
-        f" created_at) SELECT id, %s, %s, '', status, %s, %s FROM {f}"
-        " WHERE project_id = %s AND first_seen_audit_id = %s"
-        f" AND id NOT IN (SELECT finding_id FROM {e} WHERE audit_id = %s AND kind = %s)",
+        f" created_at) SELECT {f}.id, %s, %s, '', {f}.status,"
+        f" COALESCE(NULLIF({_get('note')}, ''), %s), %s"
+        f" FROM {f} JOIN {_rows()} ON {f}.fingerprint = {_get('fp')}"
+        f" WHERE {f}.project_id = %s AND {f}.first_seen_audit_id = %s"
+        f" AND {f}.id NOT IN (SELECT finding_id FROM {e} WHERE audit_id = %s"
+        " AND kind = %s)",
         [
             Kind.CREATED,
             audit.pk,
             "First seen by this audit.",
             now,
+            json.dumps(notes),
             audit.project_id,
             audit.pk,
             audit.pk,
@@ -622,6 +694,18 @@ def _fix(cur, fixed: tuple[int, ...], audit, now) -> None:
         f"UPDATE {f} SET status = %s, fixed_by_audit_id = %s, updated_at = %s"
         f" FROM {_id_rows()} WHERE {f}.id = CAST(j.value AS bigint)",
         [Status.FIXED, audit.pk, now, json.dumps(fixed)],
+    )
+
+
+def _report_fixed(cur, reported: tuple[Reported, ...], now) -> None:
+    # Fixed on the report's word: no audit verified it.
+    f = Finding._meta.db_table
+    rows = [{"id": r.id, "reason": r.reason} for r in reported]
+    cur.execute(
+        f"UPDATE {f} SET status = %s, fixed_by_audit_id = NULL,"
+        f" status_reason = COALESCE({_get('reason')}, ''), updated_at = %s"
+        f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
+        [Status.FIXED, now, json.dumps(rows)],
     )
 
 

@@ -4,6 +4,7 @@ upload view, the form and the importreport command."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -148,8 +149,10 @@ def test_report_004_keeps_its_fixed_and_documented_statuses(project, owner):
         "documented": 2,
     }
     fixed = findings.filter(status="fixed")
-    assert set(fixed.values_list("fixed_by_audit_id", flat=True)) == {audit.pk}
+    # Fixed on the report's word: no audit verified it.
+    assert set(fixed.values_list("fixed_by_audit_id", flat=True)) == {None}
     assert set(fixed.values_list("due_date", flat=True)) == {None}
+    assert (audit.summary["fixed"], audit.summary["reported_fixed"]) == (0, 5)
     assert findings.get(ref="MED-TX-001").status == "documented"
     assert audit.summary["open"] == 0
     assert audit.summary["by_status"] == {"fixed": 5, "documented": 2}
@@ -217,8 +220,15 @@ def test_a_finding_the_next_report_marks_fixed_is_fixed(project, owner):
 
     audit = import_report(project, data=later.encode(), filename="r.md", user=owner)
 
-    assert audit.summary["fixed"] == 1
-    assert project.findings.get(ref="REV-1").status == "fixed"
+    assert (audit.summary["fixed"], audit.summary["reported_fixed"]) == (0, 1)
+    rev1 = project.findings.get(ref="REV-1")
+    assert (rev1.status, rev1.fixed_by_audit) == ("fixed", None)
+    event = rev1.events.get(kind="status")
+    assert (event.audit, event.from_value, event.to_value) == (audit, "open", "fixed")
+    assert event.note == "Imported from r.md, line 5, reported as Fixed."
+    assert rev1.status_reason == (
+        "Reported as Fixed in r.md, line 5. No audit has verified it yet."
+    )
     assert project.findings.get(ref="REV-2").status == "open"
     # Imported once more, the fixed finding is not reopened as a regression.
     again = import_report(project, data=later.encode(), filename="r.md", user=owner)
@@ -322,6 +332,65 @@ def test_an_engine_audit_verifies_an_imported_finding_mapped_to_its_check(
     assert mapped.fixed_by_audit_id == engine.pk
     # A problem no check looks for stays as the report left it.
     assert project.findings.get(ref="ORD-2").status == "open"
+
+
+def test_a_report_says_fixed_and_only_an_engine_audit_verifies_it(
+    team, owner, tmp_path
+):
+    project = _ddl_project(team, tmp_path, indexed=True)
+    claimed = MAPPED_REPORT.replace(
+        "**Severity:** High", "**Severity:** High | **Status:** FIXED in 2.3"
+    )
+    audit = import_report(project, data=claimed.encode(), filename="review.md")
+    mapped = project.findings.get(ref="ORD-1")
+    assert (mapped.status, mapped.fixed_by_audit) == ("fixed", None)
+    created = mapped.events.get(kind="created")
+    assert created.note == "Imported from review.md, line 3, reported as FIXED in 2.3."
+    assert (audit.summary["fixed"], audit.summary["reported_fixed"]) == (0, 1)
+
+    engine = services.start_audit(project, enqueue=False)
+    services.execute_audit(engine.pk)
+
+    mapped.refresh_from_db()
+    assert (mapped.status, mapped.fixed_by_audit_id) == ("fixed", engine.pk)
+    verified = mapped.events.get(kind="fixed")
+    assert verified.audit_id == engine.pk
+    assert verified.note.startswith("Verified fixed")
+
+
+def test_history_says_where_each_imported_finding_came_from(project, owner):
+    import_file(project, FIXTURES / "styles" / "bracket_category.md", user=owner)
+
+    notes = dict(
+        FindingEvent.objects.filter(kind="created").values_list("finding__ref", "note")
+    )
+    assert notes["PAY-01"] == (
+        "Imported from bracket_category.md, line 9, reported as open."
+    )
+    assert notes["PAY-02"] == (
+        "Imported from bracket_category.md, line 21, reported as FIXED in release 4.2."
+    )
+    assert notes["PAY-04"] == (
+        "Imported from bracket_category.md, line 37, reported as ACCEPTED."
+    )
+
+
+def test_the_banner_and_the_audit_page_agree_on_what_was_fixed(client, project, owner):
+    client.force_login(owner)
+    path = FIXTURES / "styles" / "bracket_category.md"
+    response = client.post(
+        reverse("audits:import", args=[project.pk]),
+        {"report": SimpleUploadedFile(path.name, path.read_bytes())},
+        HTTP_HX_REQUEST="true",
+    )
+    banner = response.content.decode()
+    assert "6 new, 0 fixed, 1 reported fixed (not verified)" in banner
+
+    audit = Audit.objects.get(project=project)
+    page = client.get(reverse("audits:detail", args=[audit.pk])).content.decode()
+    assert re.search(r"Fixed <span class=\"muted\">\(0\)</span>", page)
+    assert re.search(r"Reported fixed <span class=\"muted\">\(1\)</span>", page)
+    assert "Bank account numbers stored in plaintext" in page
 
 
 def test_an_engine_audit_that_finds_the_problem_leaves_the_import_open(

@@ -131,3 +131,42 @@ def test_a_report_whose_totals_differ_says_so_in_the_banner_and_on_the_audit_pag
         re.compile(r"Low\s*1\s*1\s*same")
     )
     shot(page, "import-totals-audit.png")
+
+
+@pytest.mark.browser
+def test_a_reported_fix_is_shown_as_reported_not_verified_everywhere(
+    page, live_server, project
+):
+    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
+    page.get_by_text("Import a report or SARIF file").click()
+    page.set_input_files(
+        "#import-file", str(FIXTURES / "styles" / "bracket_category.md")
+    )
+    page.click("#import-submit")
+
+    result = page.locator(".import-result")
+    sync_api.expect(result).to_contain_text(
+        "6 new, 0 fixed, 1 reported fixed (not verified), 0 reopened"
+    )
+    result.get_by_role("link", name=re.compile(r"audit #\d+")).click()
+    page.wait_for_url("**/audits/**")
+    sync_api.expect(page.get_by_role("heading", name="Fixed (0)")).to_be_visible()
+    reported = page.locator("section#reported_fixed")
+    sync_api.expect(reported.get_by_role("heading")).to_have_text("Reported fixed (1)")
+    sync_api.expect(reported).to_contain_text("nothing has verified it yet")
+    shot(page, "import-reported-fixed-audit.png")
+
+    reported.get_by_role(
+        "link", name="Bank account numbers stored in plaintext"
+    ).click()
+    page.wait_for_url("**/findings/**")
+    sync_api.expect(page.locator("#unverified-fix")).to_contain_text(
+        "Not yet: reported fixed by an imported report"
+    )
+    sync_api.expect(page.locator("#finding-status")).to_have_text("Fixed")
+    sync_api.expect(
+        page.get_by_text(
+            "Imported from bracket_category.md, line 21, reported as FIXED in release 4.2."
+        )
+    ).to_be_visible()
+    shot(page, "import-reported-fixed-finding.png")

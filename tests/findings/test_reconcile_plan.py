@@ -6,6 +6,7 @@ from findings.reconcile import (
     Detection,
     Event,
     Reopen,
+    Reported,
     Scope,
     Stored,
     plan,
@@ -97,15 +98,36 @@ def test_a_sarif_import_covers_only_the_findings_of_its_tools():
     assert p.fixed == (1,)
 
 
-def test_an_item_reported_fixed_fixes_its_finding_and_never_reopens_one():
+def test_an_item_reported_fixed_is_reported_fixed_and_never_reopens_one():
     findings = {"fp-1": stored(1, origin="markdown"), "fp-2": stored(2, "fixed")}
-    report = [det(1, status="fixed"), det(2, status="fixed"), det(3, status="fixed")]
+    report = [
+        det(1, status="fixed", status_reason="Reported as FIXED.", note="From r.md"),
+        det(2, status="fixed"),
+        det(3, status="fixed"),
+    ]
     p = plan(findings, report, Scope.of_import("markdown"), due=due)
-    assert p.fixed == (1,) and p.reopened == () and p.seen == ()
+    # Fixed on the report's word: not verified, so not among the fixed.
+    assert p.fixed == () and p.reopened == () and p.seen == ()
+    assert p.reported == (Reported(1, "Reported as FIXED."),)
+    assert p.events == (Event(1, "status", "open", "fixed", "From r.md"),)
     # A new item the report marks fixed is created fixed, with no due date.
     assert [(n.detection.fingerprint, n.status, n.due) for n in p.new] == [
         ("fp-3", "fixed", None)
     ]
+    assert (p.outcome.fixed, p.outcome.reported_fixed) == (0, 2)
+
+
+def test_an_engine_audit_verifies_what_a_report_said_was_fixed():
+    claimed = stored(1, status="fixed", origin="markdown")
+    p = plan({"fp-1": claimed}, [], ENGINE, due=due)
+    assert p.fixed == (1,)
+    assert p.events[0].kind == "fixed" and p.events[0].note.startswith("Verified")
+    # Verified once, it is not verified again; seen elsewhere, it stays claimed.
+    verified = stored(1, status="fixed", origin="markdown", fixed_by_audit_id=7)
+    assert plan({"fp-1": verified}, [], ENGINE, due=due).fixed == ()
+    assert plan({"fp-1": claimed}, [det(2)], ENGINE, due=due).fixed == ()
+    # Another import does not verify anything.
+    assert plan({"fp-1": claimed}, [], Scope.of_import("markdown"), due=due).fixed == ()
 
 
 def test_the_first_detection_of_a_fingerprint_wins():
