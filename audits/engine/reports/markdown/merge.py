@@ -285,7 +285,7 @@ class Resolver:
         if len(hits) == 1:
             return hits[0], f"it points at #{hits[0].primary[0].number}"
         group = self.index.best(tokens(cand.title))
-        if group is not None:
+        if group is not None and not _names_another(cand, group):
             return group, "it repeats most of the finding's words"
         subject = re.match(r"^([^:\uff1a]{3,60})[:\uff1a]\s", cand.title)
         if subject:
@@ -309,6 +309,14 @@ def _apart(cand: Candidate, other: Candidate) -> bool:
             (_place(cand), _place(other)),
             (cand.object.lower(), other.object.lower()),
         )
+    )
+
+
+def _names_another(cand: Candidate, group: Group) -> bool:
+    """Return whether ``cand`` is about another object than the finding."""
+    own = cand.object.lower()
+    return bool(own) and all(
+        c.object and c.object.lower() != own for c in group.primary
     )
 
 
