@@ -96,16 +96,19 @@ def test_uploading_a_document_without_findings_explains_why(
     assert not Finding.objects.filter(project=project).exists()
 
 
+def upload(page, live_server, project, path: Path) -> None:
+    """Open the project overview and import ``path`` through its form."""
+    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
+    page.get_by_text("Import a report or SARIF file").click()
+    page.set_input_files("#import-file", str(path))
+    page.click("#import-submit")
+
+
 @pytest.mark.browser
 def test_a_report_whose_totals_differ_says_so_in_the_banner_and_on_the_audit_page(
     page, live_server, project
 ):
-    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
-    page.get_by_text("Import a report or SARIF file").click()
-    page.set_input_files(
-        "#import-file", str(FIXTURES / "styles" / "category_summary.md")
-    )
-    page.click("#import-submit")
+    upload(page, live_server, project, FIXTURES / "styles" / "category_summary.md")
 
     banner = page.locator("#import-report")
     sync_api.expect(banner.locator(".import-result")).to_contain_text("4 new")
@@ -137,12 +140,7 @@ def test_a_report_whose_totals_differ_says_so_in_the_banner_and_on_the_audit_pag
 def test_a_reported_fix_is_shown_as_reported_not_verified_everywhere(
     page, live_server, project
 ):
-    page.goto(live_server.url + reverse("projects:overview", args=[project.pk]))
-    page.get_by_text("Import a report or SARIF file").click()
-    page.set_input_files(
-        "#import-file", str(FIXTURES / "styles" / "bracket_category.md")
-    )
-    page.click("#import-submit")
+    upload(page, live_server, project, FIXTURES / "styles" / "bracket_category.md")
 
     result = page.locator(".import-result")
     sync_api.expect(result).to_contain_text(
