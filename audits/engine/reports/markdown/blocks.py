@@ -76,6 +76,8 @@ def split_row(line: str) -> list[str]:
         line = line[1:]
     if line.endswith("|") and not line.endswith("\\|"):
         line = line[:-1]
+    if "`" not in line and "\\" not in line:
+        return [cell.strip() for cell in line.split("|")]
     cells: list[str] = []
     current: list[str] = []
     in_code = False

@@ -141,9 +141,9 @@ class Reader:
         return j
 
     def end_line(self, end: int) -> int:
-        for block in reversed(self.blocks[:end]):
-            if not isinstance(block, Blank):
-                return block.line
+        for k in range(end - 1, -1, -1):
+            if not isinstance(self.blocks[k], Blank):
+                return self.blocks[k].line
         return 0
 
     def heading(self, i: int, block: Heading) -> int:

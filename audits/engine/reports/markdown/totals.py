@@ -35,7 +35,12 @@ def _pairs(text: str) -> dict[str, int]:
     return found
 
 
+_MAYBE_COUNT = re.compile(r"\d\s*[^\W\d_]|[^\W\d_]\s*[:=]\s*\d")
+
+
 def _line_totals(text: str) -> dict[str, int] | None:
+    if not _MAYBE_COUNT.search(text):
+        return None
     text = clean(text)
     pairs = _pairs(text)
     if len(pairs) >= 2 or (pairs and _LABEL.match(text)):
