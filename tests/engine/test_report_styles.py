@@ -366,3 +366,21 @@ def test_a_bold_lead_in_is_a_severity_label_only_when_it_is_just_one() -> None:
         ("Orders table has no primary key", "high"),
         ("invoices can be paid twice", "critical"),
     ]
+
+
+def test_a_checklist_group_heading_never_overrides_a_tables_severity() -> None:
+    text = (
+        "# Review\n\n## Findings\n\n"
+        "| ID | Finding | Severity |\n|---|---|---|\n"
+        "| R-1 | Orders table has no primary key | Critical |\n"
+        "| R-2 | Notes column named unlike the others | Low |\n\n"
+        "## Remediation checklist\n\n### High priority\n\n"
+        "- [ ] R-1 Orders table has no primary key\n"
+        "- [ ] R-2 Notes column named unlike the others\n"
+    )
+    report = parse_report(text.encode())
+
+    assert [(i.ref, i.severity.value) for i in report.items] == [
+        ("R-1", "critical"),
+        ("R-2", "low"),
+    ]
