@@ -168,6 +168,9 @@ class Audit(models.Model):
     gate = models.JSONField(default=dict, blank=True)
     # Set when the audit's notifications were sent (or found nothing to say).
     notified_at = models.DateTimeField(null=True, blank=True)
+    # How many pages the report splits into (audits.report_pages); 0 until
+    # the report is first shown.
+    report_pages = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = AuditQuerySet.as_manager()
 
@@ -276,3 +279,25 @@ class Audit(models.Model):
         cancelled = bool(Audit.objects.filter(pk=self.pk).cancel(reason))
         self.refresh_from_db(fields=["status", "finished_at", "error"])
         return cancelled
+
+
+class ReportPage(models.Model):
+    """One page of an audit's report, rendered to HTML the first time it is shown."""
+
+    # Indexed by the unique (audit, number) constraint, which leads with it.
+    audit = models.ForeignKey(
+        Audit, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    number = models.PositiveIntegerField()
+    html = models.TextField()
+
+    class Meta:
+        constraints = [
+            # One stored page per number; the index serves the page lookup.
+            models.UniqueConstraint(
+                fields=["audit", "number"], name="report_page_audit_number_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"page {self.number} of audit {self.audit_id}'s report"

@@ -7,9 +7,11 @@ sits above the tasks and is the only one that queues them.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 from django.utils import timezone
 
 from projects.models import Project, Target
@@ -18,12 +20,16 @@ from .models import Audit
 from .runs import execute_audit, record_results, sweep_stuck_audits
 from .tasks import notify_audit, run_audit
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "claim_audit",
     "conclude_audit",
     "record_upload",
     "enqueue_due_audits",
     "execute_audit",
+    "queue_audit",
+    "run_in_thread",
     "start_audit",
     "sweep_stuck_audits",
 ]
@@ -46,11 +52,44 @@ def start_audit(
                 next_audit_at=project.next_audit_at
             )
         if enqueue:
-            run_audit.delay_on_commit(audit.pk)
+            queue_audit(audit.pk)
     return audit
 
 
-log = logging.getLogger(__name__)
+def queue_audit(audit_id: int) -> None:
+    """Have the audit run once the current transaction commits.
+
+    With a broker a worker runs it. Embedded (no broker) it runs in a
+    background thread of this process, so the request that started it
+    returns at once and the page shows its progress as it moves.
+    """
+    if settings.AUDITS_IN_THREAD:
+        transaction.on_commit(lambda: run_in_thread(audit_id))
+    else:
+        run_audit.delay_on_commit(audit_id)
+
+
+def run_in_thread(audit_id: int) -> threading.Thread:
+    """Run the audit in a daemon thread of this process; return the thread."""
+    thread = threading.Thread(
+        target=_run_in_thread, args=(audit_id,), name=f"audit-{audit_id}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _run_in_thread(audit_id: int) -> None:
+    try:
+        # The task's own body, as a worker would run it (notifications
+        # included), in this thread.
+        run_audit(audit_id)
+    except Exception:
+        # execute_audit logged it and marked the audit failed; a thread has
+        # nobody to raise to.
+        log.warning("audit %s ended on an error in its thread", audit_id)
+    finally:
+        # The thread's own connection would otherwise stay open for good.
+        connections.close_all()
 
 
 def claim_audit(audit_id: int) -> bool:

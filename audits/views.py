@@ -2,16 +2,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models.functions import Length
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from findings.models import Finding, FindingEvent
+from findings.tables import effort_rank, severity_rank
 from projects.access import can_write, scoped
 from projects.models import Project
 
 from . import runs, services
 from .models import Audit
+from .report_pages import page_count, report_page
 from .summary import stated_totals
 
 
@@ -58,7 +61,7 @@ def audit_run(request, pk):
     running = project.audits.active().first()
     audit = running or services.start_audit(project, user=request.user)
     if request.htmx:
-        # Without a broker the audit ran while this request was open.
+        # Embedded, the audit may already have moved on in its thread.
         audit.refresh_from_db()
         return _progress_response(request, audit)
     if running:
@@ -106,6 +109,7 @@ CHANGE_FIELDS = (
     "id",
     "project_id",
     "severity",
+    "effort",
     "title",
     "object",
     "file",
@@ -119,12 +123,23 @@ CHANGE_FIELDS = (
 @require_GET
 def audit_detail(request, pk):
     audit = scoped(
-        request, Audit.objects.select_related("project", "project__team"), pk=pk
+        request,
+        # The report is read page by page (audits.report_pages), never whole
+        # unless a page is rendered for the first time.
+        Audit.objects.select_related("project", "project__team")
+        .defer("report_markdown")
+        .annotate(report_length=Length("report_markdown")),
+        pk=pk,
     )
     reopened_ids = FindingEvent.objects.filter(
         audit=audit, kind=FindingEvent.Kind.REOPENED
     ).values("finding_id")
-    findings = Finding.objects.only(*CHANGE_FIELDS).order_by("-id")
+    # Worst first, then the quickest to fix: the order to work through them.
+    findings = (
+        Finding.objects.only(*CHANGE_FIELDS)
+        .annotate(sev_rank=severity_rank(), effort_rank=effort_rank())
+        .order_by("sev_rank", "effort_rank", "-id")
+    )
     summary = audit.summary or {}
     kinds = [
         (
@@ -181,8 +196,9 @@ def audit_detail(request, pk):
         "failed_targets": [t for t in targets if not t.get("ok")],
         "changes": changes,
         **_totals_context(summary),
+        "first_audit": audit.number == 1,
         "limit": CHANGE_LIMIT,
-        "report_html": render_report(audit.report_markdown),
+        **_report_context(request, audit),
         "can_write": can_write(audit.role),
     }
     template = "audits/audit_detail.html"
@@ -210,15 +226,20 @@ def _link_code(targets: list[dict], findings) -> None:
         f.code_url = git.blob_url(where[0], where[1], f.file, f.line) if where else ""
 
 
-def render_report(text: str) -> str:
-    """Return the Markdown report as sanitised HTML."""
-    if not text:
-        return ""
-    import markdown
-    import nh3
-
-    # Report text quotes scanned code and schemas: never trust it as HTML.
-    return nh3.clean(markdown.markdown(text, extensions=["tables", "fenced_code"]))
+def _report_context(request, audit) -> dict:
+    """Return the page of the audit's report the request asks for, as HTML."""
+    pages = page_count(audit)
+    try:
+        number = int(request.GET.get("report_page", 1))
+    except ValueError:
+        number = 1
+    number = min(max(number, 1), max(pages, 1))
+    return {
+        "report_pages": pages,
+        "report_page": number,
+        "report_html": report_page(audit, number) if pages else "",
+        "report_page_numbers": range(1, pages + 1) if pages > 1 else (),
+    }
 
 
 @login_required

@@ -19,3 +19,6 @@ os.environ.setdefault("PLUMBLINE_ALLOW_PRIVATE_TARGETS", "1")
 # In-process test audits never beat (a beat from a second connection would
 # wait on the test's open transaction); the worker tests set their own.
 os.environ.setdefault("PLUMBLINE_AUDIT_HEARTBEAT_SECONDS", "600")
+# Tests run a started audit in the request that starts it, unless they ask
+# for the background thread (settings.AUDITS_IN_THREAD) themselves.
+os.environ.setdefault("PLUMBLINE_AUDIT_THREADS", "0")

@@ -624,7 +624,7 @@ def finding_export_markdown(
 @router.get(
     "/projects/{int:project_id}/findings/export.sarif",
     response={200: dict},
-    summary="Export the latest audit's open findings as SARIF",
+    summary="Export the filtered findings (unresolved by default) as SARIF",
     openapi_extra={
         "responses": {
             200: {"content": {"application/sarif+json": {"schema": {"type": "object"}}}}
@@ -633,4 +633,5 @@ def finding_export_markdown(
 )
 def finding_export_sarif(request: HttpRequest, project_id: int):
     project = get_object(request, Project.objects.all(), pk=project_id)
-    return exports.sarif_response(project)
+    _filterset(request, project)
+    return exports.sarif_response(request, project)

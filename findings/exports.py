@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from itertools import islice
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import CharField, Count, Func
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -150,9 +151,10 @@ def _filtered(request, project):
     return filterset, findings
 
 
-def _filename(project, extension: str) -> str:
+def _filename(project, extension: str, variant: str = "") -> str:
     day = timezone.localdate().isoformat()
-    return f"{project.slug or 'project'}-findings-{day}.{extension}"
+    variant = f"-{variant}" if variant else ""
+    return f"{project.slug or 'project'}-findings-{day}{variant}.{extension}"
 
 
 def _url_pattern(request) -> str:
@@ -270,20 +272,32 @@ def csv_response(request, project) -> StreamingHttpResponse:
         ),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{_filename(project, "csv")}"'
-    )
+    # The spreadsheet variant gets its own name, so both can sit side by side.
+    name = _filename(project, "csv", "excel" if bom else "")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
+# Characters with a meaning in Markdown inside a table cell (or in the HTML
+# it may become); each is backslash-escaped in text from users and reports,
+# so a title can never open a link, an image, an emphasis, raw HTML or an
+# autolink (the colon of any scheme, ``javascript:`` included).
+_MD_SPECIAL = frozenset("\\`*_{}[]()<>#|~&:")
+
+
 def _md_cell(text) -> str:
-    return " ".join(str(text or "").split()).replace("|", "\\|")
+    """Return user or report text as inert Markdown on one line."""
+    text = " ".join(str(text or "").split())
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
 
 
 def _md_code(text: str) -> str:
+    """Return ``text`` as a code span, fenced past any backticks it holds."""
     text = " ".join(text.split())
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    # Inside a table cell a pipe ends the cell even in a code span.
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
@@ -292,14 +306,17 @@ def _stream_markdown(project, filterset, findings, *, url_pattern):
     total = sum(counts.values())
     status = dict(STATUS_TABS)[filterset.status_tab]
     scope = "; ".join(
-        [f"Status: {status}"]
-        + [f"{label}: {value}" for label, value in filterset.active_filters()]
+        [f"Status: {_md_cell(status)}"]
+        + [
+            f"{_md_cell(label)}: {_md_cell(value)}"
+            for label, value in filterset.active_filters()
+        ]
     )
     yield (
-        f"# Findings — {project.name}\n\n"
-        f"**Project:** {project.name} | **Team:** {project.team.name}\n"
+        f"# Findings — {_md_cell(project.name)}\n\n"
+        f"**Project:** {_md_cell(project.name)} | **Team:** {_md_cell(project.team.name)}\n"
         f"**Date:** {timezone.localdate().isoformat()}\n"
-        f"**Scope:** {_md_cell(scope)}\n"
+        f"**Scope:** {scope}\n"
         f"**Findings:** {total}\n\n---\n\n## Findings by Severity\n\n"
     )
     if not total:
@@ -433,13 +450,17 @@ def _source_root(targets) -> Path:
 @login_required
 @require_GET
 def export_sarif(request, pk):
-    """Return the open findings of the project's latest engine audit as SARIF."""
+    """Return the filtered findings as SARIF (the list's link carries its filters)."""
     project = scoped(request, Project.objects.all(), pk=pk)
-    return sarif_response(project)
+    return sarif_response(request, project)
 
 
-def sarif_response(project) -> HttpResponse:
-    """Return the latest engine audit's open findings as SARIF (pages and API)."""
+def sarif_response(request, project) -> HttpResponse:
+    """Return the findings the request's filters select as SARIF (pages and API).
+
+    By default, the unresolved ones. Before any audit the log is valid and
+    simply has no results.
+    """
     import json
 
     from audits.engine.render import sarif
@@ -448,36 +469,31 @@ def sarif_response(project) -> HttpResponse:
     audit = (
         Audit.objects.filter(
             project=project,
-            origin="engine",
             status__in=[Audit.Status.SUCCEEDED, Audit.Status.PARTIAL],
         )
         .order_by("-number")
         .first()
     )
-    if audit is None:
-        raise Http404("The project has no finished audit yet.")
-    findings = (
-        project.findings.unresolved()
-        .filter(origin="engine")
-        .select_related("target")
-        .order_by("pk")
-    )
-    issues, targets = sarif_issues(findings)
+    _, findings = _filtered(request, project)
+    issues, targets = sarif_issues(findings.select_related("target"))
     result = ScanResult(
         targets=tuple(TargetResult(target=t, ok=True) for t in targets),
         issues=tuple(issues),
     )
     data = sarif.as_data(result, base=_source_root(targets))
-    data["runs"][0]["automationDetails"] = {
-        "id": f"plumbline/{project.slug}/audit-{audit.number}"
-    }
-    data["runs"][0]["invocations"][0]["executionSuccessful"] = (
-        audit.status == Audit.Status.SUCCEEDED
+    run = data["runs"][0]
+    if audit is not None:
+        run["automationDetails"] = {
+            "id": f"plumbline/{project.slug}/audit-{audit.number}"
+        }
+    run["invocations"][0]["executionSuccessful"] = (
+        audit is None or audit.status == Audit.Status.SUCCEEDED
     )
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False),
         content_type="application/sarif+json; charset=utf-8",
     )
-    name = f"{project.slug or 'project'}-audit-{audit.number}.sarif"
+    which = f"audit-{audit.number}" if audit else "no-audit"
+    name = f"{project.slug or 'project'}-{which}.sarif"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

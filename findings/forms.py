@@ -7,13 +7,14 @@ from django.db import transaction
 from django.db.models import Case, DateField, Value, When
 from django.utils import timezone
 
-from .filters import team_members
+from .filters import assignable_members
 from .models import (
     NEEDS_REASON,
     SEVERITY_ORDER,
     TRANSITIONS,
     Finding,
     FindingEvent,
+    Severity,
     TransitionError,
     check_transition,
 )
@@ -56,7 +57,36 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = team_members(project)
+        self.fields["assignee"].queryset = assignable_members(project)
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices)
+    severity_reason = forms.CharField(
+        label="Why", max_length=2000, widget=forms.TextInput()
+    )
+
+    def clean_severity_reason(self):
+        reason = self.cleaned_data["severity_reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the severity changes.")
+        return reason
+
+
+class DueDateForm(forms.Form):
+    due_date = forms.DateField(
+        required=False,
+        label="Due date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Left empty, the finding has no due date.",
+    )
+    due_reason = forms.CharField(label="Why", max_length=2000, widget=forms.TextInput())
+
+    def clean_due_reason(self):
+        reason = self.cleaned_data["due_reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the due date changes.")
+        return reason
 
 
 class CommentForm(forms.Form):

@@ -87,6 +87,8 @@ class Finding(models.Model):
         related_name="assigned_findings",
     )
     due_date = models.DateField(null=True, blank=True)
+    # A person set the severity: audits keep it rather than the check's own.
+    severity_overridden = models.BooleanField(default=False, db_default=False)
     regression = models.BooleanField(default=False)
     first_seen_audit = models.ForeignKey(
         "audits.Audit",
@@ -161,8 +163,9 @@ class Finding(models.Model):
                 fields=["project", "due_date", "-id"], name="finding_project_due_idx"
             ),
             models.Index(fields=["project", "id"], name="finding_project_id_idx"),
-            # The list's text search (title, object, file) has a trigram GIN
-            # index on PostgreSQL only: migration 0003 creates it in SQL.
+            # The list's text search (title, object, file as one expression,
+            # findings.filters.SearchText) has a trigram GIN index on
+            # PostgreSQL only: migration 0006 creates it in SQL.
             # Findings list sorted worst first (findings.tables.severity_rank,
             # the default order), newest first within a severity: an ordered
             # index scan that stops at the page instead of sorting the project.
@@ -264,6 +267,51 @@ class Finding(models.Model):
             actor=by,
             from_value=old,
             to_value=str(user) if user else "",
+        )
+
+    def override_severity(self, new: str, *, by, reason: str) -> FindingEvent:
+        """Set the severity by hand (audits keep it), recording why."""
+        reason = reason.strip()
+        if new not in Severity.values:
+            raise TransitionError(f"“{new}” is not a severity.")
+        if not reason:
+            raise TransitionError("Changing the severity needs a reason.")
+        if new == self.severity:
+            raise TransitionError(f"The severity is already {new}.")
+        old = self.severity
+        self.severity = new
+        self.severity_overridden = True
+        fields = ["severity", "severity_overridden", "updated_at"]
+        if self.status in self.UNRESOLVED and self.due_date is None:
+            self.due_date = self.project.due_date(new, self.first_seen_at)
+            fields.append("due_date")
+        self.save(update_fields=fields)
+        return FindingEvent.objects.create(
+            finding=self,
+            kind=FindingEvent.Kind.SEVERITY,
+            actor=by,
+            from_value=old,
+            to_value=new,
+            note=reason,
+        )
+
+    def set_due_date(self, due, *, by, reason: str) -> FindingEvent:
+        """Set (or clear, with None) the due date by hand, recording why."""
+        reason = reason.strip()
+        if not reason:
+            raise TransitionError("Changing the due date needs a reason.")
+        if due == self.due_date:
+            raise TransitionError("The finding is already due then.")
+        old = self.due_date
+        self.due_date = due
+        self.save(update_fields=["due_date", "updated_at"])
+        return FindingEvent.objects.create(
+            finding=self,
+            kind=FindingEvent.Kind.DUE,
+            actor=by,
+            from_value=old.isoformat() if old else "",
+            to_value=due.isoformat() if due else "",
+            note=reason,
         )
 
     def comment(self, text: str, *, by) -> FindingEvent:

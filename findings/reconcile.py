@@ -9,10 +9,13 @@ transaction.
 
 The rules (DESIGN.md), each in one function below:
 
-- ``when_seen``: a finding seen again keeps its status, except a fixed one,
-  which is reopened as a regression. Documented and false-positive findings
-  keep theirs. Last seen moves for all of them, and their texts, location
-  and severity follow the detection.
+- ``when_seen``: a finding seen again keeps its status, except a fixed one:
+  one an audit verified fixed is reopened as a regression; one a person
+  marked fixed goes back to open with an event saying the audit still sees
+  it (it was never fixed, so it is no regression). Documented and
+  false-positive findings keep theirs. Last seen moves for all of them, and
+  their texts, location and severity follow the detection, except a
+  severity a person set by hand, which stays.
 - ``when_not_seen``: an open or in-progress finding the audit did not see
   is fixed, verified by the audit, but only where the audit could have seen
   it (``Scope.covers``): an engine audit covers the checks that ran on the
@@ -39,7 +42,7 @@ import datetime as dt
 import gc
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import NamedTuple
 
@@ -155,6 +158,7 @@ class Stored(NamedTuple):
     line: int | None
     effort: str
     text_length: int  # of title, object, function, evidence, remediation, fix_sql
+    severity_overridden: bool = False  # a person set the severity: it stays
 
     @property
     def signature(self) -> tuple:
@@ -226,6 +230,9 @@ class Move(NamedTuple):
 
 
 REOPEN = Move(Status.OPEN, Kind.REOPENED, "Seen again after it was fixed.")
+STILL_SEEN = Move(
+    Status.OPEN, Kind.STATUS, "Marked fixed by hand, but this audit still sees it."
+)
 FIX = Move(Status.FIXED, Kind.FIXED, "Not seen by this audit.")
 VERIFY = Move(
     Status.FIXED,
@@ -239,7 +246,9 @@ REPORTED = Move(Status.FIXED, Kind.STATUS, "Reported fixed by an imported report
 def when_seen(finding: Stored, detection: Detection) -> Move | None:
     """Return how seeing ``finding`` again changes its status (None: it stays)."""
     if finding.status == Status.FIXED:
-        return REOPEN
+        # No audit verified the fix: a person marked it, and it is still
+        # there. It was never fixed, so it is not a regression.
+        return STILL_SEEN if finding.fixed_by_audit_id is None else REOPEN
     return None
 
 
@@ -333,6 +342,7 @@ class Plan:
     seen: tuple[int, ...] = ()
     refreshed: tuple[Refresh, ...] = ()
     reopened: tuple[Reopen, ...] = ()
+    still_seen: tuple[int, ...] = ()  # marked fixed by hand, back to open
     fixed: tuple[int, ...] = ()
     reported: tuple[Reported, ...] = ()
     severity_changed: tuple[int, ...] = ()
@@ -375,7 +385,7 @@ def plan(
             continue
         merged.setdefault(d.fingerprint, d)
     new, seen, refreshed, reopened, fixed = [], [], [], [], []
-    severity_changed, events = [], []
+    severity_changed, events, still_seen = [], [], []
     still_open = accepted_seen = 0
     for fp, d in merged.items():
         finding = stored.get(fp)
@@ -388,6 +398,9 @@ def plan(
             )
             continue
         seen.append(finding.id)
+        if finding.severity_overridden:
+            # The severity a person set stays; the rest follows the check.
+            d = replace(d, severity=finding.severity)
         if finding.signature != d.signature:
             refreshed.append(Refresh(finding.id, d))
         if finding.severity != d.severity:
@@ -404,6 +417,9 @@ def plan(
         move = when_seen(finding, d)
         if move is REOPEN:
             reopened.append(Reopen(finding.id, due(d.severity)))
+        elif move is STILL_SEEN:
+            still_seen.append(finding.id)
+            still_open += 1
         elif move is None and finding.status in ACCEPTED:
             accepted_seen += 1
         elif move is None:
@@ -429,6 +445,7 @@ def plan(
         seen=tuple(seen),
         refreshed=tuple(refreshed),
         reopened=tuple(reopened),
+        still_seen=tuple(still_seen),
         fixed=tuple(fixed),
         reported=reported,
         severity_changed=tuple(severity_changed),
@@ -495,7 +512,8 @@ def load(project_id: int) -> dict[str, Stored]:
             f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
             f" fixed_by_audit_id, file, line, effort, LENGTH(title)"
             f" + LENGTH(object) + LENGTH(function) + LENGTH(evidence)"
-            f" + LENGTH(remediation) + LENGTH(fix_sql) FROM {f} WHERE project_id = %s",
+            f" + LENGTH(remediation) + LENGTH(fix_sql), severity_overridden"
+            f" FROM {f} WHERE project_id = %s",
             [project_id],
         )
         rows = cur.fetchall()
@@ -525,6 +543,8 @@ def apply(plan: Plan, audit, *, now: dt.datetime) -> None:
             _move_sightings(cur, plan.seen, audit, seen_at)
         if plan.reopened:
             _reopen(cur, plan.reopened, now)
+        if plan.still_seen:
+            _back_to_open(cur, plan.still_seen, now)
         if plan.fixed:
             _fix(cur, plan.fixed, audit, now)
         if plan.reported:
@@ -685,6 +705,16 @@ def _reopen(cur, reopened: tuple[Reopen, ...], now) -> None:
         f" status_reason = '', due_date = {_get('due', 'date')}, updated_at = %s"
         f" FROM {_rows()} WHERE {f}.id = {_get('id', 'bigint')}",
         [Status.OPEN, True, now, json.dumps(rows)],
+    )
+
+
+def _back_to_open(cur, ids: tuple[int, ...], now) -> None:
+    # Its due date stands: the clock never stopped, the problem never went.
+    f = Finding._meta.db_table
+    cur.execute(
+        f"UPDATE {f} SET status = %s, status_reason = '', updated_at = %s"
+        f" FROM {_id_rows()} WHERE {f}.id = CAST(j.value AS bigint)",
+        [Status.OPEN, now, json.dumps(ids)],
     )
 
 

@@ -17,6 +17,18 @@ def severity_rank():
     )
 
 
+EFFORT_ORDER = ["minutes", "hours", "days"]
+
+
+def effort_rank():
+    """Return an expression ranking efforts quickest first (unknown last)."""
+    return Case(
+        *(When(effort=e, then=Value(i)) for i, e in enumerate(EFFORT_ORDER)),
+        default=Value(len(EFFORT_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
 class FindingTable(tables.Table):
     """One project's findings, worst first; rows carry a bulk-select box.
 

@@ -23,5 +23,7 @@ urlpatterns = [
     path("findings/<int:pk>/", views.finding_detail, name="detail"),
     path("findings/<int:pk>/status/", views.finding_status, name="status"),
     path("findings/<int:pk>/assign/", views.finding_assign, name="assign"),
+    path("findings/<int:pk>/severity/", views.finding_severity, name="severity"),
+    path("findings/<int:pk>/due/", views.finding_due, name="due"),
     path("findings/<int:pk>/comment/", views.finding_comment, name="comment"),
 ]

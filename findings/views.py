@@ -3,18 +3,34 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, F, Func, Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from audits.engine.registry import all_checks
+from audits.engine.registry import SPECS, all_checks
 from projects.access import can_write, scoped
 from projects.models import Project, Team
+from projects.responses import toast
 
-from .filters import ALL, STATUS_TABS, UNRESOLVED_TAB, FindingFilter, team_members
-from .forms import AssignForm, BulkForm, CommentForm, TriageForm
-from .models import Effort, Finding, FindingEvent, TransitionError
+from .filters import (
+    ALL,
+    STATUS_TABS,
+    UNRESOLVED_TAB,
+    FindingFilter,
+    can_be_assigned,
+    team_members,
+)
+from .forms import (
+    AssignForm,
+    BulkForm,
+    CommentForm,
+    DueDateForm,
+    SeverityForm,
+    TriageForm,
+)
+from .models import NEEDS_REASON, Effort, Finding, FindingEvent, TransitionError
 from .tables import FindingTable, severity_rank
 
 # The check filter suggests the catalogue's ids; imported findings carry
@@ -222,6 +238,7 @@ def _list_context(request, project):
         "filter_query": params.urlencode(),
         "active_filters": filterset.active_filters(),
         "members": members,
+        "assignees": [u for u in members if can_be_assigned(u)],
         "check_ids": CHECK_IDS,
         "statuses": Finding.Status.choices,
         "can_write": can_write(project.role),
@@ -244,7 +261,7 @@ def finding_bulk(request, pk):
     """Assign or change the status of the selected (or all matching) findings."""
     project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
     members = list(team_members(project))
-    form = BulkForm(request.POST, members=members)
+    form = BulkForm(request.POST, members=[u for u in members if can_be_assigned(u)])
     back = f"{reverse('findings:list', args=[project.pk])}?{request.GET.urlencode()}"
     if not form.is_valid():
         error = " ".join(form.non_field_errors()) or " ".join(
@@ -252,12 +269,7 @@ def finding_bulk(request, pk):
             for name, errors in form.errors.items()
         )
         if request.htmx:
-            return render(
-                request,
-                "findings/finding_list.html#bulk-result",
-                {"error": error},
-                status=400,
-            )
+            return toast(request, error, status=400)
         messages.error(request, error)
         return redirect(back)
     if form.cleaned_data["scope"] == "matching":
@@ -301,15 +313,41 @@ def _timeline(finding):
     return events
 
 
+# Other findings shown as sharing the finding's place, at most.
+NEARBY_LIMIT = 10
+
+
+def nearby_findings(finding):
+    """Return other findings of the project on the same object or file."""
+    place = Q()
+    if finding.object:
+        place |= Q(object=finding.object)
+    if finding.file:
+        place |= Q(file=finding.file)
+    if not place:
+        return []
+    return list(
+        finding.project.findings.filter(place)
+        .exclude(pk=finding.pk)
+        .only("id", "project_id", "severity", "title", "object", "file", "line")
+        .annotate(sev_rank=severity_rank())
+        .order_by("sev_rank", "-id")[:NEARBY_LIMIT]
+    )
+
+
 def _detail_context(request, finding):
     return {
         "finding": finding,
         "project": finding.project,
         "events": _timeline(finding),
+        "check": SPECS.get(finding.check_id),
+        "nearby": nearby_findings(finding),
         "triage_form": TriageForm(finding=finding),
         "assign_form": AssignForm(
             project=finding.project, initial={"assignee": finding.assignee_id}
         ),
+        "severity_form": SeverityForm(initial={"severity": finding.severity}),
+        "due_form": DueDateForm(initial={"due_date": finding.due_date}),
         "comment_form": CommentForm(),
         "can_write": can_write(finding.role),
         "code_url": _code_url(finding),
@@ -361,13 +399,33 @@ def finding_detail(request, pk):
     )
 
 
-def _after_change(request, finding, error=None):
-    """Return the triage panel for htmx, or redirect for a plain POST."""
+def _after_change(request, finding, error=None, *, form=None, field=None):
+    """Return the triage panel for htmx, or redirect for a plain POST.
+
+    A refusal comes back as a 400 with the message under the form that was
+    used (``form`` keeps what the user typed; ``field`` is marked invalid and
+    gets the focus).
+    """
     if request.htmx:
         finding.refresh_from_db()
         finding.role = request.role
         context = _detail_context(request, finding)
         context["error"] = error
+        if error:
+            kind = {
+                TriageForm: "status",
+                AssignForm: "assign",
+                SeverityForm: "severity",
+                DueDateForm: "due",
+                CommentForm: "comment",
+            }.get(type(form), "status")
+            context["error_for"] = kind
+            if form is not None:
+                context[_FORM_KEYS[kind]] = form
+                name = field or next(iter(form.fields))
+                form.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{kind}-error"}
+                )
         context["oob"] = True
         response = render(
             request,
@@ -382,6 +440,16 @@ def _after_change(request, finding, error=None):
     return redirect(finding)
 
 
+# The context name of each triage form, by the kind of error it shows.
+_FORM_KEYS = {
+    "status": "triage_form",
+    "assign": "assign_form",
+    "severity": "severity_form",
+    "due": "due_form",
+    "comment": "comment_form",
+}
+
+
 @login_required
 @require_POST
 def finding_status(request, pk):
@@ -390,8 +458,13 @@ def finding_status(request, pk):
     )
     form = TriageForm(request.POST, finding=finding)
     if not form.is_valid():
+        needs_reason = form.data.get("status") in NEEDS_REASON
         return _after_change(
-            request, finding, " ".join(form.non_field_errors()) or "Choose a status."
+            request,
+            finding,
+            " ".join(form.non_field_errors()) or "Choose a status.",
+            form=form,
+            field="reason" if needs_reason else "status",
         )
     try:
         with transaction.atomic():
@@ -401,7 +474,7 @@ def finding_status(request, pk):
                 reason=form.cleaned_data["reason"],
             )
     except TransitionError as exc:
-        return _after_change(request, finding, str(exc))
+        return _after_change(request, finding, str(exc), form=form)
     return _after_change(request, finding)
 
 
@@ -416,10 +489,75 @@ def finding_assign(request, pk):
     )
     form = AssignForm(request.POST, project=finding.project)
     if not form.is_valid():
-        return _after_change(request, finding, "Choose a member of the project's team.")
+        return _after_change(
+            request,
+            finding,
+            "Choose a member of the project's team who may change findings.",
+            form=form,
+        )
     with transaction.atomic():
         finding.assign(form.cleaned_data["assignee"], by=request.user)
     return _after_change(request, finding)
+
+
+@login_required
+@require_POST
+def finding_severity(request, pk):
+    """Set the severity by hand, with a reason kept in the history."""
+    finding = scoped(
+        request, Finding.objects.select_related("project"), pk=pk, write=True
+    )
+    form = SeverityForm(request.POST)
+    if not form.is_valid():
+        return _after_change(
+            request, finding, _first_error(form), form=form, field=_bad_field(form)
+        )
+    try:
+        with transaction.atomic():
+            finding.override_severity(
+                form.cleaned_data["severity"],
+                by=request.user,
+                reason=form.cleaned_data["severity_reason"],
+            )
+    except TransitionError as exc:
+        return _after_change(request, finding, str(exc), form=form, field="severity")
+    return _after_change(request, finding)
+
+
+@login_required
+@require_POST
+def finding_due(request, pk):
+    """Set or clear the due date by hand, with a reason kept in the history."""
+    finding = scoped(
+        request, Finding.objects.select_related("project"), pk=pk, write=True
+    )
+    form = DueDateForm(request.POST)
+    if not form.is_valid():
+        return _after_change(
+            request, finding, _first_error(form), form=form, field=_bad_field(form)
+        )
+    try:
+        with transaction.atomic():
+            finding.set_due_date(
+                form.cleaned_data["due_date"],
+                by=request.user,
+                reason=form.cleaned_data["due_reason"],
+            )
+    except TransitionError as exc:
+        return _after_change(request, finding, str(exc), form=form, field="due_date")
+    return _after_change(request, finding)
+
+
+def _first_error(form) -> str:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        text = " ".join(errors)
+        return f"{label}: {text}" if label and "required" in text else text
+    return "Check the form."
+
+
+def _bad_field(form) -> str | None:
+    return next((name for name in form.errors if name in form.fields), None)
 
 
 @login_required
@@ -430,7 +568,7 @@ def finding_comment(request, pk):
     )
     form = CommentForm(request.POST)
     if not form.is_valid():
-        return _after_change(request, finding, "A comment cannot be empty.")
+        return _after_change(request, finding, "A comment cannot be empty.", form=form)
     finding.comment(form.cleaned_data["text"], by=request.user)
     return _after_change(request, finding)
 
@@ -464,3 +602,75 @@ def finding_mine(request):
     if request.htmx:
         template += "#mine-table"
     return render(request, template, {"page": page, "totals": totals})
+
+
+# Evidence kinds of the catalogue, in words.
+EVIDENCE_WORDS = {
+    "ddl": "schema text (SQL files, migrations, DDL strings in code)",
+    "live": "a read-only connection to the database",
+    "code": "the application's Python code",
+    "history": "earlier audits of the same project",
+}
+# Findings of a check from the reader's own projects shown as examples.
+CHECK_EXAMPLES = 5
+
+
+def _evidence_words(evidence: str) -> list[str]:
+    words = []
+    for part in evidence.split():
+        kinds = [EVIDENCE_WORDS.get(k, k) for k in part.split("+")]
+        words.append(" together with ".join(kinds))
+    return words
+
+
+@require_GET
+def check_list(request):
+    """List every check of the catalogue, by dimension."""
+    from audits.engine.issues import Dimension
+
+    by_dimension = {d: [] for d in Dimension}
+    for spec in sorted(all_checks(), key=lambda s: (-s.severity.rank, s.id)):
+        by_dimension[spec.dimension].append(spec)
+    return render(
+        request,
+        "findings/check_list.html",
+        {"groups": [(d, specs) for d, specs in by_dimension.items() if specs]},
+    )
+
+
+@require_GET
+def check_detail(request, check_id):
+    """Document one check: what it means, why, how to fix it, with examples."""
+    spec = SPECS.get(check_id)
+    if spec is None:
+        raise Http404("No such check.")
+    examples = []
+    if request.user.is_authenticated:
+        # Real examples from the reader's own teams, and nobody else's.
+        examples = list(
+            Finding.objects.filter(
+                check_id=spec.id,
+                project__team__memberships__user=request.user,
+            )
+            .select_related("project")
+            .only(
+                "id",
+                "title",
+                "severity",
+                "object",
+                "file",
+                "line",
+                "status",
+                "project__name",
+            )
+            .order_by("-id")[:CHECK_EXAMPLES]
+        )
+    return render(
+        request,
+        "findings/check_detail.html",
+        {
+            "check": spec,
+            "evidence": _evidence_words(spec.evidence),
+            "examples": examples,
+        },
+    )

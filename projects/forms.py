@@ -5,7 +5,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
-from django.db.models import Q
 from django.utils.text import slugify
 
 from audits.engine import confine, guard
@@ -124,6 +123,22 @@ class TargetForm(forms.ModelForm):
             "(https://, ssh:// or git://), or a path where this server allows paths.",
             "ref": "Git targets only; blank scans the default branch.",
         }
+        widgets = {
+            # Wide enough for a database URL or a deep path.
+            "location": forms.TextInput(
+                attrs={"class": "wide", "spellcheck": "false", "autocomplete": "off"}
+            ),
+        }
+
+    # What the user types to describe a target; the rest have defaults.
+    DESCRIBING = ("name", "kind", "location", "ref", "password", "deploy_key")
+
+    def left_blank(self) -> bool:
+        """Return whether nothing describing a target was typed (bound forms)."""
+        return not any(
+            str(self.data.get(self.add_prefix(name), "")).strip()
+            for name in self.DESCRIBING
+        )
 
     def clean_location(self):
         return self.cleaned_data["location"].strip()
@@ -251,6 +266,15 @@ class TargetForm(forms.ModelForm):
             return
 
     def _clean_path(self, kind, location):
+        try:
+            self._check_path(kind, location)
+        except OSError as exc:
+            # A name too long for the file system, a loop of links, a file
+            # that cannot be read: said plainly, never a server error.
+            reason = exc.strerror or type(exc).__name__
+            self.add_error("location", f"This path cannot be used ({reason}).")
+
+    def _check_path(self, kind, location):
         path = Path(location).expanduser()
         roots = confine.real_roots(settings.TARGET_PATH_ROOTS)
         if not roots:
@@ -268,6 +292,14 @@ class TargetForm(forms.ModelForm):
             return
         if not path.exists():
             self.add_error("location", f"No such file or folder: {location}")
+        elif not (path.is_file() or path.is_dir()) or _is_system_path(path):
+            # Devices, pipes and sockets (/dev/zero, /proc/self/mem) never
+            # end or cannot be read as a file: refused before anything reads.
+            self.add_error(
+                "location",
+                "This is a special file (a device, pipe, socket or a file of "
+                "/proc, /sys or /dev), not a schema, database or code.",
+            )
         elif kind == Target.Kind.SQLITE:
             if not path.is_file():
                 self.add_error(
@@ -294,8 +326,19 @@ class TargetForm(forms.ModelForm):
         return target
 
 
-class MemberAddForm(forms.Form):
-    user = forms.CharField(label="Username or email")
+class InviteForm(forms.Form):
+    """Invite someone to a team by username or email.
+
+    Nothing is looked up: the same answer comes back whether or not anyone
+    by that name or email is registered, and only the recipient can accept.
+    """
+
+    recipient = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        help_text="They accept the invitation on their Invitations page, or "
+        "through the link you are given.",
+    )
     role = forms.ChoiceField(
         choices=Membership.Role.choices, initial=Membership.Role.MEMBER
     )
@@ -309,25 +352,48 @@ class MemberAddForm(forms.Form):
                 c for c in Membership.Role.choices if c[0] != Membership.Role.OWNER
             ]
 
-    def clean_user(self):
-        value = self.cleaned_data["user"].strip()
-        User = get_user_model()
-        users = list(
-            User.objects.filter(Q(username__iexact=value) | Q(email__iexact=value))[:2]
-        )
-        if not users:
+    def clean_recipient(self):
+        value = self.cleaned_data["recipient"].strip().lower()
+        if not value:
+            raise forms.ValidationError("Give a username or an email address.")
+        return value
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not slugify(name):
+            raise forms.ValidationError("Give the team a name with letters or digits.")
+        return name
+
+
+class ProjectDeleteForm(forms.Form):
+    confirm = forms.CharField(label="Type the project's name to confirm")
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"]
+        if value.strip() != self.project.name:
             raise forms.ValidationError(
-                f"No user with the username or email “{value}”."
+                f"Type the name exactly as shown, “{self.project.name}”, to delete it."
             )
-        if len(users) > 1:
-            raise forms.ValidationError(
-                "Several users share this email; use the username."
-            )
-        if Membership.objects.filter(team=self.team, user=users[0]).exists():
-            raise forms.ValidationError(
-                f"{users[0]} is already a member of {self.team}."
-            )
-        return users[0]
+        return value
+
+
+# Kernel and device file systems: their files look regular but are not data.
+SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _is_system_path(path: Path) -> bool:
+    real = path.resolve()
+    return any(real == root or real.is_relative_to(root) for root in SYSTEM_ROOTS)
 
 
 class MemberRoleForm(forms.Form):

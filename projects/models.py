@@ -617,3 +617,89 @@ class ProjectToken(models.Model):
         if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
             self.last_used_at = now
             ProjectToken.objects.filter(pk=self.pk).update(last_used_at=now)
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(accepted_at__isnull=True, declined_at__isnull=True)
+
+    def for_user(self, user):
+        """Return the pending invitations addressed to ``user`` by name or email."""
+        names = [user.username.lower()]
+        if user.email:
+            names.append(user.email.lower())
+        return self.pending().filter(recipient__in=names)
+
+
+class Invitation(models.Model):
+    """An offer to join a team, which only its recipient can accept.
+
+    ``recipient`` is the username or email the inviter typed, lower-cased;
+    nothing is looked up when the invitation is made, so making one reveals
+    nothing about who is registered. The recipient sees it on their
+    invitations page (matched by username or email) or opens the link.
+    """
+
+    team_path = "team"  # for projects.access.scoped
+
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="invitations", db_index=False
+    )
+    recipient = models.CharField(max_length=254)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role, default=Membership.Role.MEMBER
+    )
+    # The SHA-256 of the link's secret: the secret itself is only ever in
+    # the link given to the inviter (and emailed), never stored.
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "member", "viewer"]),
+                name="invitation_role_valid",
+            ),
+        ]
+        indexes = [
+            # "My invitations": the pending ones addressed to a name or email.
+            models.Index(
+                fields=["recipient"],
+                name="invitation_pending_idx",
+                condition=Q(accepted_at__isnull=True, declined_at__isnull=True),
+            ),
+            # The team's members page lists its pending invitations.
+            models.Index(fields=["team", "created_at"], name="invitation_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} invited to {self.team}"
+
+    def get_absolute_url(self) -> str:
+        """Return the invitation's link; only known right after ``new_token``."""
+        return reverse("invitation", args=[self.link_token])
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def new_token(self) -> str:
+        """Give the invitation a new secret; return it (it is not kept)."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash = self.hash_token(token)
+        self.link_token = token
+        return token
+
+    def addressed_to(self, user) -> bool:
+        return self.recipient in {user.username.lower(), (user.email or "").lower()}

@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/new/", views.project_create, name="create"),
     path("projects/<int:pk>/", views.project_overview, name="overview"),
     path("projects/<int:pk>/settings/", views.project_settings, name="settings"),
+    path("projects/<int:pk>/delete/", views.project_delete, name="delete"),
     path("projects/<int:pk>/targets/", views.target_create, name="target-create"),
     path("targets/<int:pk>/", views.target_edit, name="target-edit"),
     path("targets/<int:pk>/delete/", views.target_delete, name="target-delete"),
@@ -27,7 +28,14 @@ urlpatterns = [
     ),
     path("projects/<int:pk>/tokens/", views.token_create, name="token-create"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("teams/new/", views.team_create, name="team-create"),
     path("teams/<slug:slug>/members/", views.team_members, name="members"),
+    path("teams/<slug:slug>/leave/", views.team_leave, name="team-leave"),
+    path(
+        "teams/<slug:slug>/invitations/<int:invitation_id>/cancel/",
+        views.invitation_cancel,
+        name="invitation-cancel",
+    ),
     path(
         "teams/<slug:slug>/members/<int:membership_id>/",
         views.member_update,

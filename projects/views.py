@@ -1,12 +1,16 @@
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,16 +23,19 @@ from . import charts
 from .access import can_manage, can_write, scoped
 from .forms import (
     ApiTokenForm,
-    MemberAddForm,
+    InviteForm,
     MemberRoleForm,
     NotificationPreferenceForm,
+    ProjectDeleteForm,
     ProjectForm,
     SignupForm,
     TargetForm,
+    TeamForm,
     WebhookForm,
 )
 from .models import (
     ApiToken,
+    Invitation,
     Membership,
     NotificationPreference,
     Project,
@@ -38,15 +45,44 @@ from .models import (
     Webhook,
     WebhookDelivery,
 )
+from .responses import error_page, is_htmx, toast
+
+log = logging.getLogger(__name__)
+
+
+def error_400(request, exception=None):
+    return error_page(
+        request,
+        status=400,
+        title="Bad request",
+        message="The request could not be read. Go back and try again.",
+    )
 
 
 def error_404(request, exception=None):
+    if is_htmx(request):
+        return toast(
+            request,
+            "Not found: it was removed, or belongs to a team you are not in.",
+            status=404,
+        )
     return render(request, "errors/404.html", status=404)
 
 
 def error_403(request, exception=None):
-    return render(
-        request, "errors/403.html", {"message": str(exception or "")}, status=403
+    message = str(exception or "") or "Your role in this team does not allow this."
+    if is_htmx(request):
+        return toast(request, message, status=403)
+    return render(request, "errors/403.html", {"message": message}, status=403)
+
+
+def csrf_failure(request, reason=""):
+    return error_page(
+        request,
+        status=403,
+        title="Form expired",
+        message="This form was open too long or from another tab. Reload the "
+        "page and try again; nothing was changed.",
     )
 
 
@@ -69,11 +105,7 @@ def signup(request):
 
 def create_personal_team(user) -> Team:
     """Create the user's personal team, owned by them."""
-    base = slugify(user.username) or "team"
-    slug, n = base, 1
-    while Team.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
+    slug = _free_slug(slugify(user.username) or "team")
     team = Team.objects.create(name=f"{user.username}'s team", slug=slug, personal=True)
     Membership.objects.create(team=team, user=user, role=Membership.Role.OWNER)
     return team
@@ -123,10 +155,7 @@ def project_list(request):
 @require_http_methods(["GET", "POST"])
 def project_create(request):
     form = ProjectForm(request.POST or None, user=request.user, prefix="project")
-    target_form = TargetForm(
-        request.POST or None, prefix="target", use_required_attribute=False
-    )
-    wants_target = bool(request.POST.get("target-location", "").strip())
+    target_form = TargetForm(request.POST or None, prefix="target")
     if not form.fields["team"].queryset.exists():
         messages.error(
             request,
@@ -134,8 +163,15 @@ def project_create(request):
         )
         return redirect("projects:list")
     if request.method == "POST":
-        forms_ok = form.is_valid() and (not wants_target or target_form.is_valid())
-        if forms_ok:
+        # The target is optional as a whole: left entirely blank it is not
+        # validated (a bad project name marks none of its fields), but once
+        # any part of it is given, all of it must be right.
+        wants_target = not target_form.left_blank()
+        if not wants_target:
+            target_form = TargetForm(prefix="target")
+        project_ok = form.is_valid()
+        target_ok = not wants_target or target_form.is_valid()
+        if project_ok and target_ok:
             with transaction.atomic():
                 project = form.save(commit=False)
                 project.slug = form.cleaned_data["slug"]
@@ -205,6 +241,7 @@ def _settings_page(
         "target_form": target_form,
         "can_write": can_write(project.role),
         "can_manage": manager,
+        "delete_form": ProjectDeleteForm(project=project),
         "tokens": project.tokens.select_related("created_by"),
         "new_token": new_token,
         "token_error": token_error,
@@ -327,6 +364,53 @@ def notification_settings(request):
 
 @login_required
 @require_POST
+def project_delete(request, pk):
+    """Delete the project with its audits and findings, once its name is typed."""
+    project = scoped(
+        request, Project.objects.select_related("team"), pk=pk, manage=True
+    )
+    form = ProjectDeleteForm(request.POST, project=project)
+    if not form.is_valid():
+        project_form = ProjectForm(
+            instance=project, user=request.user, prefix="project"
+        )
+        return _settings_page(
+            request,
+            project,
+            project_form,
+            TargetForm(prefix="target"),
+            status=400,
+            delete_form=form,
+        )
+    name = project.name
+    delete_project(project)
+    messages.success(request, f"Project “{name}” and its findings were deleted.")
+    return redirect("projects:list")
+
+
+def delete_project(project) -> None:
+    """Delete ``project`` and everything under it in one transaction.
+
+    Findings and their history go by plain DELETEs, children first, rather
+    than through the ORM's collector, which would load every one of a large
+    project's findings into memory first.
+    """
+    from findings.models import Finding, FindingEvent, FindingSighting
+
+    findings = Finding.objects.filter(project=project)
+    with transaction.atomic():
+        FindingEvent.objects.filter(finding__in=findings.values("pk"))._raw_delete(
+            "default"
+        )
+        FindingSighting.objects.filter(finding__in=findings.values("pk"))._raw_delete(
+            "default"
+        )
+        findings._raw_delete("default")
+        project.delete()
+
+
+@login_required
+@require_POST
 def token_create(request, pk):
     project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
     name = request.POST.get("name", "").strip()[:100]
@@ -423,17 +507,26 @@ def team_members(request, slug):
     team = scoped(
         request, Team.objects.all(), slug=slug, manage=request.method == "POST"
     )
-    form = MemberAddForm(request.POST or None, team=team)
+    form = InviteForm(request.POST or None, team=team)
     if request.method == "POST" and form.is_valid():
-        Membership.objects.create(
-            team=team, user=form.cleaned_data["user"], role=form.cleaned_data["role"]
+        invitation = invite(
+            team,
+            recipient=form.cleaned_data["recipient"],
+            role=form.cleaned_data["role"],
+            by=request.user,
+            link=lambda inv: request.build_absolute_uri(inv.get_absolute_url()),
         )
+        link = request.build_absolute_uri(invitation.get_absolute_url())
+        # The same answer whether or not anyone by that name or email exists.
         messages.success(
             request,
-            f"{form.cleaned_data['user']} added as {form.cleaned_data['role']}.",
+            f"Invitation for “{invitation.recipient}” as {invitation.role} created. "
+            "They accept it on their Invitations page once logged in with that "
+            f"username or email, or through this link: {link}",
         )
         return redirect("projects:members", slug=team.slug)
     members = team.memberships.select_related("user").order_by("user__username")
+    manage = can_manage(team.role)
     return render(
         request,
         "projects/team_members.html",
@@ -441,11 +534,175 @@ def team_members(request, slug):
             "team": team,
             "members": members,
             "form": form,
-            "can_manage": can_manage(team.role),
+            "can_manage": manage,
             "roles": form.fields["role"].choices,
+            "invitations": list(team.invitations.pending()) if manage else [],
         },
         status=400 if form.errors else 200,
     )
+
+
+def invite(team, *, recipient: str, role: str, by, link) -> Invitation:
+    """Invite ``recipient`` (a username or email) to ``team``, emailing an address."""
+    invitation = (
+        Invitation.objects.pending().filter(team=team, recipient=recipient).first()
+    ) or Invitation(team=team, recipient=recipient, invited_by=by)
+    # Asked again, the invitation gets a new link (the old one stops working).
+    invitation.role = role
+    invitation.new_token()
+    invitation.save()
+    if "@" in recipient:
+        url = link(invitation)
+        transaction.on_commit(lambda: _send_invitation(invitation, url))
+    return invitation
+
+
+def _send_invitation(invitation: Invitation, url: str) -> None:
+    try:
+        send_mail(
+            f"You are invited to {invitation.team} on Plumbline",
+            f"{invitation.invited_by} invites you to join {invitation.team} as "
+            f"{invitation.role}. Log in (or sign up with this email address) and "
+            f"accept it on your Invitations page, or open this link: {url}",
+            None,
+            [invitation.recipient],
+        )
+    except OSError:
+        log.warning("invitation email to team %s not sent", invitation.team_id)
+
+
+@login_required
+@require_POST
+def invitation_cancel(request, slug, invitation_id):
+    team = scoped(request, Team.objects.all(), slug=slug, manage=True)
+    deleted, _ = team.invitations.pending().filter(pk=invitation_id).delete()
+    if deleted:
+        messages.success(request, "Invitation withdrawn.")
+    return redirect("projects:members", slug=team.slug)
+
+
+@login_required
+@require_http_methods(["GET"])
+def invitation_list(request):
+    """List the pending invitations addressed to the user's name or email."""
+    invitations = list(
+        Invitation.objects.for_user(request.user).select_related("team", "invited_by")
+    )
+    return render(
+        request, "projects/invitation_list.html", {"invitations": invitations}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_detail(request, token):
+    """Show one invitation and let the user holding its link accept or decline it."""
+    invitation = (
+        Invitation.objects.pending()
+        .select_related("team", "invited_by")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        return render(
+            request,
+            "errors/error.html",
+            {
+                "code": 404,
+                "title": "No such invitation",
+                "message": "This invitation was accepted, declined or withdrawn, "
+                "or the link is incomplete.",
+            },
+            status=404,
+        )
+    if request.method == "POST":
+        return _respond(request, invitation)
+    invitation.link_token = token
+    return render(
+        request, "projects/invitation_detail.html", {"invitation": invitation}
+    )
+
+
+@login_required
+@require_POST
+def invitation_respond(request, invitation_id):
+    """Accept or decline, from the invitations page, one addressed to the user."""
+    invitation = (
+        Invitation.objects.for_user(request.user)
+        .select_related("team")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None:
+        raise Http404("No such invitation for you.")
+    return _respond(request, invitation)
+
+
+def _respond(request, invitation):
+    team = invitation.team
+    if request.POST.get("action") == "decline":
+        invitation.declined_at = timezone.now()
+        invitation.save(update_fields=["declined_at"])
+        messages.info(request, f"You declined the invitation to {team}.")
+        return redirect("invitations")
+    with transaction.atomic():
+        _, created = Membership.objects.get_or_create(
+            team=team, user=request.user, defaults={"role": invitation.role}
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+    if created:
+        messages.success(request, f"You joined {team} as {invitation.role}.")
+    else:
+        messages.info(request, f"You were already a member of {team}.")
+    return redirect("projects:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_create(request):
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            team = form.save(commit=False)
+            team.slug = _free_slug(slugify(team.name))
+            team.save()
+            Membership.objects.create(
+                team=team, user=request.user, role=Membership.Role.OWNER
+            )
+        messages.success(request, f"Team “{team}” created; invite its members here.")
+        return redirect("projects:members", slug=team.slug)
+    return render(
+        request,
+        "projects/team_form.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _free_slug(base: str) -> str:
+    slug, n = base or "team", 1
+    while Team.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@login_required
+@require_POST
+def team_leave(request, slug):
+    team = scoped(request, Team.objects.all(), slug=slug)
+    mine = team.memberships.get(user=request.user)
+    owners = team.memberships.filter(role=Membership.Role.OWNER)
+    if mine.role == Membership.Role.OWNER and owners.count() == 1:
+        messages.error(
+            request,
+            "You are the team's only owner: make someone else an owner before leaving.",
+        )
+        return redirect("projects:members", slug=team.slug)
+    mine.delete()
+    messages.success(request, f"You left {team}.")
+    return redirect("projects:list")
 
 
 @login_required

@@ -134,7 +134,9 @@ def test_schema_issue_has_logical_location_and_ddl_file(tmp_path: Path) -> None:
         if r["ruleId"] == "fk-conflicting-declarations"
     )
     location = result["locations"][0]
-    assert location["logicalLocations"] == [{"fullyQualifiedName": "schedules.user_id"}]
+    assert location["logicalLocations"] == [
+        {"fullyQualifiedName": "schedules.user_id", "name": "user_id", "kind": "member"}
+    ]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "schema.sql"
     assert location["physicalLocation"]["region"]["startLine"] == 12
 

@@ -119,8 +119,10 @@ def test_csv_streams_in_chunks_without_losing_rows(
 
 def test_csv_bom_option_for_excel(client, owner, project, exported):
     client.force_login(owner)
-    _, body = get_csv(client, project, "?bom=1")
+    response, body = get_csv(client, project, "?bom=1")
     assert body.startswith(b"\xef\xbb\xbfid,severity,")
+    # Its own file name, so both variants can be kept side by side.
+    assert response["Content-Disposition"].endswith('-excel.csv"')
     assert "ünïcode" in body.decode("utf-8-sig")
 
 
@@ -171,10 +173,14 @@ def test_markdown_export_filters_and_empty(client, owner, project, exported):
     assert "Severity: Info" in text
 
 
-def test_sarif_export_of_the_latest_engine_audit(client, owner, project, exported):
+def test_sarif_export_of_the_filtered_findings(client, owner, project, exported):
     client.force_login(owner)
     url = reverse("findings:export-sarif", args=[project.pk])
-    assert client.get(url).status_code == 404  # no audit yet
+    # Before any audit the log is valid, named as such.
+    before = client.get(url)
+    assert before.status_code == 200
+    assert "no-audit" in before["Content-Disposition"]
+    assert json.loads(before.content)["version"] == "2.1.0"
     Audit.objects.create(project=project, number=1, status=Audit.Status.SUCCEEDED)
     Audit.objects.create(project=project, number=2, status=Audit.Status.FAILED)
     target = project.targets.first()
@@ -203,6 +209,9 @@ def test_sarif_export_of_the_latest_engine_audit(client, owner, project, exporte
     assert location["artifactLocation"]["uri"] == "app/db.py"
     for result in results:
         assert result["ruleId"] == "fk-missing" and "ruleIndex" in result
+    # The list's filters apply.
+    high = json.loads(client.get(url + "?severity=high").content)["runs"][0]
+    assert [r["properties"]["severity"] for r in high["results"]] == ["high"]
 
 
 def test_exports_refuse_outsiders_anonymous_and_post(
@@ -229,3 +238,57 @@ def test_viewer_may_export(client, viewer, project, exported):
     client.force_login(viewer)
     _, body = get_csv(client, project)
     assert len(body.splitlines()) == 5
+
+
+def test_markdown_export_makes_no_link_or_markup_from_user_text(client, owner, project):
+    make_finding(
+        project,
+        9,
+        severity="high",
+        title="[click me](javascript:alert(1)) <img src=x> **bold** ![p](https://t/p)",
+        object="users`.`email",
+    )
+    client.force_login(owner)
+    url = reverse("findings:export-markdown", args=[project.pk])
+    text = b"".join(client.get(url).streaming_content).decode()
+    row = next(line for line in text.splitlines() if line.startswith("| HIGH-1 "))
+    import markdown
+
+    html = markdown.markdown(text, extensions=["tables"])
+    # The only link in the rendered export is the finding's own.
+    assert html.count("<a ") == 1 and 'href="http://testserver/findings/' in html
+    assert "javascript:" not in html.split('href="')[1].split('"')[0]
+    assert "<img" not in html and "<strong>bold" not in html
+    assert "\\[click me\\]\\(javascript\\:alert\\(1\\)\\)" in row
+    # A backtick in an object cannot close its code span early.
+    assert "`` users`.`email ``" in row
+
+
+def test_sarif_points_database_findings_at_their_object(
+    client, owner, project, tmp_path
+):
+    import sqlite3
+
+    db = tmp_path / "app.sqlite3"
+    sqlite3.connect(db).close()
+    target = project.targets.create(kind="sqlite", location=str(db))
+    make_finding(project, 7, severity="high", object="orders.user_id", target=target)
+    make_finding(project, 8, severity="low", object="orders", target=target)
+    client.force_login(owner)
+    url = reverse("findings:export-sarif", args=[project.pk])
+    results = json.loads(client.get(url).content)["runs"][0]["results"]
+    assert len(results) == 2
+    for result in results:
+        location = result["locations"][0]
+        uri = location["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == db.resolve().as_uri()
+        assert "sqlite//" not in uri and uri != "."
+    by_object = {
+        r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]: r["locations"][
+            0
+        ]["logicalLocations"][0]
+        for r in results
+    }
+    assert by_object["orders.user_id"]["kind"] == "member"
+    assert by_object["orders.user_id"]["name"] == "user_id"
+    assert by_object["orders"]["kind"] == "type"

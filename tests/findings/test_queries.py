@@ -62,7 +62,7 @@ def urls_for(project, first):
 EXPECTED = {
     "list": 7,
     "list-filtered": 7,
-    "detail": 6,  # the last audit that saw it is looked up by its number
+    "detail": 7,  # the last audit that saw it by its number; findings nearby
     "mine": 4,
     "csv": 5,
     "markdown": 6,

@@ -55,7 +55,7 @@ def test_a_plan_names_new_seen_fixed_and_reopened_rows():
     findings = {
         "fp-1": stored(1),
         "fp-2": stored(2),
-        "fp-3": stored(3, status="fixed"),
+        "fp-3": stored(3, status="fixed", fixed_by_audit_id=7),
         "fp-4": stored(4, status="documented"),
     }
     p = plan(findings, [det(1), det(3), det(4), det(5)], ENGINE, due=due)
@@ -133,3 +133,19 @@ def test_an_engine_audit_verifies_what_a_report_said_was_fixed():
 def test_the_first_detection_of_a_fingerprint_wins():
     p = plan({}, [det(1, severity="high"), det(1, severity="low")], ENGINE, due=due)
     assert [n.detection.severity for n in p.new] == ["high"]
+
+
+def test_a_finding_marked_fixed_by_hand_and_still_seen_goes_back_to_open():
+    findings = {"fp-1": stored(1, status="fixed")}  # no audit verified it
+    p = plan(findings, [det(1)], ENGINE, due=due)
+    assert p.reopened == () and p.still_seen == (1,)
+    assert p.outcome.reopened == 0 and p.still_open == 1
+    (event,) = p.events
+    assert (event.kind, event.from_value, event.to_value) == ("status", "fixed", "open")
+    assert "still sees it" in event.note
+
+
+def test_a_severity_set_by_hand_is_neither_refreshed_nor_changed():
+    findings = {"fp-1": stored(1, severity="low", severity_overridden=True)}
+    p = plan(findings, [det(1, severity="critical")], ENGINE, due=due)
+    assert p.severity_changed == () and p.refreshed == () and p.events == ()

@@ -1,5 +1,6 @@
 """Wrong input on every form: a clear message on the form, nothing stored."""
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from findings.models import Finding, FindingEvent
-from projects.models import Membership, Project, Target
+from projects.models import Invitation, Membership, Project, Target
 
 # Paths inside the folders the test settings let targets read.
 MISSING = f"{tempfile.gettempdir()}/no/such"
@@ -197,32 +198,51 @@ def test_settings_refuse_a_blank_name(logged_in, project):
     assert project.name == "Shop"
 
 
-@pytest.mark.parametrize(
-    ("user", "message"),
-    [
-        ("nobody-by-that-name", "No user with the username or email"),
-        ("olivia", "already a member"),
-        ("", "This field is required"),
-    ],
-)
-def test_adding_a_member_with_wrong_input_stores_nothing(
-    logged_in, team, user, message
-):
+def test_an_invitation_without_a_recipient_stores_nothing(logged_in, team):
     before = counts()
     response = logged_in.post(
-        reverse("projects:members", args=[team.slug]), {"user": user, "role": "member"}
+        reverse("projects:members", args=[team.slug]),
+        {"recipient": " ", "role": "member"},
     )
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert "This field is required" in response.content.decode()
     assert counts() == before
+    assert not Invitation.objects.exists()
 
 
-def test_members_are_added_by_email_with_a_role(logged_in, team, outsider):
+def test_an_invitation_adds_nobody_until_the_invitee_accepts(
+    logged_in, client, team, outsider
+):
     logged_in.post(
         reverse("projects:members", args=[team.slug]),
-        {"user": "OSCAR@example.com", "role": "viewer"},
+        {"recipient": "OSCAR@example.com", "role": "viewer"},
+    )
+    assert not Membership.objects.filter(team=team, user=outsider).exists()
+    invitation = Invitation.objects.get(team=team)
+    assert invitation.recipient == "oscar@example.com"
+    client.force_login(outsider)
+    page = client.get(reverse("invitations"))
+    assert "Acme" in page.content.decode()
+    invitation = page.context["invitations"][0]
+    client.post(
+        reverse("invitation-respond", args=[invitation.pk]), {"action": "accept"}
     )
     assert Membership.objects.get(team=team, user=outsider).role == "viewer"
+
+
+def test_inviting_answers_alike_for_registered_and_unknown_emails(logged_in, team):
+    def answer(recipient):
+        response = logged_in.post(
+            reverse("projects:members", args=[team.slug]),
+            {"recipient": recipient, "role": "member"},
+            follow=True,
+        )
+        text = [str(m) for m in response.context["messages"]][0]
+        return re.sub(r"/invitations/[^/]+/", "/invitations/T/", text).replace(
+            recipient, "X"
+        )
+
+    assert answer("oscar@example.com") == answer("nobody@example.com")
 
 
 def test_an_invalid_role_is_refused(logged_in, team, member):
@@ -314,3 +334,26 @@ def test_an_empty_comment_is_refused(logged_in, project):
     )
     assert response.status_code == 400
     assert not finding.events.exists()
+
+
+def test_an_emailed_invitation_link_lets_its_holder_join(
+    logged_in, client, team, outsider, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post(
+            reverse("projects:members", args=[team.slug]),
+            {"recipient": "new.person@example.com", "role": "member"},
+        )
+    assert mail.outbox[0].to == ["new.person@example.com"]
+    link = re.search(r"http://\S+/invitations/\S+/", mail.outbox[0].body).group(0)
+    path = link.split("testserver", 1)[1]
+    # The link's secret is not stored: only its hash is.
+    secret = path.rstrip("/").rsplit("/", 1)[1]
+    assert not Invitation.objects.filter(token_hash=secret).exists()
+    client.force_login(outsider)
+    assert "Join Acme?" in client.get(path).content.decode()
+    client.post(path, {"action": "accept"})
+    assert Membership.objects.get(team=team, user=outsider).role == "member"
+    assert client.get(path).status_code == 404

@@ -7,6 +7,7 @@ from audits.models import Audit
 from findings.models import Finding, FindingEvent
 from projects.models import (
     ApiToken,
+    Invitation,
     Membership,
     Project,
     ProjectToken,
@@ -17,7 +18,16 @@ from projects.models import (
 PUBLIC = {"login", "logout", "signup"}
 # The user's own account pages: any signed-in user may change their own.
 ACCOUNT = {"projects:api-tokens", "projects:notifications"}
-NOT_OBJECTS = {"projects:list", "projects:create", "findings:mine", *ACCOUNT}
+NOT_OBJECTS = {
+    "projects:list",
+    "projects:create",
+    "projects:team-create",
+    "findings:mine",
+    *ACCOUNT,
+}
+# Anyone may create a team, and leave one, viewers included (tested in
+# tests/browser/test_accounts_browser.py).
+SELF_SERVICE = {"projects:team-leave", "projects:team-create"}
 
 
 def url_names():
@@ -48,10 +58,14 @@ def world(project, owner, viewer):
     webhook = Webhook.objects.create(project=project, url="https://example.com/hook")
     token, _ = ApiToken.issue(owner, name="ci", scope="write")
     project_token, _ = ProjectToken.issue(project, name="ci")
+    invitation = Invitation.objects.create(
+        team=project.team, recipient="someone@example.com", token_hash="t" * 64
+    )
     return {
         "webhook": webhook,
         "project_token": project_token,
         "token": token,
+        "invitation": invitation,
         "project": project,
         "target": target,
         "audit": audit,
@@ -65,6 +79,12 @@ def kwargs_for(name, world):
     table = {
         "projects:overview": {"pk": p.pk},
         "projects:settings": {"pk": p.pk},
+        "projects:delete": {"pk": p.pk},
+        "projects:team-leave": {"slug": p.team.slug},
+        "projects:invitation-cancel": {
+            "slug": p.team.slug,
+            "invitation_id": world["invitation"].pk,
+        },
         "projects:target-create": {"pk": p.pk},
         "projects:target-edit": {"pk": t.pk},
         "projects:target-delete": {"pk": t.pk},
@@ -88,6 +108,8 @@ def kwargs_for(name, world):
         "findings:status": {"pk": f.pk},
         "findings:assign": {"pk": f.pk},
         "findings:comment": {"pk": f.pk},
+        "findings:severity": {"pk": f.pk},
+        "findings:due": {"pk": f.pk},
         "findings:bulk": {"pk": p.pk},
         "findings:export-csv": {"pk": p.pk},
         "findings:export-markdown": {"pk": p.pk},
@@ -117,13 +139,16 @@ def state(world):
         tuple(Target.objects.values_list("pk", "location", "enabled").order_by("pk")),
         tuple(Audit.objects.values_list("pk", "status").order_by("pk")),
         tuple(
-            Finding.objects.values_list("pk", "status", "assignee_id").order_by("pk")
+            Finding.objects.values_list(
+                "pk", "status", "assignee_id", "severity", "due_date"
+            ).order_by("pk")
         ),
         FindingEvent.objects.count(),
         tuple(Membership.objects.values_list("pk", "role").order_by("pk")),
         tuple(Webhook.objects.values_list("pk", "url").order_by("pk")),
         tuple(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
         tuple(ProjectToken.objects.values_list("pk", "revoked_at").order_by("pk")),
+        tuple(Invitation.objects.values_list("pk", "accepted_at").order_by("pk")),
         p.pk,
     )
 
@@ -160,7 +185,7 @@ def test_anonymous_is_redirected_to_login(client, world, name):
     assert state(world) == before
 
 
-@pytest.mark.parametrize("name", url_names())
+@pytest.mark.parametrize("name", sorted(set(url_names()) - SELF_SERVICE))
 def test_viewer_cannot_change_anything(client, world, viewer, name):
     client.force_login(viewer)
     kwargs = {} if name in NOT_OBJECTS else kwargs_for(name, world)

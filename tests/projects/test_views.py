@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from findings.models import Finding
-from projects.models import Membership, Target
+from projects.models import Invitation, Membership, Target
 
 
 def test_removing_a_target_keeps_its_findings(client, owner, project):
@@ -71,10 +71,10 @@ def test_settings_save_the_schedule_and_sla(client, owner, project):
 def test_a_member_sees_the_team_but_cannot_add_anyone(client, member, team, outsider):
     client.force_login(member)
     page = client.get(reverse("projects:members", args=[team.slug]))
-    assert page.status_code == 200 and b"Add a member" not in page.content
+    assert page.status_code == 200 and b"Invite a member" not in page.content
     response = client.post(
         reverse("projects:members", args=[team.slug]),
-        {"user": "oscar", "role": "viewer"},
+        {"recipient": "oscar", "role": "viewer"},
     )
     assert response.status_code == 403
     assert not Membership.objects.filter(team=team, user=outsider).exists()
@@ -128,10 +128,10 @@ def test_an_admin_cannot_make_an_owner(client, owner, member, outsider, team):
     assert b'value="owner"' not in page.content
     response = client.post(
         reverse("projects:members", args=[team.slug]),
-        {"user": "oscar", "role": "owner"},
+        {"recipient": "oscar", "role": "owner"},
     )
     assert response.status_code == 400
-    assert not Membership.objects.filter(team=team, user=outsider).exists()
+    assert not Invitation.objects.exists()
 
 
 def test_an_admin_cannot_remove_an_owner(client, owner, member, viewer, team):

@@ -3,8 +3,10 @@
 Every catalogued check is a rule; every issue is a result with at least one
 physical location (GitHub requires one): the code file for code issues, the
 DDL file for schema issues read from DDL, else a location naming the scanned
-database under the ``TARGET`` base. Schema issues also carry a logical
-location whose fully qualified name is the schema object.
+database: its file URI (under ``%SRCROOT%`` or absolute) or, for a server,
+``kind/host:port/database`` under the ``TARGET`` base. Issues about a
+database object also carry a logical location naming it (``member`` for a
+column, ``type`` for a table, ``resource`` otherwise).
 """
 
 from __future__ import annotations
@@ -108,20 +110,24 @@ class _Locator:
             relative = resolved.relative_to(self.base)
         except ValueError:
             return {"uri": resolved.as_uri()}
+        if relative == Path("."):
+            # The base folder itself: its absolute URI, never a bare ".".
+            return {"uri": resolved.as_uri()}
         return {"uri": quote(relative.as_posix()), "uriBaseId": SRCROOT}
 
     def target_location(self, target: Target | None, label: str) -> dict[str, Any]:
         if target is not None and target.kind in ("sqlite", "ddl", "code", "folder"):
-            location = self._path_location(Path(target.location))
-            if location.get("uriBaseId"):
-                return location
+            # A file or folder: relative to %SRCROOT% when under it, else
+            # its absolute file URI (a database file kept elsewhere).
+            return self._path_location(Path(target.location))
         if target is not None and "://" in target.location:
             parts = urlsplit(target.location)
             host = parts.hostname or "localhost"
             port = f":{parts.port}" if parts.port else ""
             uri = f"{target.kind}/{host}{port}{parts.path or '/'}"
         else:
-            uri = label.replace(":", "/", 1) if label else "target"
+            kind, _, rest = label.partition(":")
+            uri = f"{kind}/{rest.lstrip('/')}" if rest else (kind or "target")
         return {"uri": quote(uri.lstrip("/")), "uriBaseId": TARGET_BASE}
 
     def target_of(self, issue: Issue) -> tuple[Target | None, str]:
@@ -130,6 +136,16 @@ class _Locator:
                 return self.targets[label], label
         label = issue.sources[0] if issue.sources else ""
         return None, label
+
+
+def _object_location(name: str) -> dict[str, Any]:
+    """Return the logical location of a database object (``table.column``)."""
+    table, dot, column = name.rpartition(".")
+    if dot and table and column and " " not in name:
+        return {"fullyQualifiedName": name, "name": column, "kind": "member"}
+    if " " not in name:
+        return {"fullyQualifiedName": name, "name": name, "kind": "type"}
+    return {"fullyQualifiedName": name, "kind": "resource"}
 
 
 def _message(issue: Issue) -> str:
@@ -156,7 +172,7 @@ def _result(issue: Issue, index: dict[str, int], locator: _Locator) -> dict[str,
     }
     location: dict[str, Any] = {"physicalLocation": physical}
     if issue.object:
-        location["logicalLocations"] = [{"fullyQualifiedName": issue.object}]
+        location["logicalLocations"] = [_object_location(issue.object)]
     elif issue.function:
         location["logicalLocations"] = [
             {"fullyQualifiedName": issue.function, "kind": "function"}

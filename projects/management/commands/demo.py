@@ -1,18 +1,42 @@
+import shutil
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from audits import services
 from audits.models import Audit
+from findings.models import Finding, FindingEvent, FindingSighting
 from projects.models import Membership, Project, Target, Team
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "plumbline-demo"
 APP_DIR = settings.BASE_DIR / "demo" / "flawed_app"
+HISTORY_DIR = settings.BASE_DIR / "demo" / "history"
+
+# The application over eight weeks, oldest first: (weeks ago, flaws of
+# demo/history/ added to the shipped application). The staging table is
+# fixed first, then the injectable search; the last audit sees the webhook
+# secrets fixed and the search back again, a regression.
+STAGING, WEBHOOKS, SEARCH = "import_staging.sql", "webhooks.sql", "search.py"
+HISTORY = (
+    (8, (STAGING, WEBHOOKS, SEARCH)),
+    (6, (WEBHOOKS, SEARCH)),
+    (4, (WEBHOOKS,)),
+    (2, (WEBHOOKS,)),
+    (0, (SEARCH,)),
+)
+
+
+def work_dir() -> Path:
+    """Return the sample application's working copy, which the history changes."""
+    return settings.VAR_DIR / "demo" / "benchmark_studio"
 
 
 class Command(BaseCommand):
@@ -32,7 +56,10 @@ class Command(BaseCommand):
             )
             projects = [self._sample_project(team), self._self_project(team)]
         if not opts["no_audit"]:
-            for project in projects:
+            sample = projects[0]
+            if not sample.audits.exists():
+                self._history(sample, user)
+            for project in projects[1:]:
                 audit = services.start_audit(
                     project, trigger=Audit.Trigger.MANUAL, enqueue=False
                 )
@@ -47,6 +74,48 @@ class Command(BaseCommand):
                 f"Demo ready. Log in at http://127.0.0.1:8000/ as {DEMO_USER} / {DEMO_PASSWORD}"
             )
         )
+
+    def _history(self, project, user) -> None:
+        """Audit the sample application as its team fixed it over eight weeks.
+
+        Each audit reads the working copy as it was then and is dated back,
+        so a first visit shows trends, fixed findings and a regression.
+        """
+        now = timezone.now()
+        for step, (weeks, flaws) in enumerate(HISTORY):
+            write_sample(flaws)
+            audit = services.start_audit(
+                project, trigger=Audit.Trigger.SCHEDULE, enqueue=False
+            )
+            audit = services.execute_audit(audit.pk) or audit
+            if step == 1:
+                self._triage(project, user)
+            date_back(audit, now - timedelta(weeks=weeks, minutes=30))
+            summary = audit.summary
+            self.stdout.write(
+                f"Audited {project.name} as of {weeks} weeks ago: {audit.status}, "
+                f"{summary.get('open', 0)} open, {summary.get('new', 0)} new, "
+                f"{summary.get('fixed', 0)} fixed, {summary.get('reopened', 0)} "
+                f"reopened, overall {summary.get('grades', {}).get('overall', '–')}."
+            )
+
+    def _triage(self, project, user) -> None:
+        """Work through a few findings as a team would between audits."""
+        open_ = project.findings.filter(status=Finding.Status.OPEN).order_by("pk")
+        blob = open_.filter(check_id="json-blob-columns").first()
+        if blob:
+            blob.change_status(
+                Finding.Status.DOCUMENTED,
+                by=user,
+                reason="Accepted: these JSON columns are always read whole.",
+            )
+        serious = open_.filter(severity__in=["critical", "high"]).first()
+        if serious:
+            serious.assign(user, by=user)
+            serious.change_status(Finding.Status.IN_PROGRESS, by=user)
+            serious.comment(
+                "Reproduced on a copy of production; a fix is planned.", by=user
+            )
 
     def _user(self):
         User = get_user_model()
@@ -68,10 +137,12 @@ class Command(BaseCommand):
             },
         )
         database = build_sample_database()
+        if not work_dir().exists():
+            write_sample(())
         wanted = [
             (Target.Kind.SQLITE, str(database), "Sample database"),
-            (Target.Kind.DDL, str(APP_DIR / "schema.sql"), "Schema file"),
-            (Target.Kind.CODE, str(APP_DIR), "Application code"),
+            (Target.Kind.DDL, str(work_dir() / "schema.sql"), "Schema file"),
+            (Target.Kind.CODE, str(work_dir()), "Application code"),
         ]
         for kind, location, name in wanted:
             Target.objects.get_or_create(
@@ -128,3 +199,44 @@ def build_sample_database() -> Path:
     finally:
         conn.close()
     return path
+
+
+def write_sample(flaws) -> Path:
+    """Write the sample application's working copy: the shipped app plus ``flaws``.
+
+    A flaw is a file of demo/history/: SQL is appended to schema.sql, a
+    Python module goes into routers/.
+    """
+    target = work_dir()
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(APP_DIR, target)
+    for name in flaws:
+        text = (HISTORY_DIR / name).read_text(encoding="utf-8")
+        if name.endswith(".sql"):
+            with (target / "schema.sql").open("a", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            (target / "routers" / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def date_back(audit, when) -> None:
+    """Move an audit, what it found and the changes since it, back to ``when``."""
+    shift = (audit.started_at or audit.created_at) - when
+    since = audit.started_at or audit.created_at
+    Audit.objects.filter(pk=audit.pk).update(
+        created_at=F("created_at") - shift,
+        started_at=when,
+        finished_at=F("finished_at") - shift,
+    )
+    FindingEvent.objects.filter(
+        finding__project_id=audit.project_id, created_at__gte=since
+    ).update(created_at=F("created_at") - shift)
+    FindingSighting.objects.filter(
+        finding__project_id=audit.project_id, audit_number=audit.number
+    ).update(seen_at=when)
+    days = timedelta(days=shift.days)
+    Finding.objects.filter(first_seen_audit=audit).update(
+        first_seen_at=F("first_seen_at") - shift, due_date=F("due_date") - days
+    )
