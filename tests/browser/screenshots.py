@@ -190,7 +190,7 @@ def main() -> None:
             DEBUG="0",
             DJANGO_SETTINGS_MODULE="config.settings",
             # As make demo does: the demo reads its own folders and database.
-            PLUMBLINE_TARGET_PATH_ROOTS=f"{ROOT / 'demo'},{ROOT / 'var'}",
+            PLUMBLINE_TARGET_PATH_ROOTS=f"{ROOT / 'demo'},{ROOT / 'var'},{tmp}",
             PLUMBLINE_ALLOW_PRIVATE_TARGETS="1",
         )
         manage(env, "migrate", "--noinput", "-v0")
