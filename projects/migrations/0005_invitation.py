@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0003_project_tokens"),
+        ("projects", "0004_target_git"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
