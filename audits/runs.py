@@ -8,6 +8,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -21,6 +24,10 @@ from projects.models import Target
 from . import gate
 from .models import LOST_ERROR, STUCK_ERROR, Audit
 from .summary import TargetOutcome, build_summary
+
+if TYPE_CHECKING:
+    from audits.engine.issues import Issue
+    from audits.engine.scan import TargetResult
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +102,9 @@ def _still_running(audit: Audit) -> None:
         raise AuditCancelled(audit.pk)
 
 
-def _scan_targets(audit: Audit, targets: list[Target]):
+def _scan_targets(
+    audit: Audit, targets: list[Target]
+) -> Iterator[tuple[Target, TargetResult]]:
     """Scan each target with the engine, reporting progress; yield (target, result)."""
     from audits.engine.scan import TargetResult, scan_each
 
@@ -144,8 +153,8 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
     detections: list[Detection] = []
     checks_by_target: dict[int, frozenset[str]] = {}
     outcomes: list[TargetOutcome] = []
-    issues = []
-    results = []
+    issues: list[Issue] = []
+    results: list[TargetResult] = []
     for target, result in pairs:
         results.append(result)
         outcome_row = TargetOutcome(
@@ -199,7 +208,9 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
     )
 
 
-def _render_report(audit, results, issues) -> str:
+def _render_report(
+    audit: Audit, results: list[TargetResult], issues: list[Issue]
+) -> str:
     """Return the audit's Markdown report: what it saw, graded as tracked.
 
     Findings the team documented or marked false positive keep that status
@@ -263,7 +274,7 @@ def _finish(
     return audit
 
 
-def sweep_stuck_audits(now=None) -> int:
+def sweep_stuck_audits(now: datetime | None = None) -> int:
     """Fail audits whose process died or that ran past the time limit.
 
     No finding is touched: an audit reconciles in one transaction, so one
