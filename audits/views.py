@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.db.models.functions import Length
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -10,17 +13,18 @@ from django.views.decorators.http import require_GET, require_POST
 from findings.models import Finding, FindingEvent
 from findings.tables import effort_rank, severity_rank
 from projects.access import can_write, scoped
+from projects.http import AppRequest
 from projects.models import Project
 
 from . import runs, services
 from .models import Audit
 from .report_pages import page_count, report_page
-from .summary import stated_totals
+from .summary import AuditSummary, stated_totals
 
 
 @login_required
 @require_GET
-def audit_list(request, pk):
+def audit_list(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
     page = Paginator(
         project.audits.defer("report_markdown").order_by("-number"), 50
@@ -45,7 +49,7 @@ def _sweep_without_beat() -> None:
 
 @login_required
 @require_POST
-def audit_run(request, pk):
+def audit_run(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(request, Project.objects.all(), pk=pk, write=True)
     _sweep_without_beat()
     if not project.targets.filter(enabled=True).exists():
@@ -69,7 +73,7 @@ def audit_run(request, pk):
     return redirect(audit)
 
 
-def _progress_response(request, audit):
+def _progress_response(request: AppRequest, audit: Audit) -> HttpResponse:
     response = render(request, "audits/partials/audit_progress.html", {"audit": audit})
     if audit.is_finished:
         # Other parts of the page (grades, findings) refresh on this event.
@@ -79,7 +83,7 @@ def _progress_response(request, audit):
 
 @login_required
 @require_GET
-def audit_status(request, pk):
+def audit_status(request: AppRequest, pk: int) -> HttpResponse:
     _sweep_without_beat()
     audit = scoped(request, Audit.objects.defer("summary", "report_markdown"), pk=pk)
     return _progress_response(request, audit)
@@ -87,7 +91,7 @@ def audit_status(request, pk):
 
 @login_required
 @require_POST
-def audit_cancel(request, pk):
+def audit_cancel(request: AppRequest, pk: int) -> HttpResponse:
     audit = scoped(request, Audit.objects.select_related("project"), pk=pk, write=True)
     who = request.user.get_username()
     if audit.cancel(
@@ -121,7 +125,7 @@ CHANGE_FIELDS = (
 
 @login_required
 @require_GET
-def audit_detail(request, pk):
+def audit_detail(request: AppRequest, pk: int) -> HttpResponse:
     audit = scoped(
         request,
         # The report is read page by page (audits.report_pages), never whole
@@ -244,12 +248,12 @@ def _report_context(request, audit) -> dict:
 
 @login_required
 @require_GET
-def audit_report(request, pk):
+def audit_report(request: AppRequest, pk: int) -> HttpResponse:
     audit = scoped(request, Audit.objects.select_related("project"), pk=pk)
     return report_response(audit)
 
 
-def report_response(audit) -> HttpResponse:
+def report_response(audit: Audit) -> HttpResponse:
     """Return the audit's Markdown report as a download (pages and API)."""
     response = HttpResponse(
         audit.report_markdown, content_type="text/markdown; charset=utf-8"
@@ -262,7 +266,7 @@ def report_response(audit) -> HttpResponse:
 
 @login_required
 @require_POST
-def audit_import(request, pk):
+def audit_import(request: AppRequest, pk: int) -> HttpResponse:
     """Import an uploaded Markdown report or SARIF log as an audit."""
     from .forms import ReportUploadForm
     from .imports import ReportError, import_report
@@ -326,13 +330,15 @@ def audit_import(request, pk):
     return redirect(audit)
 
 
-def _totals_context(summary) -> dict:
+def _totals_context(summary: AuditSummary | None) -> dict[str, Any]:
     """Return the report's stated totals beside the imported ones, for pages."""
     totals = stated_totals(summary or {})
     return {"totals": totals, "totals_differ": any(t["differs"] for t in totals)}
 
 
-def _reported_fixed(audit, findings):
+def _reported_fixed(
+    audit: Audit, findings: QuerySet[Finding]
+) -> tuple[str, str, str, str, QuerySet[Finding]]:
     """Return the audit page's section of findings an import's report marks
     fixed: created fixed, or set fixed, on the report's word alone."""
     claimed = FindingEvent.objects.filter(

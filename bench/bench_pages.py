@@ -67,7 +67,7 @@ def ensure_database() -> None:
 
 
 def summary(n: int) -> dict:
-    """Return an audit summary shaped like ``audits.services.snapshot``."""
+    """Return an audit summary shaped like ``audits.summary.AuditSummary``."""
     sev = {"critical": 40 + n % 7, "high": 900 + n, "medium": 2500, "low": 1800}
     sev["info"] = 700
     letters = "ABCDF"

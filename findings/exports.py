@@ -25,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import CharField, Count, Func
+from django.db.models import CharField, Count, Func, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET
 from audits.engine.levels import Severity
 from audits.models import Audit
 from projects.access import scoped
+from projects.http import AppRequest
 from projects.models import Project
 
 from .filters import STATUS_TABS, FindingFilter, team_members
@@ -137,7 +138,9 @@ def _csv_values(findings):
     ).values_list(*ROW_FIELDS)
 
 
-def _filtered(request, project):
+def _filtered(
+    request: AppRequest, project: Project
+) -> tuple[FindingFilter, QuerySet[Finding]]:
     """Return the findings the list's query parameters select, worst first."""
     filterset = FindingFilter(
         request.GET,
@@ -157,7 +160,7 @@ def _filename(project, extension: str, variant: str = "") -> str:
     return f"{project.slug or 'project'}-findings-{day}{variant}.{extension}"
 
 
-def _url_pattern(request) -> str:
+def _url_pattern(request: AppRequest) -> str:
     """Return the absolute URL of a finding with ``{}`` for its id."""
     return request.build_absolute_uri(
         reverse("findings:detail", args=[0]).replace("/0/", "/{}/")
@@ -253,13 +256,13 @@ def _stream_csv(findings, *, url_pattern, bom: bool):
 
 @login_required
 @require_GET
-def export_csv(request, pk):
+def export_csv(request: AppRequest, pk: int) -> HttpResponse:
     """Stream the filtered findings as CSV (``?bom=1`` for Excel)."""
     project = scoped(request, Project.objects.all(), pk=pk)
     return csv_response(request, project)
 
 
-def csv_response(request, project) -> StreamingHttpResponse:
+def csv_response(request: AppRequest, project: Project) -> StreamingHttpResponse:
     """Stream the findings the request's filters select as CSV (pages and API)."""
     _, findings = _filtered(request, project)
     bom = request.GET.get("bom") in ("1", "true", "yes")
@@ -366,13 +369,13 @@ def _stream_markdown(project, filterset, findings, *, url_pattern):
 
 @login_required
 @require_GET
-def export_markdown(request, pk):
+def export_markdown(request: AppRequest, pk: int) -> HttpResponse:
     """Stream the filtered findings as a Markdown report, a table per severity."""
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
     return markdown_response(request, project)
 
 
-def markdown_response(request, project) -> StreamingHttpResponse:
+def markdown_response(request: AppRequest, project: Project) -> StreamingHttpResponse:
     """Stream the selected findings as a Markdown report (pages and API)."""
     filterset, findings = _filtered(request, project)
     response = StreamingHttpResponse(
@@ -449,7 +452,7 @@ def _source_root(targets) -> Path:
 
 @login_required
 @require_GET
-def export_sarif(request, pk):
+def export_sarif(request: AppRequest, pk: int) -> HttpResponse:
     """Return the filtered findings as SARIF (the list's link carries its filters)."""
     project = scoped(request, Project.objects.all(), pk=pk)
     return sarif_response(request, project)

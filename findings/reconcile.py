@@ -44,7 +44,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -52,6 +52,9 @@ from django.utils import timezone
 from audits.engine import levels
 
 from .models import Finding, FindingEvent, FindingSighting
+
+if TYPE_CHECKING:
+    from audits.engine.issues import Issue
 
 Status = Finding.Status
 Kind = FindingEvent.Kind
@@ -101,7 +104,7 @@ class Detection:
     note: str = ""  # where it came from, for its history (an import's file, line)
 
     @classmethod
-    def from_issue(cls, issue, *, target_id: int | None = None) -> Detection:
+    def from_issue(cls, issue: Issue, *, target_id: int | None = None) -> Detection:
         return cls(
             fingerprint=issue.fingerprint,
             check_id=issue.check,

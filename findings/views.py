@@ -1,9 +1,12 @@
+from datetime import date
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Count, F, Func, Q
-from django.http import Http404
+from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audits.engine.registry import SPECS, all_checks
 from projects.access import can_write, scoped
+from projects.http import AppRequest
 from projects.models import Project, Team
 from projects.responses import toast
 
@@ -48,7 +52,9 @@ class KnownCountPaginator(Paginator):
     counts it shows as tabs.
     """
 
-    def __init__(self, object_list, per_page, *args, count: int, **kwargs):
+    def __init__(
+        self, object_list: Any, per_page: int, *args: Any, count: int, **kwargs: Any
+    ) -> None:
         super().__init__(object_list, per_page, *args, **kwargs)
         self.__dict__["count"] = count  # fills the cached property
 
@@ -60,7 +66,9 @@ class KnownCountPaginator(Paginator):
 SEARCH_IDS_CAP = 2000
 
 
-def status_counts(filterset, *, with_ids: bool = False):
+def status_counts(
+    filterset: FindingFilter, *, with_ids: bool = False
+) -> tuple[dict[str, int], dict[str, list[int]] | None]:
     """Return the number of findings per status tab, in one grouped query.
 
     Every filter but the status applies, so the tabs say how many findings
@@ -97,7 +105,12 @@ def status_counts(filterset, *, with_ids: bool = False):
     return counts, ids
 
 
-def _rows_by_id(project, status: str, counts, ids):
+def _rows_by_id(
+    project: Project,
+    status: str,
+    counts: dict[str, int],
+    ids: dict[str, list[int]] | None,
+) -> QuerySet[Finding] | None:
     """Return the tab's findings by id when every one of them is in ``ids``."""
     if ids is None:
         return None
@@ -136,7 +149,7 @@ STATUS_LABELS = dict(Finding.Status.choices)
 EFFORT_LABELS = dict(Effort.choices)
 
 
-def _page_records(table, total: int) -> list:
+def _page_records(table: FindingTable, total: int) -> list[Finding]:
     """Return the findings of the table's page, in the table's order.
 
     A page past the middle is read from the other end: the order reversed
@@ -154,7 +167,7 @@ def _page_records(table, total: int) -> list:
     return list(backwards[total - high : total - low])[::-1]
 
 
-def prepare_rows(table, *, total: int, today) -> None:
+def prepare_rows(table: FindingTable, *, total: int, today: date) -> None:
     """Load the page's findings and give each what its row shows, ready made.
 
     Labels, the overdue flag and the link are worked out once per row here
@@ -176,7 +189,7 @@ def prepare_rows(table, *, total: int, today) -> None:
     page.object_list.data = records
 
 
-def _query(params, **changes) -> str:
+def _query(params: QueryDict, **changes: str | None) -> str:
     """Return ``params`` as a query string with ``changes`` (None removes)."""
     query = params.copy()
     for key, value in changes.items():
@@ -186,7 +199,7 @@ def _query(params, **changes) -> str:
     return query.urlencode()
 
 
-def _list_context(request, project):
+def _list_context(request: AppRequest, project: Project) -> dict[str, Any]:
     members = list(team_members(project))
     filterset = FindingFilter(
         request.GET, project=project, user=request.user, members=members
@@ -247,7 +260,7 @@ def _list_context(request, project):
 
 @login_required
 @require_GET
-def finding_list(request, pk):
+def finding_list(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(request, Project.objects.select_related("team"), pk=pk)
     template = "findings/finding_list.html"
     if request.htmx and not request.htmx.boosted:
@@ -257,7 +270,7 @@ def finding_list(request, pk):
 
 @login_required
 @require_POST
-def finding_bulk(request, pk):
+def finding_bulk(request: AppRequest, pk: int) -> HttpResponse:
     """Assign or change the status of the selected (or all matching) findings."""
     project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
     members = list(team_members(project))
@@ -301,7 +314,7 @@ STATUS_KINDS = {
 }
 
 
-def _timeline(finding):
+def _timeline(finding: Finding) -> list[FindingEvent]:
     """Return the finding's events, oldest first, with status labels to show."""
     events = list(finding.events.select_related("actor", "audit"))
     for event in events:
@@ -317,7 +330,7 @@ def _timeline(finding):
 NEARBY_LIMIT = 10
 
 
-def nearby_findings(finding):
+def nearby_findings(finding: Finding) -> list[Finding]:
     """Return other findings of the project on the same object or file."""
     place = Q()
     if finding.object:
@@ -335,7 +348,7 @@ def nearby_findings(finding):
     )
 
 
-def _detail_context(request, finding):
+def _detail_context(request: AppRequest, finding: Finding) -> dict[str, Any]:
     return {
         "finding": finding,
         "project": finding.project,
@@ -380,7 +393,7 @@ def _code_url(finding) -> str:
 
 @login_required
 @require_GET
-def finding_detail(request, pk):
+def finding_detail(request: AppRequest, pk: int) -> HttpResponse:
     finding = scoped(
         request,
         Finding.objects.select_related(
@@ -399,7 +412,14 @@ def finding_detail(request, pk):
     )
 
 
-def _after_change(request, finding, error=None, *, form=None, field=None):
+def _after_change(
+    request: AppRequest,
+    finding: Finding,
+    error: str | None = None,
+    *,
+    form: Any = None,
+    field: str | None = None,
+) -> HttpResponse:
     """Return the triage panel for htmx, or redirect for a plain POST.
 
     A refusal comes back as a 400 with the message under the form that was
@@ -452,7 +472,7 @@ _FORM_KEYS = {
 
 @login_required
 @require_POST
-def finding_status(request, pk):
+def finding_status(request: AppRequest, pk: int) -> HttpResponse:
     finding = scoped(
         request, Finding.objects.select_related("project"), pk=pk, write=True
     )
@@ -480,7 +500,7 @@ def finding_status(request, pk):
 
 @login_required
 @require_POST
-def finding_assign(request, pk):
+def finding_assign(request: AppRequest, pk: int) -> HttpResponse:
     finding = scoped(
         request,
         Finding.objects.select_related("project", "assignee"),
@@ -502,7 +522,7 @@ def finding_assign(request, pk):
 
 @login_required
 @require_POST
-def finding_severity(request, pk):
+def finding_severity(request: AppRequest, pk: int) -> HttpResponse:
     """Set the severity by hand, with a reason kept in the history."""
     finding = scoped(
         request, Finding.objects.select_related("project"), pk=pk, write=True
@@ -526,7 +546,7 @@ def finding_severity(request, pk):
 
 @login_required
 @require_POST
-def finding_due(request, pk):
+def finding_due(request: AppRequest, pk: int) -> HttpResponse:
     """Set or clear the due date by hand, with a reason kept in the history."""
     finding = scoped(
         request, Finding.objects.select_related("project"), pk=pk, write=True
@@ -562,7 +582,7 @@ def _bad_field(form) -> str | None:
 
 @login_required
 @require_POST
-def finding_comment(request, pk):
+def finding_comment(request: AppRequest, pk: int) -> HttpResponse:
     finding = scoped(
         request, Finding.objects.select_related("project"), pk=pk, write=True
     )
@@ -575,7 +595,7 @@ def finding_comment(request, pk):
 
 @login_required
 @require_GET
-def finding_mine(request):
+def finding_mine(request: AppRequest) -> HttpResponse:
     """List the unresolved findings assigned to the user in all their teams."""
     today = timezone.localdate()
     findings = Finding.objects.filter(
@@ -624,7 +644,7 @@ def _evidence_words(evidence: str) -> list[str]:
 
 
 @require_GET
-def check_list(request):
+def check_list(request: AppRequest) -> HttpResponse:
     """List every check of the catalogue, by dimension."""
     from audits.engine.issues import Dimension
 
@@ -639,7 +659,7 @@ def check_list(request):
 
 
 @require_GET
-def check_detail(request, check_id):
+def check_detail(request: AppRequest, check_id: str) -> HttpResponse:
     """Document one check: what it means, why, how to fix it, with examples."""
     spec = SPECS.get(check_id)
     if spec is None:

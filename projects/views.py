@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -6,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audits.engine.levels import Dimension, Effort, Severity
 from audits.models import Audit
+from audits.summary import AuditSummary
 from findings.filters import UNRESOLVED_TAB
 
 from . import charts
@@ -33,6 +35,7 @@ from .forms import (
     TeamForm,
     WebhookForm,
 )
+from .http import AppRequest
 from .models import (
     ApiToken,
     Invitation,
@@ -50,7 +53,7 @@ from .responses import error_page, is_htmx, toast
 log = logging.getLogger(__name__)
 
 
-def error_400(request, exception=None):
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_page(
         request,
         status=400,
@@ -59,7 +62,7 @@ def error_400(request, exception=None):
     )
 
 
-def error_404(request, exception=None):
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_htmx(request):
         return toast(
             request,
@@ -69,14 +72,14 @@ def error_404(request, exception=None):
     return render(request, "errors/404.html", status=404)
 
 
-def error_403(request, exception=None):
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception or "") or "Your role in this team does not allow this."
     if is_htmx(request):
         return toast(request, message, status=403)
     return render(request, "errors/403.html", {"message": message}, status=403)
 
 
-def csrf_failure(request, reason=""):
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return error_page(
         request,
         status=403,
@@ -86,12 +89,12 @@ def csrf_failure(request, reason=""):
     )
 
 
-def error_500(request):
+def error_500(request: HttpRequest) -> HttpResponse:
     return HttpResponse(render_to_string("errors/500.html"), status=500)
 
 
 @require_http_methods(["GET", "POST"])
-def signup(request):
+def signup(request: AppRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -113,7 +116,7 @@ def create_personal_team(user) -> Team:
 
 @login_required
 @require_http_methods(["GET"])
-def project_list(request):
+def project_list(request: AppRequest) -> HttpResponse:
     # The latest finished audit's summary carries the grade and the counts,
     # so the whole list is one query however many findings there are.
     latest = (
@@ -153,7 +156,7 @@ def project_list(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_create(request):
+def project_create(request: AppRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None, user=request.user, prefix="project")
     target_form = TargetForm(request.POST or None, prefix="target")
     if not form.fields["team"].queryset.exists():
@@ -192,7 +195,7 @@ def project_create(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_settings(request, pk):
+def project_settings(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(
         request,
         Project.objects.select_related("team"),
@@ -221,17 +224,17 @@ DELIVERY_LOG = 20
 
 
 def _settings_page(
-    request,
-    project,
-    form,
-    target_form,
-    status=200,
-    webhook_form=None,
+    request: AppRequest,
+    project: Project,
+    form: ProjectForm,
+    target_form: TargetForm,
+    status: int = 200,
+    webhook_form: WebhookForm | None = None,
     *,
-    new_token=None,
-    token_error="",
-    **extra,
-):
+    new_token: str | None = None,
+    token_error: str = "",
+    **extra: Any,
+) -> HttpResponse:
     """Render the settings page with the given project and target forms."""
     manager = can_manage(project.role)
     context = {
@@ -262,7 +265,7 @@ def _settings_page(
 
 @login_required
 @require_POST
-def webhook_create(request, pk):
+def webhook_create(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(
         request, Project.objects.select_related("team"), pk=pk, manage=True
     )
@@ -295,7 +298,7 @@ def webhook_create(request, pk):
 
 @login_required
 @require_POST
-def webhook_delete(request, pk):
+def webhook_delete(request: AppRequest, pk: int) -> HttpResponse:
     webhook = scoped(request, Webhook.objects.all(), pk=pk, manage=True)
     project_id = webhook.project_id
     webhook.delete()
@@ -305,7 +308,7 @@ def webhook_delete(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def api_token_list(request):
+def api_token_list(request: AppRequest) -> HttpResponse:
     """List the user's API tokens; POST makes one and shows its secret once."""
     form = ApiTokenForm(request.POST or None)
     secret = None
@@ -331,7 +334,7 @@ def api_token_list(request):
 
 @login_required
 @require_POST
-def api_token_revoke(request, pk):
+def api_token_revoke(request: AppRequest, pk: int) -> HttpResponse:
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:
         raise Http404("No such token.")
@@ -342,7 +345,7 @@ def api_token_revoke(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def notification_settings(request):
+def notification_settings(request: AppRequest) -> HttpResponse:
     """The user's email notification choices: whether, which events, which projects."""
     preference = NotificationPreference.objects.filter(user=request.user).first()
     if preference is None:
@@ -364,7 +367,7 @@ def notification_settings(request):
 
 @login_required
 @require_POST
-def project_delete(request, pk):
+def project_delete(request: AppRequest, pk: int) -> HttpResponse:
     """Delete the project with its audits and findings, once its name is typed."""
     project = scoped(
         request, Project.objects.select_related("team"), pk=pk, manage=True
@@ -411,7 +414,7 @@ def delete_project(project) -> None:
 
 @login_required
 @require_POST
-def token_create(request, pk):
+def token_create(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(request, Project.objects.select_related("team"), pk=pk, write=True)
     name = request.POST.get("name", "").strip()[:100]
     project_form = ProjectForm(instance=project, user=request.user, prefix="project")
@@ -434,7 +437,7 @@ def token_create(request, pk):
 
 @login_required
 @require_POST
-def token_revoke(request, pk):
+def token_revoke(request: AppRequest, pk: int) -> HttpResponse:
     token = scoped(request, ProjectToken.objects.all(), pk=pk, write=True)
     token.revoke()
     messages.success(
@@ -445,7 +448,7 @@ def token_revoke(request, pk):
 
 @login_required
 @require_POST
-def target_create(request, pk):
+def target_create(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(request, Project.objects.all(), pk=pk, write=True)
     form = TargetForm(request.POST, prefix="target")
     if form.is_valid():
@@ -460,7 +463,7 @@ def target_create(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def target_edit(request, pk):
+def target_edit(request: AppRequest, pk: int) -> HttpResponse:
     target = scoped(
         request,
         Target.objects.select_related("project"),
@@ -481,7 +484,7 @@ def target_edit(request, pk):
 
 @login_required
 @require_POST
-def target_delete(request, pk):
+def target_delete(request: AppRequest, pk: int) -> HttpResponse:
     target = scoped(request, Target.objects.all(), pk=pk, write=True)
     project_id = target.project_id
     target.delete()
@@ -491,7 +494,7 @@ def target_delete(request, pk):
 
 @login_required
 @require_POST
-def target_test(request, pk):
+def target_test(request: AppRequest, pk: int) -> HttpResponse:
     target = scoped(request, Target.objects.all(), pk=pk, write=True)
     ok, message = target.test_connection()
     context = {"target": target, "ok": ok, "message": message}
@@ -503,7 +506,7 @@ def target_test(request, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_members(request, slug):
+def team_members(request: AppRequest, slug: str) -> HttpResponse:
     team = scoped(
         request, Team.objects.all(), slug=slug, manage=request.method == "POST"
     )
@@ -573,7 +576,9 @@ def _send_invitation(invitation: Invitation, url: str) -> None:
 
 @login_required
 @require_POST
-def invitation_cancel(request, slug, invitation_id):
+def invitation_cancel(
+    request: AppRequest, slug: str, invitation_id: int
+) -> HttpResponse:
     team = scoped(request, Team.objects.all(), slug=slug, manage=True)
     deleted, _ = team.invitations.pending().filter(pk=invitation_id).delete()
     if deleted:
@@ -583,7 +588,7 @@ def invitation_cancel(request, slug, invitation_id):
 
 @login_required
 @require_http_methods(["GET"])
-def invitation_list(request):
+def invitation_list(request: AppRequest) -> HttpResponse:
     """List the pending invitations addressed to the user's name or email."""
     invitations = list(
         Invitation.objects.for_user(request.user).select_related("team", "invited_by")
@@ -595,7 +600,7 @@ def invitation_list(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def invitation_detail(request, token):
+def invitation_detail(request: AppRequest, token: str) -> HttpResponse:
     """Show one invitation and let the user holding its link accept or decline it."""
     invitation = (
         Invitation.objects.pending()
@@ -625,7 +630,7 @@ def invitation_detail(request, token):
 
 @login_required
 @require_POST
-def invitation_respond(request, invitation_id):
+def invitation_respond(request: AppRequest, invitation_id: int) -> HttpResponse:
     """Accept or decline, from the invitations page, one addressed to the user."""
     invitation = (
         Invitation.objects.for_user(request.user)
@@ -638,7 +643,7 @@ def invitation_respond(request, invitation_id):
     return _respond(request, invitation)
 
 
-def _respond(request, invitation):
+def _respond(request: AppRequest, invitation: Invitation) -> HttpResponse:
     team = invitation.team
     if request.POST.get("action") == "decline":
         invitation.declined_at = timezone.now()
@@ -660,7 +665,7 @@ def _respond(request, invitation):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_create(request):
+def team_create(request: AppRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -690,7 +695,7 @@ def _free_slug(base: str) -> str:
 
 @login_required
 @require_POST
-def team_leave(request, slug):
+def team_leave(request: AppRequest, slug: str) -> HttpResponse:
     team = scoped(request, Team.objects.all(), slug=slug)
     mine = team.memberships.get(user=request.user)
     owners = team.memberships.filter(role=Membership.Role.OWNER)
@@ -707,7 +712,7 @@ def team_leave(request, slug):
 
 @login_required
 @require_POST
-def member_update(request, slug, membership_id):
+def member_update(request: AppRequest, slug: str, membership_id: int) -> HttpResponse:
     team = scoped(request, Team.objects.all(), slug=slug, manage=True)
     membership = (
         team.memberships.filter(pk=membership_id).select_related("user").first()
@@ -754,12 +759,12 @@ QUICK_WIN_SEVERITIES = (Severity.CRITICAL.value, Severity.HIGH.value)
 QUICK_WIN_EFFORTS = (Effort.MINUTES.value, Effort.HOURS.value)
 
 
-def findings_url(project, **params) -> str:
+def findings_url(project: Project, **params: str) -> str:
     """Return the project's findings list filtered by ``params``."""
     return f"{reverse('findings:list', args=[project.pk])}?{urlencode(params)}"
 
 
-def priority_matrix(project, summary: dict) -> dict:
+def priority_matrix(project: Project, summary: AuditSummary) -> dict[str, Any]:
     """Return the severity × effort matrix of a summary, with links per cell."""
     matrix = summary.get("matrix", {})
     efforts = list(EFFORTS)
@@ -794,7 +799,7 @@ def priority_matrix(project, summary: dict) -> dict:
     return {"efforts": efforts, "rows": rows, "quick_wins": quick_wins}
 
 
-def grade_rows(project, summary: dict) -> list[dict]:
+def grade_rows(project: Project, summary: AuditSummary) -> list[dict[str, Any]]:
     """Return the executive summary rows: dimension, grade, one-line summary."""
     grades = summary.get("grades", {})
     worst_of = summary.get("grade_worst", {})
@@ -821,7 +826,7 @@ def grade_rows(project, summary: dict) -> list[dict]:
     return rows
 
 
-def _grade_findings(request, project):
+def _grade_findings(request: AppRequest, project: Project) -> HttpResponse:
     """Render the unresolved findings that set one dimension's grade."""
     dimension = request.GET.get("dimension", "")
     severity = request.GET.get("severity", "")
@@ -857,7 +862,7 @@ def _grade_findings(request, project):
 
 @login_required
 @require_http_methods(["GET"])
-def project_overview(request, pk):
+def project_overview(request: AppRequest, pk: int) -> HttpResponse:
     project = scoped(
         request,
         Project.objects.select_related("team").annotate(
