@@ -39,6 +39,7 @@ TABLES = 12  # per project schema: a small real audit each
 
 
 def schema(n: int) -> str:
+    # plumbline: ignore[secret-stored-plaintext] a throwaway benchmark schema that never holds a password
     lines = ["CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, password TEXT);"]
     for i in range(TABLES):
         lines.append(

@@ -6,9 +6,10 @@ from here as well.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -47,6 +48,19 @@ def make_fingerprint(check: str, *parts: str) -> str:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One place in a finding's chain of reasoning, or a related place."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the step as JSON-ready data."""
+        return {"file": self.file or None, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Issue:
     """One problem found by one check in one place.
 
@@ -70,10 +84,27 @@ class Issue:
     fix_sql: str = ""
     sources: tuple[str, ...] = ()
     extra: tuple[tuple[str, Any], ...] = field(default=())
+    # Evidence a reviewer can judge without an editor: the source lines around
+    # ``line`` as read at scan time, the chain of reasoning (read here, used
+    # there, written there), and the other places the same cause shows.
+    context: tuple[tuple[int, str], ...] = ()
+    trace: tuple[Step, ...] = ()
+    related: tuple[Step, ...] = ()
 
     def with_changes(self, **changes: Any) -> Issue:
-        """Return a copy of the issue with ``changes`` applied."""
-        return replace(self, **changes)
+        """Return a copy of the issue with ``changes`` applied.
+
+        A shallow copy with the fields set, rather than ``dataclasses.replace``
+        and its full constructor call: checks add a trace to thousands of
+        issues on a large tree.
+        """
+        unknown = set(changes) - _FIELDS
+        if unknown:
+            raise TypeError(f"Issue has no field(s) {', '.join(sorted(unknown))}")
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        return new
 
     def as_dict(self) -> dict[str, Any]:
         """Return the issue as the JSON contract's finding object."""
@@ -92,6 +123,9 @@ class Issue:
             "fix_sql": self.fix_sql or None,
             "sources": list(self.sources),
             "fingerprint": self.fingerprint,
+            "context": [{"line": n, "text": t} for n, t in self.context],
+            "trace": [step.as_dict() for step in self.trace],
+            "related": [step.as_dict() for step in self.related],
         }
 
 
@@ -112,11 +146,20 @@ def merge_issues(issues: list[Issue]) -> list[Issue]:
         if issue.evidence and issue.evidence not in evidence:
             evidence = f"{evidence}\n{issue.evidence}" if evidence else issue.evidence
         severity = max(seen.severity, issue.severity, key=lambda s: s.rank)
+        related = seen.related + tuple(
+            r for r in issue.related if r not in seen.related
+        )
         merged[issue.fingerprint] = seen.with_changes(
             sources=sources,
             evidence=evidence,
             severity=severity,
             file=seen.file or issue.file,
             line=seen.line if seen.line is not None else issue.line,
+            context=seen.context or issue.context,
+            trace=seen.trace or issue.trace,
+            related=related,
         )
     return list(merged.values())
+
+
+_FIELDS = frozenset(f.name for f in fields(Issue))

@@ -14,6 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import confine
+from .config import (
+    ConfigError,
+    ProjectConfig,
+    Suppressed,
+    apply_config,
+    attach_context,
+    expand_patterns,
+    load_config,
+)
 from .guard import NetworkPolicy
 from .issues import Evidence, Issue, merge_issues
 from .registry import Facts, run_checks
@@ -26,6 +35,7 @@ CODE_KINDS = ("code", "folder", "git")
 PATH_KINDS = ("sqlite", "ddl", "code", "folder")
 
 Progress = Callable[[str], None]
+_DOC_FOLDERS = frozenset({"docs", "doc"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ class Target:
     network: NetworkPolicy | None = None
     ref: str = ""  # git: the branch, tag or commit (the default branch when empty)
     git: GitLimits | None = None  # git: what one clone may cost
+    # The project's settings; None reads them from the folder scanned.
+    config: ProjectConfig | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -64,6 +76,8 @@ class TargetResult:
     duration: float = 0.0
     schema: Schema | None = field(default=None, compare=False, repr=False)
     commit: str = ""  # git: the commit that was scanned
+    suppressed: tuple[Suppressed, ...] = ()
+    config: ProjectConfig | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,16 @@ class ScanResult:
     def ok(self) -> bool:
         """Return True when every target was scanned."""
         return all(t.ok for t in self.targets)
+
+    @property
+    def suppressed(self) -> tuple[Suppressed, ...]:
+        """Return the findings the projects' settings suppressed, with why."""
+        return tuple(s for t in self.targets for s in t.suppressed)
+
+    @property
+    def config(self) -> ProjectConfig | None:
+        """Return the settings the first code or folder target used."""
+        return next((t.config for t in self.targets if t.config is not None), None)
 
     @property
     def checks_run(self) -> frozenset[str]:
@@ -101,7 +125,9 @@ def _probe_notes(schema: Schema) -> list[str]:
     return [str(note) for note in schema.fact("probe_notes", ()) or ()]
 
 
-def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str]]:
+def _read_schema(
+    target: Target, config: ProjectConfig | None = None
+) -> tuple[Schema | None, set[Evidence], list[str]]:
     """Return the schema a target describes, its evidence and notes."""
     if target.kind == "sqlite":
         from .sources import sqlite
@@ -134,12 +160,22 @@ def _read_schema(target: Target) -> tuple[Schema | None, set[Evidence], list[str
         path = Path(target.location)
         if not path.exists():
             raise SourceError(f"{target.location}: no such file or folder")
+        exclude = expand_patterns(target.exclude + (config.exclude if config else ()))
         schema, notes = ddl.load_path(
             path,
             dialect=target.dialect,
             include_python=target.kind in ("code", "folder"),
-            exclude=target.exclude,
+            exclude=exclude,
         )
+        docs = tuple(p for p in exclude if p not in _DOC_FOLDERS)
+        if not schema.tables and docs != exclude and path.is_dir():
+            # Documentation is a schema source only when it is the only one.
+            schema, notes = ddl.load_path(
+                path,
+                dialect=target.dialect,
+                include_python=target.kind in ("code", "folder"),
+                exclude=docs,
+            )
         if not schema.tables:
             return None, set(), notes
         return schema, {Evidence.SCHEMA, Evidence.DDL}, notes
@@ -169,14 +205,32 @@ def _check_root(target: Target) -> None:
         ) from exc
 
 
-def _read_code(target: Target) -> tuple[object | None, list[str]]:
+def _read_code(
+    target: Target, config: ProjectConfig | None = None
+) -> tuple[object | None, list[str]]:
     """Return code facts for a code or folder target, and notes."""
     if target.kind not in ("code", "folder"):
         return None, []
     from .sources import code
 
-    facts = code.load_code(Path(target.location), exclude=target.exclude)
+    exclude = target.exclude
+    if config is not None:
+        exclude += config.exclude + config.code_exclude
+    exclude = expand_patterns(exclude)
+    facts = code.load_code(Path(target.location), exclude=exclude)
     return facts, list(facts.notes)
+
+
+def target_config(target: Target) -> ProjectConfig | None:
+    """Return the settings that apply to ``target``.
+
+    Raise :class:`ConfigError` when the project's settings are unusable.
+    """
+    if target.config is not None:
+        return target.config
+    if target.kind in ("code", "folder"):
+        return load_config(Path(target.location))
+    return None
 
 
 def scan_target(
@@ -199,9 +253,10 @@ def scan_target(
         with confine.confined(target.path_roots):
             if target.kind in PATH_KINDS and target.path_roots is not None:
                 _check_root(target)
-            schema, evidence, notes = _read_schema(target)
-            code_facts, code_notes = _read_code(target)
-    except SourceError as exc:
+            config = target_config(target)
+            schema, evidence, notes = _read_schema(target, config)
+            code_facts, code_notes = _read_code(target, config)
+    except (SourceError, ConfigError) as exc:
         return TargetResult(
             target, ok=False, error=str(exc), duration=time.monotonic() - started
         )
@@ -230,6 +285,13 @@ def scan_target(
     issues, ran, errors = run_checks(facts)
     source = target.label
     issues = [i if i.sources else i.with_changes(sources=(source,)) for i in issues]
+    suppressed: tuple[Suppressed, ...] = ()
+    root = Path(target.location) if target.kind in ("code", "folder") else None
+    issues = attach_context(issues, root)
+    if config is not None:
+        applied = apply_config(issues, config, root)
+        issues, suppressed = applied.kept, tuple(applied.suppressed)
+        errors = [*errors, *applied.notes]
     return TargetResult(
         target,
         ok=True,
@@ -238,6 +300,8 @@ def scan_target(
         notes=tuple(facts.notes + errors),
         duration=time.monotonic() - started,
         schema=schema,
+        suppressed=suppressed,
+        config=config,
     )
 
 

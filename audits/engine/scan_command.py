@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from audits.engine.config import ConfigError, expand_patterns, load_config
 from audits.engine.grading import grade
 from audits.engine.issues import Severity
 from audits.engine.render import FORMATS, json_out, markdown, sarif, text
@@ -185,11 +186,16 @@ def resolve_target(
         )
     path = Path(spec)
     if path.is_dir():
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            raise UsageError(f"{spec}: {exc}") from None
         found = [
-            Target("sqlite", str(p), timeout=timeout)
-            for p in find_sqlite_files(path, excl)
+            Target("sqlite", str(p), timeout=timeout, config=config)
+            for p in find_sqlite_files(path, expand_patterns(excl + config.exclude))
         ]
-        return [Target("folder", spec, dialect=dialect, exclude=excl), *found]
+        folder = Target("folder", spec, dialect=dialect, exclude=excl, config=config)
+        return [folder, *found]
     if not path.exists():
         raise UsageError(f"{spec}: no such file or folder")
     if is_sqlite_file(path):

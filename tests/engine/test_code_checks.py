@@ -57,10 +57,18 @@ def test_txn_not_atomic_flags_a_loop_over_a_helper_with_its_own_connection(
         },
     )
     assert functions(issues, "txn-not-atomic") == {"import_order"}
-    assert functions(issues, "query-n-plus-one") == {"import_order"}
+    # One loop, one finding: its per-row connection is part of the same cause.
+    assert functions(issues, "query-n-plus-one") == set()
     issue = of(issues, "txn-not-atomic")[0]
     assert issue.file == "imports.py" and issue.line == 7
+    assert issue.severity.value == "critical"  # a parent, then its children
     assert "executemany" in issue.remediation
+    assert [(s.file, s.line) for s in issue.trace[:2]] == [
+        ("imports.py", 6),
+        ("imports.py", 7),
+    ]
+    assert issue.trace[2].file == "db.py"  # where create_item commits
+    assert "N+1" in issue.trace[1].message
 
 
 def test_txn_not_atomic_is_silent_for_one_connection_and_executemany(

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "checks": 2,
     "registry": 3,
     "scan": 3,
+    "config": 3,
     "grading": 3,
     "render": 4,
     "reports": 4,

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 from audits.engine.schema import Column, Schema, Table
 from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import (
@@ -30,6 +30,7 @@ from .code_facts import code_of, live_sql, short
 from .schema_facts import (
     checks_on,
     column_issue,
+    django_managed,
     engine,
     quote,
     schema_of,
@@ -165,7 +166,9 @@ def check_missing_enum_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]
             file=file,
             line=line,
             function=function,
-            evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it",
+            evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it"
+            + _orm_enforced(facts),
+            severity=Severity.LOW if _orm_enforced(facts) else None,
             fix_sql=f"-- CHECK ({cname} IN ({listed}, ...))",
             remediation=(
                 f"Add CHECK ({cname} IN (...)) to {tname} listing every value the "
@@ -207,6 +210,7 @@ def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issu
     """Report enum-like text columns with a known value set but no CHECK."""
     if (schema := schema_of(facts)) is None:
         return
+    orm_note = _orm_enforced(facts)
     sets = known_value_sets(schema)
     eng = engine(schema)
     for table in schema.tables:
@@ -242,8 +246,9 @@ def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issu
                 table,
                 col,
                 evidence=f"{table.name}.{col.name} {col.type or '(untyped)'} has no CHECK "
-                f"(values known from {basis}){expected}",
+                f"(values known from {basis}){expected}" + orm_note,
                 fix_sql=fix,
+                severity=Severity.LOW if orm_note else None,
             )
 
 
@@ -302,3 +307,16 @@ def _default_rank(
         (vals.index(value) for _, vals in group if value in vals), default=99
     )
     return (-counts[value], position, value)
+
+
+def _orm_enforced(facts: Facts) -> str:
+    """Return why a closed set of values is the ORM's to enforce, or ""."""
+    code = facts.code
+    imports: frozenset[str] = getattr(code, "imports", frozenset())
+    schema = facts.schema
+    if "django" in imports or (schema is not None and django_managed(schema)):
+        return (
+            "; Django models check choices in forms and admin, not the database: "
+            "low, since only raw SQL or another client can break it"
+        )
+    return ""

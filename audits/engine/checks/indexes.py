@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 from audits.engine.schema import Index, Schema, Table
 from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
@@ -104,6 +104,12 @@ def fk_missing_index(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report FK column sets no index leads with (silent on MySQL/InnoDB)."""
     if (schema := schema_of(facts)) is None or engine(schema) == "mysql":
         return
+    orm_note = ""
+    if not schema.is_live and "django" in getattr(facts.code, "imports", ()):
+        orm_note = (
+            "; Django indexes ForeignKey columns itself: low until the live "
+            "database confirms it"
+        )
     for table in schema.tables:
         indexes = [i for i in indexes_of(table) if i.valid]
         for fk in distinct_fks(table):
@@ -118,7 +124,8 @@ def fk_missing_index(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 key=[table.name, *cols],
                 object=columns_object(table, fk.columns),
                 evidence=f"{fk_text(fk)}; no index on {table.name} starts with "
-                f"({column_text(fk.columns)})",
+                f"({column_text(fk.columns)})" + orm_note,
+                severity=Severity.LOW if orm_note else None,
                 fix_sql=f"CREATE INDEX {quote(name, schema)} ON {quote(table.name, schema)} "
                 f"({column_text(quote(c, schema) for c in fk.columns)});",
             )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 
 from .base import CODE, CRIT, MED, MIN, SEC, CheckSpec, Facts, Topic
+from .code_context import steps, value_origin
 from .code_facts import code_of, live_sql, short, sql_key, use_location
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -26,24 +27,41 @@ TOPIC = Topic(
 
 @TOPIC.implements("sql-injection", requires=CODE)
 def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report SQL built by formatting non-constant values into the text."""
+    """Report SQL built by formatting values that can come from outside.
+
+    Severity: critical when request data or a parameter of a function a
+    framework calls reaches the SQL text; high when a caller fills the
+    parameter with a value that is not a constant; medium when no caller is
+    known. Constants, allow-listed or quoted values, numbers, placeholder
+    lists and values the code computes itself are not injection, nor a
+    parameter every caller fills with a constant.
+    """
     if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
-        unsafe = [i for i in use.interpolations if not i.safe]
-        if not unsafe:
-            continue
+        fn = code.by_qualname.get(use.function)
         values = [
             i
-            for i in unsafe
-            if not i.identifiers
+            for i in use.interpolations
+            if not i.safe
+            and not i.identifiers
             and (i.index in use.sql.dynamic_in_value or not use.sql.parsed)
         ]
-        if not values:
+        if not values or fn is None:
             continue
-        names = ", ".join(f"`{i.expr}`" for i in values)
-        yield spec.issue(
+        reaching = [
+            (i, how, why)
+            for i in values
+            for how, why in [value_origin(code, fn, i)]
+            if how
+        ]
+        if not reaching:
+            continue
+        worst = min(_SURE.index(how) for _i, how, _w in reaching)
+        names = ", ".join(f"`{i.expr}`" for i, _how, _why in reaching)
+        issue = spec.issue(
             key=sql_key(use),
+            severity=_SEVERITY[worst],
             object=use.function,
             evidence=f"{use.snippet}  # {names} formatted into the SQL ({use.built})",
             remediation=(
@@ -52,31 +70,68 @@ def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             ),
             **use_location(use),
         )
+        yield issue.with_changes(
+            trace=steps(
+                *((fn.file, fn.line, why) for _i, _how, why in reaching),
+                (
+                    use.file,
+                    use.line,
+                    f"formatted into the SQL text ({use.built}) and run",
+                ),
+            )
+        )
+
+
+_SURE = ("sure", "callers", "unknown")
+_SEVERITY = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
 
 
 @TOPIC.implements("sql-dynamic-identifier", requires=CODE)
 def sql_dynamic_identifier(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report table/column names formatted into SQL without an allowlist."""
+    """Report table/column names formatted into SQL from values that can come from outside.
+
+    Names the code builds from its own constants (a class's column list, a
+    list of constant fragments, keywords callers pass) are not reported;
+    names from a parameter no caller is known to fill are low.
+    """
     if (code := code_of(facts)) is None:
         return
     for use in live_sql(code):
+        fn = code.by_qualname.get(use.function)
         idents = [
             i
             for i in use.interpolations
             if not i.safe
             and (i.identifiers or i.index in use.sql.dynamic_in_identifier)
         ]
-        if not idents:
+        if not idents or fn is None:
             continue
-        names = ", ".join(f"`{i.expr}`" for i in idents)
-        yield spec.issue(
+        reaching = [
+            (i, how, why)
+            for i in idents
+            for how, why in [value_origin(code, fn, i, names=True)]
+            if how
+        ]
+        if not reaching:
+            continue
+        names = ", ".join(f"`{i.expr}`" for i, _how, _why in reaching)
+        unsure = all(how == "unknown" for _i, how, _why in reaching)
+        issue = spec.issue(
             key=sql_key(use),
+            severity=Severity.LOW if unsure else None,
             object=use.function,
-            evidence=f"{use.snippet}  # identifier(s) {names} come from variables",
+            evidence=f"{use.snippet}  # identifier(s) {names} come from variables"
+            + ("; no caller was found to show where they come from" if unsure else ""),
             remediation=(
                 f"Check {names} against a fixed allowlist of column/table names in "
                 f"`{short(use.function)}` before building the SQL (or quote them with "
                 "the driver's identifier quoting)."
             ),
             **use_location(use),
+        )
+        yield issue.with_changes(
+            trace=steps(
+                *((fn.file, fn.line, why) for _i, _how, why in reaching),
+                (use.file, use.line, "formatted into the SQL as a name"),
+            )
         )

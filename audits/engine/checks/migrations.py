@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
+from audits.engine.sources.code import CodeFacts, FunctionInfo, SqlUse
+from audits.engine.sources.code_sql import DYN
 
 from .base import CODE, HRS, INFO, LIVE, LOW, MIN, OPS, CheckSpec, Facts, Topic
+from .code_context import loop_at, steps
 from .code_facts import code_of, in_function, live_functions
 from .probe_facts import database_of, engine_of, live_schema, user_tables
 
@@ -27,8 +31,20 @@ TOPIC = Topic(
 
 @TOPIC.implements("migrations-unversioned", requires=CODE)
 def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report ALTER TABLE statements retried at start-up behind a silent except."""
-    if (code := code_of(facts)) is None or "migrations" in code.keywords:
+    """Report schema changes re-run at start-up with no record of what ran.
+
+    ALTERs retried behind a silent except are low. Tables rebuilt in a loop
+    (create a copy, fill it, drop the original, rename) are high: each start
+    copies every row again, and a crash between the drop and the rename
+    loses the table unless one transaction holds all four steps.
+    """
+    if (code := code_of(facts)) is None:
+        return
+    for fn in live_functions(code):
+        rebuild = _table_rebuild(code, fn)
+        if rebuild is not None:
+            yield _rebuild_issue(spec, fn, rebuild)
+    if "migrations" in code.keywords:
         return
     for fn in live_functions(code):
         if not fn.alters_in_try:
@@ -47,6 +63,74 @@ def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Is
         )
 
 
+_VERSION_NAME = re.compile(r"(version|migrat|schema|revision)", re.I)
+_REBUILD_STEPS = (
+    ("create", re.compile(r"^\s*CREATE\s+TABLE\b", re.I)),
+    ("copy", re.compile(r"^\s*INSERT\s+INTO\b.*\bSELECT\b", re.I | re.S)),
+    ("drop", re.compile(r"^\s*DROP\s+TABLE\b", re.I)),
+    ("rename", re.compile(r"^\s*ALTER\s+TABLE\b.*\bRENAME\s+TO\b", re.I | re.S)),
+)
+
+
+def _table_rebuild(code: CodeFacts, fn: FunctionInfo) -> dict[str, SqlUse] | None:
+    """Return the steps of a table rebuild run in a loop over table names, if any."""
+    by_loop: dict[int, dict[str, SqlUse]] = {}
+    for use in code.sql_by_function.get(fn.qualname, ()):
+        if not use.loop_depth or use.loop_line is None or DYN not in use.template:
+            continue
+        for step, pattern in _REBUILD_STEPS:
+            if pattern.search(use.template):
+                by_loop.setdefault(use.loop_line, {}).setdefault(step, use)
+    guarded = [
+        line
+        for line, names in fn.if_tests
+        if any(_VERSION_NAME.search(n) for n in names)
+    ]
+    for loop_line, found in by_loop.items():
+        if any(line < loop_line for line in guarded):
+            continue  # run once, behind a check of the schema version
+        if {"drop", "rename"} <= set(found) and {"create", "copy"} & set(found):
+            return found
+    return None
+
+
+def _rebuild_issue(
+    spec: CheckSpec, fn: FunctionInfo, found: dict[str, SqlUse]
+) -> Issue:
+    drop = found["drop"]
+    loop = loop_at(fn, drop.loop_line)
+    over = f"`{loop.iter_text[:60]}`" if loop is not None else "table names"
+    issue = spec.issue(
+        key=[fn.file, fn.qualname, "rebuild"],
+        severity=Severity.HIGH,
+        **in_function(fn, drop.line),
+        evidence=(
+            f"`{fn.name}` rebuilds each table of {over} (create a copy, fill it, drop, "
+            "rename) on every run, with the table names formatted into the SQL"
+        ),
+        remediation=(
+            "Record the schema version (`PRAGMA user_version` or a migrations table) "
+            "and rebuild each table once, inside one transaction with "
+            "`PRAGMA foreign_keys = OFF` around it, as SQLite's ALTER TABLE guide says."
+        ),
+    )
+    order = ("create", "copy", "drop", "rename")
+    return issue.with_changes(
+        trace=steps(
+            *(
+                (found[s].file, found[s].line, f"{s}: `{found[s].snippet[:80]}`")
+                for s in order
+                if s in found
+            ),
+            (
+                fn.file,
+                drop.line,
+                "a crash between the drop and the rename loses the table",
+            ),
+        )
+    )
+
+
 @TOPIC.implements("migrations-unversioned", requires=LIVE)
 def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report a database with tables and no migration version table.
@@ -55,7 +139,8 @@ def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue
     ``["project"]``, as the code check's: unversioned schema changes are one
     problem of the project, however many places show it.
     """
-    if (schema := live_schema(facts)) is None or not user_tables(schema):
+    schema = live_schema(facts)
+    if schema is None or not user_tables(schema):
         return
     if schema.fact("version_tables"):
         return

@@ -28,6 +28,7 @@ from .base import (
     Facts,
     Topic,
 )
+from .code_context import sqlite_only
 from .code_facts import code_of, live_sql
 from .probe_facts import database_of, engine_of, live_schema
 
@@ -74,7 +75,12 @@ def _project_issue(
 
 @TOPIC.implements("backup-missing", requires=CODE)
 def backup_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report a database-using project with no backup mechanism anywhere."""
+    """Report a database-using project with no backup mechanism anywhere.
+
+    Severity: medium when the code owns a SQLite file (nobody else will back
+    it up); low for a server database, usually backed up by its operators
+    outside the repository.
+    """
     code = code_of(facts)
     if code is None or not _uses_database(code) or "backup" in code.keywords:
         return
@@ -84,12 +90,19 @@ def backup_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         if sqlite
         else "scheduled `pg_dump`/base backups with a tested restore"
     )
-    yield _project_issue(
+    issue = _project_issue(
         spec,
         code,
         "no `.backup()`, `VACUUM INTO`, pg_dump, mysqldump or backup tool configured",
         f"Add {how}, keep copies off the machine, and document the restore.",
     )
+    if not sqlite_only(code):
+        issue = issue.with_changes(
+            severity=Severity.LOW,
+            evidence=issue.evidence
+            + "; the database is a server, often backed up outside the code",
+        )
+    yield issue
 
 
 @TOPIC.implements("maintenance-missing", requires=CODE)

@@ -76,6 +76,8 @@ def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
             )
     for model in code.models:
         for col in model.columns:
+            if col.inherited_from:
+                continue  # reported where it is declared
             for what in (col.default, col.onupdate):
                 if what and "utcnow" in what:
                     yield spec.issue(

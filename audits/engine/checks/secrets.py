@@ -6,9 +6,10 @@ live probes also use to pick the columns they sample.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 from audits.engine.schema import Schema
 from audits.engine.vocabulary import credential_like, is_numeric_type, secret_like
 
@@ -80,12 +81,42 @@ def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"; {sampled - hashed} of {sampled} sampled values do not look "
                     f"like hashes"
                 )
+            severity, why = _secret_severity(table.name, col.name)
             yield column_issue(
-                spec,
-                table,
-                col,
-                evidence=evidence,
+                spec, table, col, evidence=f"{evidence}; {why}", severity=severity
             )
+
+
+_ACCOUNT_TABLE = re.compile(
+    r"(^|_)(users?|accounts?|members?|auth|logins?|creds?|credentials?|admins?|"
+    r"customers?|persons?|people|profiles?|api_?keys?|keys|clients?)($|_)",
+    re.I,
+)
+_OUTBOUND_TOKEN = re.compile(r"(access|refresh|oauth|bearer|bot)_?token", re.I)
+
+
+def _secret_severity(table: str, column: str) -> tuple[Severity, str]:
+    """Return the severity of a plaintext secret column, and why.
+
+    High for what people use to sign in to this application (a password or
+    key in an account table): it should be hashed. Medium for a token the
+    application presents to another service, which cannot be hashed but can
+    be encrypted at rest, and for keys outside account tables. Low for a
+    password outside any account table (a password for something else).
+    """
+    account = bool(_ACCOUNT_TABLE.search(table))
+    if _OUTBOUND_TOKEN.search(column):
+        return Severity.MEDIUM, (
+            "a token presented to another service cannot be hashed; encrypt it at rest"
+        )
+    if "pass" in column.lower() and not account:
+        return Severity.LOW, (
+            "a password outside the account tables, perhaps one the application "
+            "must use in clear; encrypt it if it guards anything"
+        )
+    if account:
+        return Severity.HIGH, "what people sign in with should be stored as a hash"
+    return Severity.MEDIUM, "a secret outside the account tables; hash or encrypt it"
 
 
 @TOPIC.implements("empty-credential-stored", requires=CODE)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
+from audits.engine.sources.code import SqlUse
 from audits.engine.vocabulary import OWNER_TABLES, TENANT_COLUMNS
 
 from .base import HRS, ISO, JOINED, MED, MIN, SCHEMA, CheckSpec, Facts, Topic
@@ -121,6 +123,32 @@ def _chain(
     return chain
 
 
+def _key_from_input(use: SqlUse, pk: list[str]) -> bool:
+    """Return True when the value matched against the key can come from input."""
+    if not use.param_origins:
+        return False
+    for column in pk:
+        match = re.search(rf"\b{re.escape(column)}\s*=\s*\$(\w+)", use.template, re.I)
+        if not match:
+            continue
+        number = match.group(1)
+        if not use.position_origins:
+            if number.isdigit():
+                continue
+            return False  # placeholders numbered at run time over ``*args``: unknown
+        # ``${n}`` built at run time: the key is conventionally the last parameter
+        position = (
+            int(number) - 1 if number.isdigit() else len(use.position_origins) - 1
+        )
+        if position >= len(use.position_origins):
+            continue
+        origins = set(use.position_origins[position])
+        if use.position_attrs[position] or origins & set(TENANT_COLUMNS):
+            return False  # the id of an object in hand, or the owner's own id
+        return bool(origins)
+    return True
+
+
 @TOPIC.implements("tenant-scope-missing", requires=JOINED)
 def tenant_scope_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     """Report statements by id on tenant-owned tables that omit the tenant column."""
@@ -140,6 +168,10 @@ def tenant_scope_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         where = set(info.where_columns)
         if not set(pk) <= where or tenant in where:
             continue
+        if (set(pk) | where) & set(TENANT_COLUMNS):
+            continue  # the key, or another filter, is the owner's id
+        if not _key_from_input(use, pk):
+            continue  # the id comes from a row already loaded, not from input
         yield spec.issue(
             key=sql_key(use),
             object=table.name,

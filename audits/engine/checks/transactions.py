@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 from audits.engine.sources.code import CodeFacts, FunctionInfo, SqlUse
 
 from .base import CODE, CRIT, HIGH, HRS, INT, MED, MIN, CheckSpec, Facts, Topic
+from .code_context import (
+    database_receiver,
+    managed_session,
+    per_item_commits,
+    sqlite_here,
+    steps,
+)
 from .code_facts import (
     callees,
     code_of,
     in_function,
     live_functions,
-    loop_kind,
     short,
-    sql_key,
     summaries,
     tainted,
-    use_location,
 )
 
 # id, dimension, severity, effort, evidence, title, rationale, remediation
@@ -42,58 +47,69 @@ TOPIC = Topic(
      "Let only the unit of work (or service) commit; repositories flush."),
 )
 # fmt: on
-
-
-def _loop_writes_own_connection(
-    code: CodeFacts, fn: FunctionInfo
-) -> Iterator[tuple[int, str, str, str]]:
-    """Yield (line, key part, what, snippet) for per-item writes in loops."""
-    sums = summaries(code)
-    for call, callee in callees(code, fn):
-        if not call.loop_depth or loop_kind(fn, call.loop_line) == "while":
-            continue
-        s = sums[callee.qualname]
-        if s.own_writes and callee.sql_param is None:
-            yield call.line, callee.qualname, f"`{callee.name}()`", call.snippet
+CRITICAL, HIGH_SEV, LOW_SEV = Severity.CRITICAL, Severity.HIGH, Severity.LOW
 
 
 @TOPIC.implements("txn-not-atomic", requires=CODE)
 def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report multi-step writes spread over one connection or commit per item."""
+    """Report a batch expected all or nothing that commits item by item.
+
+    Severity: critical when a parent row is committed before its children
+    are written one by one (a crash leaves a parent with half its children);
+    high for an import or batch load committed per item. Loops whose items
+    stand alone (a status per row, a progress update, an admin action per
+    selected item) are not reported.
+    """
     if (code := code_of(facts)) is None:
         return
-    for fn in live_functions(code):
-        for line, key, what, snippet in _loop_writes_own_connection(code, fn):
-            yield spec.issue(
-                key=[fn.file, fn.qualname, key],
-                **in_function(fn, line),
-                evidence=f"{snippet}  # {what} opens its own connection and commits, once per item",
-                remediation=(
-                    f"Do the whole of `{fn.name}` on one connection in one transaction: "
-                    f"pass the connection into {what} (or insert the rows with "
-                    "`executemany`) and commit once at the end."
-                ),
+    seen: set[tuple[str, int]] = set()
+    for item in per_item_commits(code):
+        fn = item.fn
+        if (fn.qualname, item.loop_line) in seen:
+            continue
+        seen.add((fn.qualname, item.loop_line))
+        severity = CRITICAL if item.parent_first else HIGH_SEV
+        if item.callee is not None:
+            evidence = (
+                f"{item.snippet}  # {item.what} opens its own connection and "
+                "commits, once per item"
             )
-        uses = code.sql_by_function.get(fn.qualname, [])
-        commit_loops = {t.loop_line for t in fn.txn if t.op == "commit" and t.loop_line}
-        for use in uses:
-            if not use.sql.is_write or not use.loop_depth:
-                continue
-            if loop_kind(fn, use.loop_line) == "while":
-                continue
-            per_item = use.conn.startswith("own:") or use.loop_line in commit_loops
-            if not per_item:
-                continue
-            yield spec.issue(
-                key=sql_key(use),
-                evidence=f"{use.snippet}  # committed once per loop iteration",
-                remediation=(
-                    f"Run the loop in `{short(fn.qualname)}` on one connection inside one "
-                    "transaction (`executemany` for the rows) and commit once after it."
-                ),
-                object=fn.qualname,
-                **use_location(use),
+            remediation = (
+                f"Do the whole of `{fn.name}` on one connection in one transaction: "
+                f"pass the connection into {item.what} (or insert the rows with "
+                "`executemany`) and commit once at the end."
             )
+            last = (
+                item.callee.file,
+                item.callee.line,
+                f"{item.what} commits on its own connection",
+            )
+            middle = (
+                f"calls {item.what} for each item: one connection, round trip and "
+                "commit per row (the N+1 of this loop, reported here once)"
+            )
+        else:
+            evidence = f"{item.snippet}  # committed once per loop iteration"
+            remediation = (
+                f"Run the loop in `{short(fn.qualname)}` on one connection inside one "
+                "transaction (`executemany` for the rows) and commit once after it."
+            )
+            last = (fn.file, item.line, "each row is committed on its own")
+            middle = "writes one row per item and commits it"
+        issue = spec.issue(
+            key=item.key,
+            severity=severity,
+            **in_function(fn, item.line),
+            evidence=evidence,
+            remediation=remediation,
+        )
+        yield issue.with_changes(
+            trace=steps(
+                (fn.file, item.loop_line, item.why),
+                (fn.file, item.line, middle),
+                last,
+            )
+        )
 
 
 def _access_events(
@@ -175,6 +191,9 @@ def txn_lost_update(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     continue
                 if w_use is not None and _version_checked(w_use):
                     continue
+                written = _set_value_names(w_use)
+                if written is not None and not written & derived:
+                    continue  # the read found the row; the value written is not from it
                 guarded_before = guarded and any(
                     r_line <= line <= w_line and set(refs) & derived
                     for line, refs in fn.if_tests
@@ -201,6 +220,31 @@ def txn_lost_update(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 break
 
 
+_SET_CLAUSE = re.compile(
+    r"\bSET\b(?P<set>.*?)(?:\bWHERE\b|\bRETURNING\b|$)", re.I | re.S
+)
+
+
+def _set_value_names(use: SqlUse | None) -> set[str] | None:
+    """Return the names feeding the values an UPDATE writes, or None if unknown."""
+    if use is None or not use.param_names or use.sql.kind != "update":
+        return None
+    positions: set[int] = set()
+    for _column, value in use.sql.written:
+        if value.startswith("?") and value[1:].isdigit():
+            positions.add(int(value[1:]))
+    match = _SET_CLAUSE.search(use.template)
+    if match:
+        positions.update(int(n) - 1 for n in re.findall(r"\$(\d+)", match["set"]))
+        if "?" in match["set"] and not positions:
+            return None
+    names: set[str] = set()
+    for position in positions:
+        if position < len(use.param_names):
+            names.update(use.param_names[position])
+    return names
+
+
 def _version_checked(use: SqlUse) -> bool:
     where = set(use.sql.where_columns)
     return bool(where & {"version", "updated_at", "row_version", "revision"}) or bool(
@@ -210,7 +254,16 @@ def _version_checked(use: SqlUse) -> bool:
 
 @TOPIC.implements("commit-without-rollback", requires=CODE)
 def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
-    """Report commits on shared connections or sessions with no rollback path."""
+    """Report commits on shared connections or sessions with no rollback path.
+
+    Severity: high on a server database, where a failed commit leaves the
+    shared connection in a failed transaction for whoever uses it next;
+    low on SQLite, which undoes a failed statement itself. Not reported when
+    a framework or a provider closes the session (Flask-SQLAlchemy, Django,
+    a dependency that yields the session in a ``with`` block), when the
+    receiver is the function's own wrapper (reported where it commits), or
+    when the receiver is not a connection or session.
+    """
     if (code := code_of(facts)) is None:
         return
     for fn in live_functions(code):
@@ -221,18 +274,41 @@ def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                 continue
             if not op.conn.startswith(("param:", "attr:", "global:", "unknown")):
                 continue
-            yield spec.issue(
-                key=[fn.file, fn.qualname, op.receiver],
-                **in_function(fn, op.line),
-                evidence=f"{op.receiver}.commit() with no try/except rollback",
-                remediation=(
-                    f"In `{fn.name}`, wrap the work in `try: ... {op.receiver}.commit() "
-                    f"except Exception: {op.receiver}.rollback(); raise` (or a "
-                    "transaction context manager) so a failure does not leave the "
-                    "transaction open."
-                ),
-            )
+            if op.receiver in ("self", "cls") or not database_receiver(op.receiver):
+                continue
+            if managed_session(code, op.receiver, op.conn):
+                continue
+            yield _commit_issue(spec, code, fn, op.receiver, op.line)
             break
+
+
+def _commit_issue(
+    spec: CheckSpec, code: CodeFacts, fn: FunctionInfo, receiver: str, line: int
+) -> Issue:
+    low = sqlite_here(code, fn)
+    issue = spec.issue(
+        key=[fn.file, fn.qualname, receiver],
+        severity=LOW_SEV if low else None,
+        **in_function(fn, line),
+        evidence=f"{receiver}.commit() with no try/except rollback",
+        remediation=(
+            f"In `{fn.name}`, wrap the work in `try: ... {receiver}.commit() "
+            f"except Exception: {receiver}.rollback(); raise` (or a "
+            "transaction context manager) so a failure does not leave the "
+            "transaction open."
+        ),
+    )
+    why = (
+        "SQLite undoes a failed statement itself: low"
+        if low
+        else "a failed commit leaves the shared connection in a failed transaction"
+    )
+    return issue.with_changes(
+        trace=steps(
+            (fn.file, line, f"`{receiver}.commit()` outside try/except"),
+            (fn.file, fn.line, f"`{fn.name}` has no rollback path; {why}"),
+        )
+    )
 
 
 @TOPIC.implements("commit-ownership-unclear", requires=CODE)

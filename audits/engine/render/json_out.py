@@ -43,6 +43,11 @@ def as_data(result: ScanResult, *, grades: Grades | None = None) -> dict[str, An
         "grade_details": grades.as_dict(),
         "targets": [target_data(t) for t in result.targets],
         "checks_run": sorted(result.checks_run),
+        "suppressed": [
+            {**item.issue.as_dict(), "suppressed_by": item.how, "reason": item.reason}
+            for item in result.suppressed
+        ],
+        "config": result.config.as_dict() if result.config else None,
     }
 
 

@@ -102,12 +102,58 @@ def _critical_section(ref: str, issue: Issue) -> list[str]:
         lines += ["```text", evidence, "```", ""]
     elif evidence:
         lines += [evidence, ""]
+    lines += evidence_lines(issue)
     spec = SPECS.get(issue.check)
     fix = issue.remediation or (spec.remediation if spec else "")
     lines += [f"**Fix:** {fix}", ""]
     if issue.fix_sql:
         lines += ["```sql", issue.fix_sql.strip(), "```", ""]
     return lines
+
+
+def evidence_lines(issue: Issue) -> list[str]:
+    """Return the source lines around a finding and its chain of reasoning."""
+    lines: list[str] = []
+    if issue.context:
+        width = len(str(issue.context[-1][0]))
+        lang = "python" if issue.file.endswith(".py") else "sql"
+        lines.append(f"```{lang}")
+        for number, text in issue.context:
+            mark = ">" if number == issue.line else " "
+            lines.append(f"{number:>{width}}{mark} {text}")
+        lines += ["```", ""]
+    if issue.trace:
+        lines.append("**How we know:**")
+        for step in issue.trace:
+            where = f"{step.file}:{step.line}" if step.line else step.file
+            lines.append(
+                f"- {code(where)}: {step.message}" if where else f"- {step.message}"
+            )
+        lines.append("")
+    if issue.related:
+        lines.append("**Also at:**")
+        for step in issue.related:
+            where = f"{step.file}:{step.line}" if step.line else step.file
+            lines.append(f"- {code(where)}: {step.message}")
+        lines.append("")
+    return lines
+
+
+def _suppressed(result: ScanResult) -> list[str]:
+    if not result.suppressed:
+        return []
+    lines = [
+        "## 5. Suppressed by the project",
+        "",
+        "| Check | Location | Why |",
+        "|-------|----------|-----|",
+    ]
+    for item in result.suppressed:
+        lines.append(
+            f"| {code(item.issue.check)} | {_location_cell(item.issue)} "
+            f"| {cell(item.reason)} |"
+        )
+    return [*lines, ""]
 
 
 def _header(result: ScanResult, title: str, project: str, date: str) -> list[str]:
@@ -270,4 +316,5 @@ def render(
     lines += _by_severity(pairs, statuses or {})
     lines += _recommendations(pairs)
     lines += _targets(result)
+    lines += _suppressed(result)
     return "\n".join(lines).rstrip() + "\n"

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from audits.engine.issues import Issue, Severity
+from audits.engine.config import Suppressed
+from audits.engine.issues import Issue, Severity, Step
 from audits.engine.registry import CheckSpec, all_checks
 from audits.engine.scan import ScanResult, Target
 
@@ -160,6 +161,20 @@ def _message(issue: Issue) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def _step_location(
+    step: Step, target: Target | None, locator: _Locator, index: int | None = None
+) -> dict[str, Any]:
+    location: dict[str, Any] = {"message": {"text": step.message}}
+    if step.file:
+        location["physicalLocation"] = {
+            "artifactLocation": locator.file_location(step.file, target),
+            "region": {"startLine": max(1, step.line or 1)},
+        }
+    if index is not None:
+        location["id"] = index
+    return location
+
+
 def _result(issue: Issue, index: dict[str, int], locator: _Locator) -> dict[str, Any]:
     target, label = locator.target_of(issue)
     if issue.file:
@@ -170,6 +185,15 @@ def _result(issue: Issue, index: dict[str, int], locator: _Locator) -> dict[str,
         "artifactLocation": artifact,
         "region": {"startLine": max(1, issue.line or 1)},
     }
+    for number, text in issue.context:
+        if number == issue.line:
+            physical["region"]["snippet"] = {"text": text}
+    if issue.context:
+        physical["contextRegion"] = {
+            "startLine": issue.context[0][0],
+            "endLine": issue.context[-1][0],
+            "snippet": {"text": "\n".join(text for _n, text in issue.context)},
+        }
     location: dict[str, Any] = {"physicalLocation": physical}
     if issue.object:
         location["logicalLocations"] = [_object_location(issue.object)]
@@ -198,6 +222,37 @@ def _result(issue: Issue, index: dict[str, int], locator: _Locator) -> dict[str,
     }
     if issue.check in index:
         result["ruleIndex"] = index[issue.check]
+    if issue.related:
+        result["relatedLocations"] = [
+            _step_location(step, target, locator, i)
+            for i, step in enumerate(issue.related, start=1)
+        ]
+    if issue.trace:
+        result["codeFlows"] = [
+            {
+                "threadFlows": [
+                    {
+                        "locations": [
+                            {"location": _step_location(step, target, locator)}
+                            for step in issue.trace
+                        ]
+                    }
+                ]
+            }
+        ]
+    return result
+
+
+def _suppressed_result(
+    item: Suppressed, index: dict[str, int], locator: _Locator
+) -> dict[str, Any]:
+    result = _result(item.issue, index, locator)
+    result["suppressions"] = [
+        {
+            "kind": "inSource" if item.how == "inline" else "external",
+            "justification": item.reason,
+        }
+    ]
     return result
 
 
@@ -240,7 +295,8 @@ def as_data(result: ScanResult, *, base: Path | None = None) -> dict[str, Any]:
                 "toolExecutionNotifications": notifications,
             }
         ],
-        "results": [_result(i, index, locator) for i in ordered(result.issues)],
+        "results": [_result(i, index, locator) for i in ordered(result.issues)]
+        + [_suppressed_result(s, index, locator) for s in result.suppressed],
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 

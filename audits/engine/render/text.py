@@ -57,6 +57,11 @@ def _finding(issue: Issue, paint: _Paint) -> list[str]:
     if issue.evidence:
         for line in issue.evidence.strip().splitlines()[:3]:
             lines.append(f"         {paint(line, DIM)}")
+    for step in issue.trace[:6]:
+        where = f"{step.file}:{step.line}" if step.line else step.file
+        lines.append(f"         {paint('- ' + where + ': ' + step.message, DIM)}")
+    if issue.related:
+        lines.append(f"         also at {len(issue.related)} other place(s)")
     if issue.remediation:
         lines.append(f"         fix: {issue.remediation}")
     if issue.fix_sql:
@@ -119,4 +124,8 @@ def render(
                 lines.append(f"  {state} {t.target.label}: {t.error}")
             for note in t.notes:
                 lines.append(f"        {paint('note: ' + note, DIM)}")
+    if result.suppressed:
+        lines += ["", paint(f"Suppressed ({len(result.suppressed)})", BOLD)]
+        for item in result.suppressed:
+            lines.append(f"  {item.issue.check}  {place(item.issue)}: {item.reason}")
     return "\n".join(lines) + "\n"

@@ -1,68 +1,121 @@
-"""Resolve a call site to the project function it most likely reaches.
+"""Resolve a call site to the project function it reaches, when that is known.
 
-Calls are matched by name, as nothing is imported or executed: a name only
-one function has is that function; otherwise a ``self.``/``cls.`` call goes
-to the caller's class, a bare call to the one function of that name in the
-caller's file, and failing both to the one function of that name outside
-the tests. Anything less sure resolves to nothing.
+A call resolves only when its target is known: a name defined in the module
+or imported from a project module, a method of ``self`` or ``super()``, of a
+class or module named directly, or of an object whose class is known (a
+constructor call, an annotation, an attribute of self assigned one). A
+method called on something of unknown type (``task.cancel()``,
+``path.resolve()``, ``image.save()``) reaches no project function: the same
+name elsewhere in the project says nothing about it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .facts import CallSite, FunctionInfo
 
-# For one short name: the first function of each class, the functions of
-# each file, and those outside tests.
-Candidates = tuple[
-    "dict[str, FunctionInfo]", "dict[str, list[FunctionInfo]]", "list[FunctionInfo]"
-]
+
+@dataclass(frozen=True)
+class Index:
+    """The project's functions and classes, indexed once per scan."""
+
+    by_qualname: dict[str, FunctionInfo]
+    by_name: dict[str, list[FunctionInfo]]
+    bases: dict[str, tuple[str, ...]]  # class qualname -> base names
+    attributes: dict[str, str]  # "Class.attr" -> class held there
+    classes_by_name: dict[str, list[str]]  # short class name -> qualnames
+    # "module.name" (the last two parts of a qualname) -> functions, for
+    # names re-exported through a package's __init__
+    by_tail: dict[str, list[FunctionInfo]]
 
 
-def candidates_by_name(
-    by_name: dict[str, list[FunctionInfo]],
-) -> dict[str, Candidates]:
-    """Return, per short name shared by several functions, its candidates.
-
-    Indexed once, so resolving a call to a common name such as ``get`` does
-    not scan every function of that name again.
-    """
-    out: dict[str, Candidates] = {}
-    for name, functions in by_name.items():
-        if len(functions) < 2:
-            continue
-        by_class: dict[str, FunctionInfo] = {}
-        by_file: dict[str, list[FunctionInfo]] = {}
-        for f in functions:
-            if f.class_name:
-                by_class.setdefault(f.class_name, f)
-            by_file.setdefault(f.file, []).append(f)
-        out[name] = (by_class, by_file, [f for f in functions if not f.in_test])
-    return out
+def class_of(fn: FunctionInfo) -> str:
+    """Return the qualname of the class a method (or a function nested in one) is on."""
+    if not fn.class_name:
+        return ""
+    parts = fn.qualname.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] == fn.class_name:
+            return ".".join(parts[: i + 1])
+    return ""
 
 
 def resolve_call(
-    call: CallSite,
-    caller: FunctionInfo,
-    by_name: dict[str, list[FunctionInfo]],
-    candidates: dict[str, Candidates],
+    call: CallSite, caller: FunctionInfo, index: Index
 ) -> FunctionInfo | None:
-    """Return the function ``call`` in ``caller`` most likely reaches, or None."""
-    named = by_name.get(call.name)
-    if not named:
+    """Return the project function ``call`` in ``caller`` reaches, or None."""
+    kind, _, where = call.target.partition(":")
+    if kind == "name":
+        return _function_named(index, where, call.name)
+    owner = class_of(caller)
+    if kind == "self":
+        return _method(index, owner, call.name) if owner else None
+    if kind == "super":
+        for base in _resolved_bases(index, owner) if owner else []:
+            found = _method(index, base, call.name)
+            if found is not None:
+                return found
         return None
-    if len(named) == 1:
-        return named[0]
-    by_class, by_file, non_test = candidates[call.name]
-    if call.dotted.startswith(("self.", "cls.")) and caller.class_name:
-        same_class = by_class.get(caller.class_name)
-        if same_class is not None:
-            return same_class
-    same_file = by_file.get(caller.file, ())
-    if len(same_file) == 1 and "." not in call.dotted:
-        return same_file[0]
-    if len(non_test) == 1:
-        return non_test[0]
+    if kind == "obj":
+        qual = _class_named(index, where)
+        return _method(index, qual, call.name) if qual else None
+    if kind == "attr" and owner:
+        held = index.attributes.get(f"{owner}.{where}")
+        qual = _class_named(index, held) if held else None
+        return _method(index, qual, call.name) if qual else None
+    return None
+
+
+def _function_named(index: Index, dotted: str, name: str) -> FunctionInfo | None:
+    """Return the function (or classmethod) ``dotted`` names, if in the project."""
+    found = index.by_qualname.get(dotted)
+    if found is not None and found.name == name:
+        return found
+    owner = dotted.rpartition(".")[0]
+    qual = _class_named(index, owner) if owner else None
+    if qual is not None:
+        return _method(index, qual, name)
+    if "." not in dotted:
+        return None
+    # Re-exported through a package's __init__: the same module tail.
+    tail = dotted.rsplit(".", 2)[-2] + "." + name
+    candidates = [f for f in index.by_tail.get(tail, ()) if not f.in_test]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _class_named(index: Index, dotted: str) -> str | None:
+    """Return the project class qualname ``dotted`` names, or None."""
+    if dotted in index.bases:
+        return dotted
+    short_name = dotted.rsplit(".", 1)[-1]
+    options = index.classes_by_name.get(short_name, ())
+    if len(options) != 1:
+        return None
+    module = dotted.rsplit(".", 1)[0] if "." in dotted else ""
+    if not module or options[0].startswith(module.split(".")[0]):
+        return options[0]
+    return None
+
+
+def _resolved_bases(index: Index, qual: str) -> list[str]:
+    out: list[str] = []
+    todo = list(index.bases.get(qual, ()))
+    while todo and len(out) < 20:
+        base = _class_named(index, todo.pop(0))
+        if base is None or base in out or base == qual:
+            continue
+        out.append(base)
+        todo.extend(index.bases.get(base, ()))
+    return out
+
+
+def _method(index: Index, qual: str, name: str) -> FunctionInfo | None:
+    """Return method ``name`` of class ``qual`` or of its project bases."""
+    for owner in [qual, *_resolved_bases(index, qual)]:
+        found = index.by_qualname.get(f"{owner}.{name}")
+        if found is not None:
+            return found
     return None

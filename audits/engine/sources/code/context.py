@@ -29,6 +29,15 @@ class _Module:
         self.is_test = _is_test_path(rel)
         self.constants: dict[str, ast.expr] = {}
         self.imports: list[ast.Import | ast.ImportFrom] = []
+        # local name -> the dotted name it stands for (imports, own functions
+        # and classes), so a call names its target without guessing
+        self.names: dict[str, str] = {}
+        self.package = (
+            module if rel.endswith("__init__.py") else module.rpartition(".")[0]
+        )
+        for top in tree.body:
+            if isinstance(top, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                self.names[top.name] = f"{module}.{top.name}" if module else top.name
         # id of a ``.join`` call -> whether it joins placeholders; the tree
         # outlives the walk of the file, so the ids stay unique meanwhile.
         self.placeholder_joins: dict[int, bool] = {}
@@ -39,6 +48,8 @@ class _Module:
             node = pending.pop()
             if isinstance(node, ast.Import | ast.ImportFrom):
                 self.imports.append(node)
+                for name, full in import_names(node, self.package).items():
+                    self.names.setdefault(name, full)
             elif isinstance(node, ast.ClassDef):
                 pending.extend(node.body)
             elif isinstance(node, ast.If | ast.Try):
@@ -55,6 +66,30 @@ class _Module:
                 and isinstance(node.value, ast.Constant)
             ):
                 self.constants.setdefault(node.target.id, node.value)
+
+
+def import_names(node: ast.Import | ast.ImportFrom, package: str) -> dict[str, str]:
+    """Return local name -> dotted name for one import statement."""
+    out: dict[str, str] = {}
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                out[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".")[0]
+                out[head] = head
+        return out
+    base = node.module or ""
+    if node.level:
+        parts = package.split(".") if package else []
+        keep = len(parts) - (node.level - 1)
+        prefix = ".".join(parts[: max(keep, 0)])
+        base = ".".join(p for p in (prefix, base) if p)
+    for alias in node.names:
+        if alias.name != "*":
+            full = f"{base}.{alias.name}" if base else alias.name
+            out[alias.asname or alias.name] = full
+    return out
 
 
 _CONSTANT_NODES = (
@@ -97,6 +132,8 @@ class _Collector:
         # qualname -> [(param name, pragma name, value)]
         self.param_pragmas: dict[str, list[tuple[str, str, str]]] = {}
         self.instances: dict[str, str] = {}  # variable -> project class called
+        self.class_bases: dict[str, tuple[str, ...]] = {}
+        self.attr_types: dict[str, str] = {}
         self.conn_args: list[tuple[str, str, int, str, int]] = []
         # string constant -> (keyword kinds, words): the same strings recur
         self.constant_facts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}

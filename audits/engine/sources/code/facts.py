@@ -7,7 +7,7 @@ from functools import cached_property
 
 from audits.engine.sources.code_sql import SqlInfo
 
-from .calls import Candidates, candidates_by_name, resolve_call
+from .calls import Index, resolve_call
 from .patterns import _WRAPPING_DECORATORS
 
 
@@ -19,6 +19,10 @@ class Interpolation:
     expr: str
     safe: bool  # a constant, an allowlisted name, a placeholder list, an int
     identifiers: bool = False  # builds a list of names (``", ".join(...)``)
+    # positions of the function's parameters the value is computed from; a
+    # value from none of them (nor from request data) is the code's own
+    params: tuple[int, ...] = ()
+    external: bool = True  # reaches a parameter or request data
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,15 @@ class SqlUse:
     via: str = ""  # the project wrapper the SQL went through
     in_test: bool = False
     snippet: str = ""
+    once: bool = False  # the loop ends right after it (break/return/raise)
+    # names used by each positional SQL parameter, in placeholder order
+    param_names: tuple[tuple[str, ...], ...] = ()
+    # parameters of the function (or request names) the SQL parameters come from
+    param_origins: tuple[str, ...] = ()
+    # the same, per positional SQL parameter
+    position_origins: tuple[tuple[str, ...], ...] = ()
+    # whether each positional SQL parameter is a field of an object (``todo.id``)
+    position_attrs: tuple[bool, ...] = ()
 
     def literal_writes(self) -> dict[str, str]:
         """Return column -> literal string value this statement writes."""
@@ -93,6 +106,14 @@ class CallSite:
     arg_names: tuple[str, ...] = ()
     conn_args: tuple[str, ...] = ()  # connection identities passed as arguments
     snippet: str = ""
+    # What the callee is known to be: "name:pkg.mod.func", "self" (a method
+    # of the caller's class), "super", "obj:pkg.mod.Class" (a method of an
+    # instance whose class is known), "attr:<attribute>" (a method of an
+    # attribute of self), or "" when the receiver's type is unknown.
+    target: str = ""
+    once: bool = False  # the loop ends right after it (break/return/raise)
+    const_args: tuple[bool, ...] = ()  # which positional arguments are constants
+    const_kwargs: tuple[str, ...] = ()  # keyword arguments given as constants
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,8 @@ class LoopInfo:
     iter_names: tuple[str, ...] = ()
     iter_sql_line: int | None = None  # iterating straight over an execute call
     accumulates: bool = False  # += or x = x + ... inside
+    iter_text: str = ""  # the iterated expression, as written
+    literal_size: int | None = None  # items of a literal list/tuple/range iterated
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,9 @@ class FunctionInfo:
     # connections; settled once every function is known
     helper_conns: tuple[tuple[str, str], ...] = ()
     returns_call: str = ""  # the callee whose result is returned
+    kwargs_param: str = ""  # the name of ``**kwargs``, if any
+    returned_names: tuple[str, ...] = ()  # names used in return statements
+    appended_names: tuple[str, ...] = ()  # lists the function appends to
 
     @property
     def entry_point(self) -> bool:
@@ -169,6 +195,7 @@ class OrmColumn:
     default: str | None = None
     server_default: str | None = None
     line: int = 0
+    inherited_from: str = ""  # the mixin or abstract model that declares it
 
 
 @dataclass(frozen=True)
@@ -192,6 +219,7 @@ class OrmModel:
     columns: tuple[OrmColumn, ...] = ()
     relationships: tuple[OrmRelationship, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
+    bases: tuple[str, ...] = ()  # short names of the classes it inherits from
 
     def column(self, attr: str) -> OrmColumn | None:
         """Return the column mapped to attribute or column ``attr``."""
@@ -266,6 +294,10 @@ class CodeFacts:
     imports: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
     other_files: tuple[FileInfo, ...] = ()  # .sql and config files, for line endings
+    # class qualname -> qualnames (or dotted names) of its bases
+    class_bases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # "class qualname.attribute" -> the class qualname of what is assigned to it
+    attr_types: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def by_qualname(self) -> dict[str, FunctionInfo]:
@@ -302,10 +334,26 @@ class CodeFacts:
         return out
 
     @cached_property
-    def _candidates(self) -> dict[str, Candidates]:
-        """Return the call candidates of every short name several functions share."""
-        return candidates_by_name(self.by_name)
+    def _index(self) -> Index:
+        """Return the functions and classes indexed for call resolution."""
+        bases = dict(self.class_bases)
+        classes: dict[str, list[str]] = {}
+        for qual in bases:
+            classes.setdefault(qual.rsplit(".", 1)[-1], []).append(qual)
+        by_tail: dict[str, list[FunctionInfo]] = {}
+        for fn in self.functions:
+            by_tail.setdefault(".".join(fn.qualname.rsplit(".", 2)[-2:]), []).append(fn)
+        return Index(
+            self.by_qualname,
+            self.by_name,
+            bases,
+            dict(self.attr_types),
+            classes,
+            by_tail,
+        )
 
     def resolve(self, call: CallSite, caller: FunctionInfo) -> FunctionInfo | None:
-        """Return the project function ``call`` most likely reaches, or None."""
-        return resolve_call(call, caller, self.by_name, self._candidates)
+        """Return the project function ``call`` reaches, or None when not known."""
+        if not call.target:
+            return None
+        return resolve_call(call, caller, self._index)

@@ -22,6 +22,7 @@ from .files import (
     _line_endings,
     _module_name,
 )
+from .orm import inherit_columns
 from .patterns import _KEYWORD_PATTERNS
 from .walker import FunctionWalker
 
@@ -98,7 +99,7 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
         functions=tuple(col.functions),
         sql=tuple(col.sql),
         connects=tuple(_with_pragmas(col)),
-        models=tuple(col.models),
+        models=tuple(inherit_columns(col.models)),
         filters=tuple(col.filters),
         orm_writes=tuple(col.orm_writes),
         uses=tuple(col.uses),
@@ -107,6 +108,8 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
         imports=frozenset(col.imports),
         notes=tuple(notes),
         other_files=tuple(others),
+        class_bases=tuple(sorted(col.class_bases.items())),
+        attr_types=tuple(sorted(col.attr_types.items())),
     )
 
 
@@ -168,7 +171,7 @@ def _parse_python(
         notes.append(problem)
         return None
     try:
-        tree = ast.parse(decoded, filename=rel)
+        tree = _parse(decoded, rel)
     except SyntaxError as exc:
         notes.append(f"{rel}: skipped, syntax error at line {exc.lineno}: {exc.msg}")
         return None
@@ -176,6 +179,24 @@ def _parse_python(
         notes.append(f"{rel}: skipped, cannot parse: {exc}")
         return None
     return data, decoded, tree
+
+
+# Python 3.14 accepts ``except A, B:`` without parentheses (PEP 758); the
+# scanner's own Python may not, so such a clause is read as ``except (A, B):``.
+_BARE_EXCEPT_TUPLE = re.compile(
+    r"^(\s*except\*?\s+)(?!\()([\w.]+(?:\s*,\s*[\w.]+)+)(\s*:)", re.M
+)
+
+
+def _parse(text: str, rel: str) -> ast.Module:
+    """Return the syntax tree of a file, reading newer except clauses too."""
+    try:
+        return ast.parse(text, filename=rel)
+    except SyntaxError:
+        patched, count = _BARE_EXCEPT_TUPLE.subn(r"\1(\2)\3", text)
+        if not count:
+            raise
+        return ast.parse(patched, filename=rel)
 
 
 def _note_imports(mod: _Module, col: _Collector) -> None:

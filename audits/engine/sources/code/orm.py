@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 
 from .context import _Module
 from .facts import OrmColumn, OrmFilter, OrmModel, OrmRelationship, OrmWrite
@@ -37,7 +38,7 @@ def _orm_model(
         if not isinstance(value, ast.Call):
             continue
         fname = _dotted(value.func).split(".")[-1]
-        if fname in ("Column", "mapped_column"):
+        if fname in ("Column", "mapped_column") and _from_sqlalchemy(mod, value.func):
             columns.append(_sa_column(target, value, annotation))
         elif fname == "relationship":
             rels.append(_relationship(target, value, annotation, stmt.lineno))
@@ -61,7 +62,49 @@ def _orm_model(
         columns=tuple(columns),
         relationships=tuple(rels),
         indexes=tuple(indexes),
+        bases=tuple(b.split(".")[-1] for b in bases),
     )
+
+
+_ORM_MODULES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
+
+
+def _from_sqlalchemy(mod: _Module, func: ast.expr) -> bool:
+    """Return False for a ``Column`` of another library (a table widget, a form)."""
+    head = _dotted(func).split(".")[0]
+    full = mod.names.get(head, "")
+    if not full or head in ("db", "sa", "sql"):
+        return True  # an ORM object of the project (``db.Column``) or unknown
+    return full.split(".")[0] in _ORM_MODULES
+
+
+def inherit_columns(models: list[OrmModel]) -> list[OrmModel]:
+    """Give each model the columns of the mixins and abstract models it extends.
+
+    ``updated_at = Column(..., onupdate=...)`` declared once on a base is
+    maintained on every model built on it.
+    """
+    by_name = {m.name: m for m in models}
+    out: list[OrmModel] = []
+    for model in models:
+        own = {c.attr for c in model.columns}
+        extra: list[OrmColumn] = []
+        todo, seen = list(model.bases), {model.name}
+        while todo:
+            base = by_name.get(todo.pop(0))
+            if base is None or base.name in seen:
+                continue
+            seen.add(base.name)
+            for col in base.columns:
+                if col.attr not in own:
+                    own.add(col.attr)
+                    inherited = col.inherited_from or base.name
+                    extra.append(replace(col, inherited_from=inherited))
+            todo.extend(base.bases)
+        if extra:
+            model = replace(model, columns=model.columns + tuple(extra))
+        out.append(model)
+    return out
 
 
 def _class_assignment(stmt: ast.stmt) -> tuple[str | None, ast.expr | None, str]:

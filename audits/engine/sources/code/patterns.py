@@ -87,7 +87,24 @@ _WRAPPING_DECORATORS = frozenset(
 )
 
 
-_SAFE_CALLS = frozenset({"int", "float", "len", "bool", "round", "abs"})
+_SAFE_CALLS = frozenset(
+    {"int", "float", "len", "bool", "round", "abs", "min", "max", "sum", "range"}
+)
+# Names through which outside input arrives without being a parameter.
+_INPUT_NAMES = frozenset(
+    {"request", "input", "argv", "environ", "stdin", "form", "args", "params"}
+)
+# Calls that quote or escape a value or an identifier for SQL.
+_QUOTING = re.compile(
+    r"(quote|escape|Identifier|Literal|sql_identifier|quote_ident|quote_literal|"
+    r"mogrify|placeholders?)",
+    re.I,
+)
+# Annotations that carry no SQL: numbers, booleans, a closed set of strings.
+_SAFE_ANNOTATION = re.compile(
+    r"^(int|float|bool|datetime|date|timedelta|uuid|UUID|Decimal|"
+    r"(typing\.)?Literal\[.*\]|[A-Z]\w*(Enum|ID|Id))$"
+)
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import NamedTuple
 
 from audits.engine.sources.code_sql import (
     DYN,
@@ -32,6 +33,14 @@ def _single_row_name(node: ast.Call) -> bool:
     return name in ("fetchrow", "fetchval") or bool(
         _ONE_ROW_WORD.search(name.replace("_", " "))
     )
+
+
+class _SqlArguments(NamedTuple):
+    names: tuple[str, ...]  # every name the arguments use
+    position_names: tuple[tuple[str, ...], ...]  # per positional placeholder
+    origins: tuple[str, ...]  # parameters or request names they come from
+    position_origins: tuple[tuple[str, ...], ...]
+    position_attrs: tuple[bool, ...]  # a field of an object in hand
 
 
 class SqlRecording(Resolution):
@@ -77,6 +86,8 @@ class SqlRecording(Resolution):
             resolved = self._resolve(expr.args[0], 0)
             if resolved is not None and not resolved.interps:
                 url = resolved.template
+            elif resolved is not None and "mode=ro" in resolved.template:
+                url = resolved.template  # a read-only URI around a formatted path
         keywords = tuple(kw.arg for kw in expr.keywords if kw.arg)
         pre_ping = _kw(expr, "pool_pre_ping")
         readonly = "mode=ro" in url or "immutable=1" in url
@@ -228,15 +239,13 @@ class SqlRecording(Resolution):
         arg_index: int = 0,
     ) -> None:
         interps = tuple(
-            Interpolation(i, ast.unparse(expr)[:120], self._safe(expr), ids)
+            self._interpolation(i, expr, ids)
             for i, (expr, ids) in enumerate(resolved.interps)
         )
         template = resolved.template
         pieces = split_script(template) if method == "executescript" else [template]
         params = self._params_literals(params_node)
-        arg_names: tuple[str, ...] = ()
-        for a in list(node.args[1:]) + [k.value for k in node.keywords]:
-            arg_names += _names(a)
+        args = self._sql_arguments(node, params_node, template)
         single = id(node) in self.single_calls or _single_row_name(node)
         for piece in pieces or [template]:
             info = analyse_sql(piece)
@@ -255,11 +264,16 @@ class SqlRecording(Resolution):
                 loop_depth=len(self.loops),
                 loop_line=self._loop_line(),
                 result_names=self.pending_targets,
-                arg_names=arg_names,
+                arg_names=args.names,
                 single_row=single,
                 via=via,
                 in_test=self.mod.is_test,
                 snippet=_snippet(self.mod.lines, node.lineno),
+                once=self._runs_once(),
+                param_names=args.position_names,
+                param_origins=args.origins,
+                position_origins=args.position_origins,
+                position_attrs=args.position_attrs,
             )
             if pending:
                 self.col.pending.append(
@@ -275,6 +289,68 @@ class SqlRecording(Resolution):
                     self.col.param_pragmas.setdefault(self.qualname, []).append(
                         (base, *info.pragma)
                     )
+
+    def _sql_arguments(
+        self, node: ast.Call, params_node: ast.expr | None, template: str
+    ) -> _SqlArguments:
+        """Return the names a statement's arguments use and where they come from."""
+        per_arg = [_names(a) for a in node.args[1:]]
+        names: tuple[str, ...] = ()
+        for used in per_arg:
+            names += used
+        for k in node.keywords:
+            names += _names(k.value)
+        positional = self._positional_params(node, params_node, template)
+        first = node.args[1] if len(node.args) > 1 else None
+        if positional and positional[0] is first:
+            position_names = tuple(per_arg)
+        else:
+            position_names = tuple(_names(a) for a in positional)
+        # Every name the arguments use, traced once to the parameters it comes from.
+        origins = self._origins_of(names) if names else frozenset()
+        if origins:
+            position_origins = tuple(
+                tuple(sorted(self._origins_of(used))) for used in position_names
+            )
+        else:
+            position_origins = ((),) * len(position_names)
+        return _SqlArguments(
+            names,
+            position_names,
+            tuple(sorted(origins)),
+            position_origins,
+            tuple(isinstance(a, ast.Attribute | ast.Subscript) for a in positional),
+        )
+
+    def _positional_params(
+        self, node: ast.Call, params_node: ast.expr | None, template: str
+    ) -> list[ast.expr]:
+        """Return the expressions bound to the statement's positional placeholders."""
+        args = node.args
+        if len(args) < 2 and params_node is None:
+            return []
+        if any(a.__class__ is ast.Starred for a in args):
+            return []  # ``*args``: which value fills which placeholder is unknown
+        if len(args) > 2 or (len(args) == 2 and "$1" in template):
+            return list(node.args[1:])  # asyncpg style: conn.execute(sql, a, b)
+        if params_node is not None and isinstance(params_node, ast.Tuple | ast.List):
+            return list(params_node.elts)
+        return []
+
+    def _interpolation(self, index: int, expr: ast.expr, ids: bool) -> Interpolation:
+        """Return a formatted-in value: whether it is safe and where it comes from."""
+        origins = self._origins(expr)
+        params = tuple(
+            sorted(self.params.index(o) for o in origins if o in self.params)
+        )
+        return Interpolation(
+            index,
+            ast.unparse(expr)[:120],
+            self._safe(expr),
+            ids,
+            params=params,
+            external=bool(origins - self.safe_params),
+        )
 
     def _maybe_wrapper_call(
         self, node: ast.Call, name: str, dotted: str, receiver: str

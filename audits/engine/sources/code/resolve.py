@@ -16,8 +16,8 @@ from typing import Any
 
 from audits.engine.sources.code_sql import DYN
 
-from .patterns import _FSTRING_START, _QUOTED_PLACEHOLDER, _SAFE_CALLS
-from .state import WalkerState
+from .knowledge import Knowledge
+from .patterns import _FSTRING_START, _QUOTED_PLACEHOLDER, _QUOTING, _SAFE_CALLS
 from .syntax import _dotted, _kw, _names, _shift, _unwrap_await
 
 
@@ -34,7 +34,7 @@ _PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?[sdifr]|%%")
 _BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
-class Resolution(WalkerState):
+class Resolution(Knowledge):
     """Resolve the SQL text an expression builds, one method per kind of node."""
 
     def _resolve(self, node: ast.AST, depth: int) -> _Resolved | None:
@@ -312,32 +312,20 @@ class Resolution(WalkerState):
             known = self.mod.placeholder_joins[key] = has_placeholder and names_only
         return known
 
-    def _safe(self, expr: ast.expr, depth: int = 0) -> bool:
+    def _safe(
+        self, expr: ast.expr, depth: int = 0, seen: frozenset[str] = frozenset()
+    ) -> bool:
         """Return True when a formatted-in value cannot carry user input."""
-        if depth > 4:
+        if depth > 6:
             return False
         if isinstance(expr, ast.Constant):
             return True
+        if isinstance(expr, ast.List | ast.Tuple | ast.Set):
+            return all(self._safe(e, depth + 1, seen) for e in expr.elts)
         if isinstance(expr, ast.Call):
-            fname = _dotted(expr.func)
-            if fname in _SAFE_CALLS:
-                return True
-            if isinstance(expr.func, ast.Attribute) and expr.func.attr == "join":
-                if self._placeholder_join(expr):
-                    return True
-                return self._join_allowlisted(expr)
-            return False
+            return self._safe_call(expr, depth, seen)
         if isinstance(expr, ast.Name):
-            if expr.id in self.allowlisted:
-                return True
-            if expr.id in self.loop_vars:
-                return self._constant_collection(self.loop_vars[expr.id])
-            assigned = self.str_assigns.get(expr.id)
-            if assigned:
-                return all(self._safe(a, depth + 1) for a in assigned)
-            if expr.id in self.params:
-                return False
-            return expr.id in self.mod.constants or expr.id.isupper()
+            return self._safe_name(expr, depth, seen)
         if isinstance(expr, ast.Subscript):
             # ``COLUMNS[key]`` maps input onto a fixed set of names.
             return isinstance(expr.value, ast.Name) and (
@@ -348,22 +336,67 @@ class Resolution(WalkerState):
                 expr.attr.isupper()
                 or expr.attr in ("__tablename__", "db_table")
                 or _dotted(expr) in self.mod.constants
+                or expr.attr in self.mod.constants
             )
         if isinstance(expr, ast.IfExp):
-            return self._safe(expr.body, depth + 1) and self._safe(
-                expr.orelse, depth + 1
+            return self._safe(expr.body, depth + 1, seen) and self._safe(
+                expr.orelse, depth + 1, seen
             )
         if isinstance(expr, ast.BinOp):
-            return self._safe(expr.left, depth + 1) and self._safe(
-                expr.right, depth + 1
-            )
+            return self._safe_binop(expr, depth, seen)
         if isinstance(expr, ast.JoinedStr):
             return all(
-                self._safe(v.value, depth + 1)
+                self._safe(v.value, depth + 1, seen)
                 for v in expr.values
                 if isinstance(v, ast.FormattedValue)
             )
+        if isinstance(expr, ast.UnaryOp):
+            return self._safe(expr.operand, depth + 1, seen)
         return False
+
+    def _safe_call(self, expr: ast.Call, depth: int, seen: frozenset[str]) -> bool:
+        fname = _dotted(expr.func)
+        if fname in _SAFE_CALLS or _QUOTING.search(fname.rsplit(".", 1)[-1]):
+            return True
+        if not isinstance(expr.func, ast.Attribute):
+            return False
+        attr = expr.func.attr
+        if attr == "join":
+            return self._placeholder_join(expr) or self._join_allowlisted(expr)
+        if attr in ("strip", "rstrip", "lstrip", "upper", "lower"):
+            return self._safe(expr.func.value, depth + 1, seen)
+        if attr == "format":
+            return self._safe(expr.func.value, depth + 1, seen) and all(
+                self._safe(a, depth + 1, seen)
+                for a in [*expr.args, *(k.value for k in expr.keywords)]
+            )
+        return False
+
+    def _safe_name(self, expr: ast.Name, depth: int, seen: frozenset[str]) -> bool:
+        name = expr.id
+        if name in self.allowlisted or name in seen or name in self.safe_params:
+            return True
+        if name in self.loop_vars:
+            return self._constant_collection(self.loop_vars[name])
+        assigned = self.str_assigns.get(name)
+        if assigned:
+            inner = seen | {name}
+            # A list of constant fragments stays constant whatever is appended.
+            values = [*assigned, *self.appended.get(name, ())]
+            return all(self._safe(a, depth + 1, inner) for a in values)
+        if name in self.params:
+            return False
+        return name in self.mod.constants or name.isupper()
+
+    def _safe_binop(self, expr: ast.BinOp, depth: int, seen: frozenset[str]) -> bool:
+        if isinstance(expr.op, ast.Mult) and any(
+            isinstance(side, ast.Constant) and isinstance(side.value, str)
+            for side in (expr.left, expr.right)
+        ):
+            return True  # ``"?," * len(items)``: a run of placeholders
+        return self._safe(expr.left, depth + 1, seen) and self._safe(
+            expr.right, depth + 1, seen
+        )
 
     def _constant_collection(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
@@ -395,7 +428,7 @@ class Resolution(WalkerState):
                     return True
             names = _names(gen.iter)
             return any(n in self.allowlisted for n in names)
-        if isinstance(arg, ast.Name):
+        if isinstance(arg, ast.Name | ast.List | ast.Tuple):
             return self._safe(arg)
         return False
 

@@ -30,6 +30,8 @@ class WalkerState(ast.NodeVisitor):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             a = node.args
             self.params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+            # *args and **kwargs last, so positions of the others stay
+            self.params += [v.arg for v in (a.vararg, a.kwarg) if v is not None]
         self.loops: list[int] = []
         self.loop_infos: list[LoopInfo] = []
         self.with_conns: list[str] = []
@@ -61,6 +63,23 @@ class WalkerState(ast.NodeVisitor):
         self.fetchone_names: set[str] = set()
         self.first_use = len(col.sql)
         self.first_pending = len(col.pending)
+        # Names bound in this function (they hide imports of the same name),
+        # function-local imports and nested functions, and the classes of
+        # variables known from a constructor call or an annotation.
+        self.bound: set[str] = set(self.params)
+        self.local_names: dict[str, str] = {}
+        self.var_types: dict[str, str] = {}
+        # Whether each enclosing block ends the innermost loop, and where the
+        # blocks of each loop start.
+        self.exits: list[bool] = []
+        self.loop_exit_depth: list[int] = []
+        # name -> the parameters (or request names) its value is computed
+        # from; a parameter not yet reassigned stands for itself
+        self.derived: dict[str, frozenset[str]] = {}
+        self.seeds: set[str] = set(self.params) - {"self", "cls"}
+        self.appended: dict[str, list[ast.expr]] = {}  # list name -> appended values
+        self.safe_params: set[str] = set()  # annotated as numbers or literals
+        self.returned: set[str] = set()
         for p in self.params:
             if _CONN_PARAM.search(p):
                 self.conns[p] = f"param:{p}"

@@ -111,6 +111,14 @@ def _names(node: ast.AST | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.id for n in _walk(node) if isinstance(n, ast.Name)))
 
 
+def _is_literal(node: ast.expr) -> bool:
+    """Return True for a literal, or an f-string with nothing formatted in."""
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, ast.JoinedStr)
+        and all(isinstance(v, ast.Constant) for v in node.values)
+    )
+
+
 def _targets(node: ast.AST) -> tuple[str, ...]:
     if isinstance(node, ast.Name):
         return (node.id,)
@@ -151,9 +159,26 @@ def _accumulates(node: ast.AST) -> bool:
         and isinstance(node.value, ast.BinOp)
         and isinstance(node.value.op, ast.Add | ast.Sub)
     ):
-        targets = {_dotted(t) for t in node.targets}
-        return bool(targets & set(_names(node.value)))
+        for t in node.targets:
+            if isinstance(t, ast.Name):
+                if t.id in _names(node.value):
+                    return True
+            elif isinstance(t, ast.Subscript | ast.Attribute):
+                # ``d[k] = d[k] + v`` or ``d[k] = d.get(k, 0) + v``, not a new
+                # field computed from others of the same row
+                value = ast.unparse(node.value)
+                if ast.unparse(t) in value or f"{ast.unparse(t.value)}.get(" in value:
+                    return True
     return False
+
+
+def _source_text(node: ast.AST, lines: list[str], limit: int = 200) -> str:
+    """Return the source of a one-line expression as written, else its unparsed form."""
+    line = getattr(node, "lineno", 0)
+    if line and line == getattr(node, "end_lineno", None) and line <= len(lines):
+        start, end = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", 0)
+        return lines[line - 1][start:end][:limit]
+    return ast.unparse(node)[:limit]
 
 
 _DYN_INDEX = re.compile(rf"{DYN}(\d+)")

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from .context import _Collector, _constant_facts, _Module
 from .facts import CallSite, FunctionInfo, LoopInfo
+from .knowledge import reads_database
 from .orm import OrmCalls, _orm_model
 from .patterns import (
     _EXECUTE_METHODS,
@@ -29,8 +30,10 @@ from .syntax import (
     _accumulates,
     _child_fields,
     _dotted,
+    _is_literal,
     _names,
     _snippet,
+    _source_text,
     _targets,
     _unwrap_await,
     _walk,
@@ -64,6 +67,12 @@ def _walk_class(mod: _Module, col: _Collector, node: ast.ClassDef, outer: str) -
     )
     qual = prefix + node.name
     bases = tuple(_dotted(b) for b in node.bases)
+    resolved = []
+    for base in bases:
+        head, _, rest = base.partition(".")
+        full = mod.names.get(head, "")
+        resolved.append(f"{full}.{rest}" if full and rest else full or base)
+    col.class_bases[qual] = tuple(resolved)
     top = FunctionWalker(mod, col, outer if outer != "<module>" else "<module>", None)
     for b in node.bases + [k.value for k in node.keywords] + node.decorator_list:
         top.visit(b)
@@ -140,6 +149,8 @@ class FunctionWalker(SqlRecording, OrmCalls):
         return None
 
     def run(self) -> None:
+        if isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef):
+            self._note_parameters(self.node)
         body = getattr(self.node, "body", None) if self.node is not None else None
         stmts = body if isinstance(body, list) else self.mod.tree.body
         for stmt in stmts:
@@ -157,6 +168,8 @@ class FunctionWalker(SqlRecording, OrmCalls):
         prefix = "" if self.qualname == "<module>" else self.qualname + "."
         if self.qualname == "<module>":
             prefix = self.mod.module + "." if self.mod.module else ""
+        if self.node is not None:
+            self.local_names[node.name] = prefix + node.name
         _walk_function(self.mod, self.col, prefix + node.name, node, self.class_name)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -184,13 +197,17 @@ class FunctionWalker(SqlRecording, OrmCalls):
             if isinstance(node.target, ast.Name):
                 self.loop_vars[node.target.id] = node.iter
             self.assigns.append((node.lineno, _targets(node.target), iter_names))
+            self._derive(_targets(node.target), iter_names)
+            self.bound.update(_targets(node.target))
         accumulates = any(_accumulates(n) for stmt in node.body for n in _walk(stmt))
         self.loops.append(node.lineno)
-        for stmt in node.body:
-            self.visit(stmt)
+        self.loop_exit_depth.append(len(self.exits))
+        self._visit_block(node.body)
+        self.loop_exit_depth.pop()
         self.loops.pop()
         for stmt in node.orelse:
             self.visit(stmt)
+        iterated = None if isinstance(node, ast.While) else node.iter
         self.loop_infos.append(
             LoopInfo(
                 line=node.lineno,
@@ -199,6 +216,10 @@ class FunctionWalker(SqlRecording, OrmCalls):
                 iter_names=iter_names,
                 iter_sql_line=iter_sql,
                 accumulates=accumulates,
+                iter_text=_source_text(iterated, self.mod.lines)
+                if iterated is not None
+                else "",
+                literal_size=self._literal_size(iterated),
             )
         )
 
@@ -214,7 +235,9 @@ class FunctionWalker(SqlRecording, OrmCalls):
         for gen in node.generators:
             if isinstance(gen.target, ast.Name):
                 self.loop_vars[gen.target.id] = gen.iter
-            self.assigns.append((node.lineno, _targets(gen.target), _names(gen.iter)))
+            iter_names = _names(gen.iter)
+            self.assigns.append((node.lineno, _targets(gen.target), iter_names))
+            self._derive(_targets(gen.target), iter_names)
         for gen in node.generators:
             for cond in gen.ifs:
                 if any(
@@ -224,6 +247,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
                 ):
                     self.allowlisted.update(self.pending_targets)
         self.loops.append(node.lineno)
+        self.loop_exit_depth.append(len(self.exits))
         for gen in rest:
             self.visit(gen.iter)
         for gen in node.generators:
@@ -234,6 +258,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             self.visit(node.value)
         else:
             self.visit(node.elt)
+        self.loop_exit_depth.pop()
         self.loops.pop()
         self.loop_infos.append(
             LoopInfo(
@@ -241,6 +266,8 @@ class FunctionWalker(SqlRecording, OrmCalls):
                 end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
                 kind="comprehension",
                 iter_names=_names(first.iter),
+                iter_text=_source_text(first.iter, self.mod.lines),
+                literal_size=self._literal_size(first.iter),
             )
         )
 
@@ -260,6 +287,8 @@ class FunctionWalker(SqlRecording, OrmCalls):
                 if isinstance(item.optional_vars, ast.Name)
                 else ""
             )
+            if name:
+                self.bound.add(name)
             dotted = _dotted(expr.func) if isinstance(expr, ast.Call) else _dotted(expr)
             conn_id = self._connection_expr(
                 expr, name, "with" if isinstance(node, ast.With) else "async with"
@@ -290,8 +319,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
                 base = _dotted(expr.func.value)
                 self.conns[name] = self._conn_of(base)
         self.txn_blocks += txn
-        for stmt in node.body:
-            self.visit(stmt)
+        self._visit_block(node.body)
         self.txn_blocks -= txn
         for _ in range(pushed):
             self.with_conns.pop()
@@ -320,21 +348,24 @@ class FunctionWalker(SqlRecording, OrmCalls):
         )
         self.try_rollback.append(rollback)
         self.in_silent_try += int(silent)
-        for stmt in node.body:
-            self.visit(stmt)
+        self._visit_block(node.body)
         self.in_silent_try -= int(silent)
         self.try_rollback.pop()
         for h in node.handlers:
-            self.visit(h)
-        for stmt in node.orelse + node.finalbody:
-            self.visit(stmt)
+            if h.type is not None:
+                self.visit(h.type)
+            self._visit_block(h.body)
+        self._visit_block(node.orelse)
+        self._visit_block(node.finalbody)
 
     visit_TryStar = visit_Try  # type: ignore[assignment]
 
     def visit_If(self, node: ast.If) -> None:
         self.if_tests.append((node.lineno, _names(node.test)))
         self._note_allowlist(node.test)
-        self.generic_visit(node)
+        self.visit(node.test)
+        self._visit_block(node.body)
+        self._visit_block(node.orelse)
 
     def visit_Assert(self, node: ast.Assert) -> None:
         self._note_allowlist(node.test)
@@ -347,9 +378,18 @@ class FunctionWalker(SqlRecording, OrmCalls):
             ):
                 for name in _names(n.left):
                     self.allowlisted.add(name)
+                # ``'"' not in name``: the value is refused when it could quote out
+                if isinstance(n.left, ast.Constant) and str(n.left.value) in (
+                    '"',
+                    "'",
+                    ";",
+                ):
+                    for comparator in n.comparators:
+                        self.allowlisted.update(_names(comparator))
 
     def visit_Return(self, node: ast.Return) -> None:
         if node.value is not None:
+            self.returned.update(_names(node.value))
             value = _unwrap_await(node.value)
             if self._connection_expr(value, "", "return") or (
                 isinstance(value, ast.Name)
@@ -376,9 +416,13 @@ class FunctionWalker(SqlRecording, OrmCalls):
             names += _targets(t)
         if value is None:
             return
-        self.assigns.append((line, names, _names(value)))
+        value_names = _names(value)
+        self.assigns.append((line, names, value_names))
+        # Rows read from the database are the database's values, not input.
+        self._derive(names, () if reads_database(value) else value_names)
         inner = _unwrap_await(value)
         single = [t.id for t in targets if isinstance(t, ast.Name)]
+        self._note_types(targets, inner)
         if single:
             conn_id = self._connection_expr(inner, single[0], "assign")
             if (
@@ -404,6 +448,14 @@ class FunctionWalker(SqlRecording, OrmCalls):
         for t in targets:
             if isinstance(t, ast.Attribute) and isinstance(value, ast.Constant):
                 self._orm_attribute_write(t, value, line)
+            if (
+                not single
+                and isinstance(t, ast.Attribute)
+                and isinstance(t.value, ast.Name)
+                and t.value.id == "self"
+            ):
+                # ``self.conn = sqlite3.connect(...)``: a connection kept on the object
+                self._connection_expr(inner, f"self.{t.attr}", "assign")
         self.pending_targets = names
         self.visit(value)
         self.pending_targets = ()
@@ -412,7 +464,10 @@ class FunctionWalker(SqlRecording, OrmCalls):
         self._assign_common(node.targets, node.value, node.lineno)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        hint = self._type_name(node.annotation)
         self._assign_common([node.target], node.value, node.lineno)
+        if hint and isinstance(node.target, ast.Name):
+            self.var_types[node.target.id] = hint
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
@@ -425,21 +480,21 @@ class FunctionWalker(SqlRecording, OrmCalls):
                     col_offset=0,
                 )
             )
-        self.assigns.append(
-            (
-                node.lineno,
-                _targets(node.target),
-                _names(node.value) + _targets(node.target),
-            )
-        )
+        refs = _names(node.value) + _targets(node.target)
+        self.assigns.append((node.lineno, _targets(node.target), refs))
+        self._derive(_targets(node.target), refs)
+        if isinstance(node.target, ast.Name) and isinstance(node.value, ast.List):
+            self.appended.setdefault(node.target.id, []).extend(node.value.elts)
         self.visit(node.value)
 
     def visit_Import(self, node: ast.Import) -> None:
         self.col.imports.update(a.name.split(".")[0] for a in node.names)
+        self._note_import(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module:
             self.col.imports.add(node.module.split(".")[0])
+        self._note_import(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant):
@@ -487,6 +542,8 @@ class FunctionWalker(SqlRecording, OrmCalls):
             or name == "text"
         ):
             handled = self._execute_call(node, name, receiver)
+        if name in ("append", "extend", "insert") and node.args:
+            self._note_append(func, node.args, name)
         if name in ("fetchone", "first", "scalar", "one", "one_or_none") and receiver:
             self.fetchone_names.add(receiver.split(".")[0])
         if name in ("commit", "rollback") and isinstance(func, ast.Attribute):
@@ -531,10 +588,30 @@ class FunctionWalker(SqlRecording, OrmCalls):
                     arg_names=arg_names,
                     conn_args=tuple(conn_args),
                     snippet=_snippet(self.mod.lines, node.lineno),
+                    target=self._call_target(func),
+                    once=self._runs_once(),
+                    const_args=tuple(self._constant_arg(a) for a in node.args),
+                    const_kwargs=tuple(
+                        k.arg for k in node.keywords if k.arg and _is_literal(k.value)
+                    ),
                 )
             )
             self._maybe_wrapper_call(node, name, dotted, receiver)
         self.generic_visit(node)
+
+    def _note_append(self, func: ast.expr, args: list[ast.expr], name: str) -> None:
+        """Remember what a list is filled with: constant fragments stay constant."""
+        if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+            return
+        values = self.appended.setdefault(func.value.id, [])
+        added = args[-1]
+        if name == "extend" and isinstance(added, ast.List | ast.Tuple):
+            values.extend(added.elts)
+        else:
+            values.append(added)
+        self._derive(
+            [func.value.id], (func.value.id, *(n for a in args for n in _names(a)))
+        )
 
     def finish(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: tuple[str, ...]
@@ -577,4 +654,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             params_param=self.params_param,
             helper_conns=tuple(self.helper_conns),
             returns_call=self.returns_call,
+            kwargs_param=node.args.kwarg.arg if node.args.kwarg else "",
+            returned_names=tuple(sorted(self.returned)),
+            appended_names=tuple(sorted(self.appended)),
         )
