@@ -171,6 +171,9 @@ class Audit(models.Model):
     # How many pages the report splits into (audits.report_pages); 0 until
     # the report is first shown.
     report_pages = models.PositiveIntegerField(default=0, db_default=0)
+    # The scan settings the audit ran with (excludes, disabled checks,
+    # severity overrides, and where they came from).
+    scan_config = models.JSONField(default=dict, blank=True)
 
     objects = AuditQuerySet.as_manager()
 
@@ -264,6 +267,11 @@ class Audit(models.Model):
         )
         # Read back what was stored (the summary as its JSON round trip).
         self.refresh_from_db()
+
+    def record_scan_config(self, config: dict) -> None:
+        """Remember the scan settings this audit ran with."""
+        self._write(scan_config=config)
+        self.scan_config = config
 
     def fail(self, error: str) -> None:
         """End the audit as failed with ``error``, whatever its state."""

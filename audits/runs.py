@@ -190,6 +190,9 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
             started=started,
         )
     _still_running(audit)
+    used = next((r.config for r in results if r.config is not None), None)
+    if used is not None:
+        audit.record_scan_config(used.as_dict())
     audit.report_progress(len(outcomes), len(outcomes) + 1, "Reconciling findings")
     outcome = reconcile(
         audit, detections, Scope(origin="engine", checks_by_target=checks_by_target)

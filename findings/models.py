@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
@@ -66,6 +68,9 @@ class Finding(models.Model):
     evidence = models.TextField(blank=True)
     remediation = models.TextField(blank=True)
     fix_sql = models.TextField(blank=True)
+    # What a reviewer judges the finding by, as the scan saw it (JSON): the
+    # source lines around it, the chain of reasoning and related places.
+    proof = models.TextField(blank=True, default="")
     # "engine", "markdown" or "sarif": which kind of audit can fix it.
     origin = models.CharField(max_length=20, default="engine")
     ref = models.CharField(max_length=50, blank=True)  # an imported report's own id
@@ -189,6 +194,18 @@ class Finding(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("findings:detail", args=[self.pk])
+
+    @property
+    def related(self) -> list[dict]:
+        """Return the other places the same cause shows, as the scan saw them."""
+        if not self.proof:
+            return []
+        try:
+            data = json.loads(self.proof)
+        except ValueError:
+            return []
+        steps = data.get("related", []) if isinstance(data, dict) else []
+        return [s for s in steps if isinstance(s, dict) and s.get("message")]
 
     @property
     def location(self) -> str:

@@ -77,7 +77,15 @@ REFRESHED = (
     "remediation",
     "fix_sql",
     "effort",
+    "proof",
 )
+
+
+def proof_of(issue) -> str:
+    """Return an engine issue's evidence for a reviewer as JSON text, or ""."""
+    data = issue.as_dict()
+    proof = {key: data[key] for key in ("context", "trace", "related") if data.get(key)}
+    return json.dumps(proof, ensure_ascii=False) if proof else ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class Detection:
     evidence: str = ""
     remediation: str = ""
     fix_sql: str = ""
+    proof: str = ""  # JSON: source lines, chain of reasoning, related places
     ref: str = ""
     target_id: int | None = None
     status: str = ""  # an imported report's own status
@@ -119,6 +128,7 @@ class Detection:
             evidence=issue.evidence,
             remediation=issue.remediation,
             fix_sql=issue.fix_sql,
+            proof=proof_of(issue),
             target_id=target_id,
         )
 
@@ -137,6 +147,7 @@ class Detection:
             self.evidence,
             self.remediation,
             self.fix_sql,
+            self.proof,
         )
         return (
             self.severity,
@@ -160,7 +171,9 @@ class Stored(NamedTuple):
     file: str
     line: int | None
     effort: str
-    text_length: int  # of title, object, function, evidence, remediation, fix_sql
+    text_length: (
+        int  # of title, object, function, evidence, remediation, fix_sql, proof
+    )
     severity_overridden: bool = False  # a person set the severity: it stays
 
     @property
@@ -515,7 +528,8 @@ def load(project_id: int) -> dict[str, Stored]:
             f"SELECT fingerprint, id, status, severity, target_id, check_id, origin,"
             f" fixed_by_audit_id, file, line, effort, LENGTH(title)"
             f" + LENGTH(object) + LENGTH(function) + LENGTH(evidence)"
-            f" + LENGTH(remediation) + LENGTH(fix_sql), severity_overridden"
+            f" + LENGTH(remediation) + LENGTH(fix_sql) + LENGTH(proof),"
+            f" severity_overridden"
             f" FROM {f} WHERE project_id = %s",
             [project_id],
         )
@@ -595,6 +609,7 @@ NEW_TEXT = (
     "evidence",
     "remediation",
     "fix_sql",
+    "proof",
     "ref",
     "status_reason",
 )

@@ -35,6 +35,7 @@ from .forms import (
     TriageForm,
 )
 from .models import NEEDS_REASON, Effort, Finding, FindingEvent, TransitionError
+from .proof import finding_proof
 from .tables import FindingTable, severity_rank
 
 # The check filter suggests the catalogue's ids; imported findings carry
@@ -364,6 +365,7 @@ def _detail_context(request: AppRequest, finding: Finding) -> dict[str, Any]:
         "comment_form": CommentForm(),
         "can_write": can_write(finding.role),
         "code_url": _code_url(finding),
+        "proof": finding_proof(finding),
     }
 
 

@@ -35,6 +35,27 @@ class SignupForm(UserCreationForm):
 
 
 class ProjectForm(forms.ModelForm):
+    # The same options as [tool.plumbline] in a scanned repository.
+    scan_exclude = forms.CharField(
+        label="Leave out of code scans",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One glob per line (e.g. scripts/old_*). Blank: tests, docs, "
+        "virtualenvs, node_modules and vendored folders.",
+    )
+    scan_disable = forms.CharField(
+        label="Checks turned off",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One check id per line (e.g. backup-missing).",
+    )
+    scan_severity = forms.CharField(
+        label="Severity overrides",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: check-id = severity (e.g. query-n-plus-one = low).",
+    )
+
     class Meta:
         model = Project
         fields = [
@@ -70,6 +91,13 @@ class ProjectForm(forms.ModelForm):
         self.fields["team"].empty_label = None
         if self.instance.pk:
             self.fields["team"].disabled = True
+        saved = self.instance.scan_config or {}
+        self.initial.setdefault("scan_exclude", "\n".join(saved.get("exclude", [])))
+        self.initial.setdefault("scan_disable", "\n".join(saved.get("disable", [])))
+        self.initial.setdefault(
+            "scan_severity",
+            "\n".join(f"{k} = {v}" for k, v in saved.get("severity", {}).items()),
+        )
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -88,6 +116,7 @@ class ProjectForm(forms.ModelForm):
             )
             return data
         data["slug"] = slug
+        self._clean_scan_settings(data)
         if team and slug:
             clash = Project.objects.filter(team=team, slug=slug).exclude(
                 pk=self.instance.pk
@@ -97,6 +126,41 @@ class ProjectForm(forms.ModelForm):
                     "slug", f"The team already has a project with the slug “{slug}”."
                 )
         return data
+
+    def _clean_scan_settings(self, data):
+        """Check the scan settings as the engine reads them; keep them on the project."""
+        from audits.engine.config import ConfigError, config_from_dict
+
+        lines = {
+            name: [v.strip() for v in (data.get(name) or "").splitlines() if v.strip()]
+            for name in ("scan_exclude", "scan_disable", "scan_severity")
+        }
+        settings = {}
+        if lines["scan_exclude"]:
+            settings["exclude"] = lines["scan_exclude"]
+        if lines["scan_disable"]:
+            settings["disable"] = lines["scan_disable"]
+        severity = {}
+        for line in lines["scan_severity"]:
+            check, sep, value = line.partition("=")
+            if not sep or not check.strip() or not value.strip():
+                self.add_error(
+                    "scan_severity", f"“{line}”: write it as check-id = severity."
+                )
+                return
+            severity[check.strip()] = value.strip().lower()
+        if severity:
+            settings["severity"] = severity
+        try:
+            config_from_dict(settings)
+        except ConfigError as exc:
+            message = str(exc).split(": ", 1)[-1]
+            field = "scan_severity" if "severity" in message else "scan_disable"
+            if "exclude" in message:
+                field = "scan_exclude"
+            self.add_error(field, message[:1].upper() + message[1:] + ".")
+            return
+        self.instance.scan_config = settings
 
 
 class TargetForm(forms.ModelForm):

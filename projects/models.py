@@ -80,6 +80,8 @@ class ProjectQuerySet(models.QuerySet):
 
 
 class Project(models.Model):
+    """A codebase and its databases, audited together by one team."""
+
     team_path = "team"  # for projects.access.scoped
 
     # Indexed by the unique (team, slug) constraint, which leads with it.
@@ -122,6 +124,9 @@ class Project(models.Model):
     gate_overdue_critical = models.BooleanField(
         "fail while a critical finding is overdue", default=False
     )
+    # The scan settings a code target's own [tool.plumbline] would give
+    # (exclude, disable, severity); empty means the repository's own file.
+    scan_config = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ProjectQuerySet.as_manager()
@@ -162,6 +167,14 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:overview", args=[self.pk])
+
+    def scan_settings(self):
+        """Return the engine settings this project sets, or None to read the repository's."""
+        if not self.scan_config:
+            return None
+        from audits.engine.config import config_from_dict
+
+        return config_from_dict({**self.scan_config, "source": "project settings"})
 
     def sla_days(self, severity: str) -> int | None:
         """Return the days allowed to fix a finding of ``severity``, or None."""
@@ -288,6 +301,7 @@ class Target(models.Model):
             )
             if self.kind == self.Kind.GIT
             else None,
+            config=self.project.scan_settings(),
         )
 
     def test_connection(self, *, limit: float | None = None) -> tuple[bool, str]:

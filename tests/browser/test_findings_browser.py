@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
@@ -156,3 +157,50 @@ def test_filter_triage_bulk_assign_and_export(
     # Phone width: the list still reads.
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "findings-list-phone.png")
+
+
+@pytest.mark.browser
+def test_finding_page_shows_the_source_and_reasoning_a_reviewer_judges_by(
+    browser_context, live_server, project, owner
+):
+    proof = {
+        "context": [
+            {"line": 3, "text": ""},
+            {"line": 4, "text": "def open_db():"},
+            {"line": 5, "text": '    return sqlite3.connect("app.db", timeout=0)'},
+            {"line": 6, "text": ""},
+        ],
+        "trace": [
+            {"file": "app/db.py", "line": 5, "message": "timeout=0: waits 0 ms"},
+            {"file": "app/db.py", "line": 4, "message": "every caller shares it"},
+        ],
+    }
+    finding = make_finding(
+        project,
+        7,
+        severity="critical",
+        check_id="sqlite-busy-timeout-missing",
+        title="SQLite connection never waits on a lock",
+        file="app/db.py",
+        line=5,
+        proof=json.dumps(proof),
+    )
+    page = browser_context.new_page()
+    page.goto(live_server.url + reverse("login"))
+    page.fill("#id_username", owner.username)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + reverse("findings:detail", args=[finding.pk]))
+    section = page.locator("#proof")
+    expect(section.get_by_role("heading", name="Source and reasoning")).to_be_visible()
+    code = section.locator(".highlight")
+    expect(code).to_contain_text('return sqlite3.connect("app.db", timeout=0)')
+    expect(code.locator(".hll")).to_contain_text("timeout=0")
+    # Highlighted by the server's stylesheet: keywords take a colour.
+    keyword = code.locator(".k").first
+    expect(keyword).to_have_text("def")
+    assert keyword.evaluate("e => getComputedStyle(e).color") != "rgb(0, 0, 0)"
+    steps = section.locator(".proof-trace li")
+    expect(steps).to_have_count(2)
+    expect(steps.first).to_contain_text("app/db.py:5 timeout=0: waits 0 ms")
+    shot(page, "finding-proof.png")
