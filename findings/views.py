@@ -526,47 +526,49 @@ def finding_assign(request: AppRequest, pk: int) -> HttpResponse:
 @require_POST
 def finding_severity(request: AppRequest, pk: int) -> HttpResponse:
     """Set the severity by hand, with a reason kept in the history."""
-    finding = scoped(
-        request, Finding.objects.select_related("project"), pk=pk, write=True
+    return _edit_with_reason(
+        request,
+        pk,
+        SeverityForm,
+        field="severity",
+        change=lambda finding, data, user: finding.override_severity(
+            data["severity"], by=user, reason=data["severity_reason"]
+        ),
     )
-    form = SeverityForm(request.POST)
-    if not form.is_valid():
-        return _after_change(
-            request, finding, _first_error(form), form=form, field=_bad_field(form)
-        )
-    try:
-        with transaction.atomic():
-            finding.override_severity(
-                form.cleaned_data["severity"],
-                by=request.user,
-                reason=form.cleaned_data["severity_reason"],
-            )
-    except TransitionError as exc:
-        return _after_change(request, finding, str(exc), form=form, field="severity")
-    return _after_change(request, finding)
 
 
 @login_required
 @require_POST
 def finding_due(request: AppRequest, pk: int) -> HttpResponse:
     """Set or clear the due date by hand, with a reason kept in the history."""
+    return _edit_with_reason(
+        request,
+        pk,
+        DueDateForm,
+        field="due_date",
+        change=lambda finding, data, user: finding.set_due_date(
+            data["due_date"], by=user, reason=data["due_reason"]
+        ),
+    )
+
+
+def _edit_with_reason(
+    request: AppRequest, pk: int, form_class: type, *, field: str, change
+) -> HttpResponse:
+    """Validate a hand edit's form, apply it in a transaction, answer in place."""
     finding = scoped(
         request, Finding.objects.select_related("project"), pk=pk, write=True
     )
-    form = DueDateForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         return _after_change(
             request, finding, _first_error(form), form=form, field=_bad_field(form)
         )
     try:
         with transaction.atomic():
-            finding.set_due_date(
-                form.cleaned_data["due_date"],
-                by=request.user,
-                reason=form.cleaned_data["due_reason"],
-            )
+            change(finding, form.cleaned_data, request.user)
     except TransitionError as exc:
-        return _after_change(request, finding, str(exc), form=form, field="due_date")
+        return _after_change(request, finding, str(exc), form=form, field=field)
     return _after_change(request, finding)
 
 
