@@ -96,6 +96,17 @@ def test_the_check_documentation_page_is_one_click_away(
 
 
 @pytest.mark.browser
+def test_the_check_page_states_what_makes_a_finding_critical(chromium, live_server):
+    page = chromium.new_page()
+    page.goto(live_server.url + reverse("checks:detail", args=["query-n-plus-one"]))
+    expect(page.get_by_role("heading", name="How severe a finding is")).to_be_visible()
+    expect(page.locator("#severity")).to_contain_text(
+        "low on SQLite (in process, a query is a call, not a round trip)"
+    )
+    no_csp_violations(page)
+
+
+@pytest.mark.browser
 def test_severity_and_due_date_changes_need_a_reason_and_enter_history(
     chromium, live_server, project, owner, imported
 ):

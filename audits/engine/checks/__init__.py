@@ -2,7 +2,7 @@
 
 A topic module opens with ``TOPIC = Topic(...)``, the catalogue rows (id,
 dimension, default severity, effort, evidence, title, rationale,
-remediation) of the ids it owns, and then implements them, one function per
+remediation, severity rule) of the ids it owns, and then implements them, one function per
 kind of evidence (schema, live, code, code joined with the schema). To add a
 check: add its row to the topic it belongs to (or a new module, listed in
 ``TOPICS`` below) and decorate its function with ``@TOPIC.implements``.

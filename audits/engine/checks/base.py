@@ -1,9 +1,9 @@
 """What every check module is built from: specs, facts, and a topic's register.
 
 A topic module (``foreign_keys.py``, ``sqlite_pragmas.py``, ...) opens with
-``TOPIC = Topic(rows...)``: the catalogue rows of the ids it owns (id,
-dimension, default severity, effort, evidence, title, rationale,
-remediation). Its implementations follow, each decorated with
+``TOPIC = Topic(rows...)``: the catalogue rows of the ids it owns, one
+line each (id, dimension, default severity, effort, evidence, title,
+rationale, remediation, severity rule). Its implementations follow, each decorated with
 ``@TOPIC.implements(check_id, requires=...)``. A topic can only implement the
 ids it catalogues, so every implementation of one id lives in one module.
 
@@ -96,6 +96,10 @@ class CheckSpec:
     rationale: str
     remediation: str
     evidence: str  # as in the catalogue, e.g. "ddl live", "ddl+code"
+    # What makes a finding of this check critical, high, medium or low.
+    # Critical is kept for realistic data loss, corruption or a breach
+    # under normal use.
+    severity_rule: str
 
     def issue(
         self,
@@ -136,7 +140,7 @@ class CheckSpec:
 
 
 CheckFunc = Callable[[CheckSpec, Facts], Iterable[Issue]]
-CatalogueRow = tuple[str, Dimension, Severity, Effort, str, str, str, str]
+CatalogueRow = tuple[str, Dimension, Severity, Effort, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -159,11 +163,13 @@ class Topic:
         self.specs: dict[str, CheckSpec] = {}
         self.implementations: list[Implementation] = []
         # Catalogue rows put evidence before the texts; CheckSpec keeps it last.
-        for check_id, dim, sev, effort, evidence, title, why, fix in rows:
+        for check_id, dim, sev, effort, evidence, title, why, fix, rule in rows:
             if check_id in self.specs:
                 raise ValueError(f"check id {check_id!r} catalogued twice")
+            if not rule.strip():
+                raise ValueError(f"check id {check_id!r} has no severity rule")
             self.specs[check_id] = CheckSpec(
-                check_id, dim, sev, effort, title, why, fix, evidence
+                check_id, dim, sev, effort, title, why, fix, evidence, rule
             )
 
     def implements(

@@ -18,17 +18,11 @@ from .schema_facts import (
     table_issue,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("json-blob-columns", SCH, INFO, DAYS, "ddl live",
-     "Table stores structured data in JSON/TEXT blobs",
-     "Blob columns are not atomic (1NF): their contents cannot be constrained, indexed or aggregated in SQL.",
-     "Move fields that are filtered or aggregated into typed columns or child tables."),
-    ("redundant-denormalized-column", SCH, INFO, HRS, "ddl live",
-     "Column copies a value reachable through a foreign key",
-     "A copy of the parent's value (a transitive dependency) drifts when the parent changes.",
-     "Read the value through the foreign key, or document why the copy is kept (history)."),
+    ("json-blob-columns", SCH, INFO, DAYS, "ddl live", "Table stores structured data in JSON/TEXT blobs", "Blob columns are not atomic (1NF): their contents cannot be constrained, indexed or aggregated in SQL.", "Move fields that are filtered or aggregated into typed columns or child tables.", "Always info: a design note. Structured data in a blob is harder to query and validate, but nothing is lost or corrupted by it."),
+    ("redundant-denormalized-column", SCH, INFO, HRS, "ddl live", "Column copies a value reachable through a foreign key", "A copy of the parent's value (a transitive dependency) drifts when the parent changes.", "Read the value through the foreign key, or document why the copy is kept (history).", "Always info: a copy can drift from its source, and the check cannot tell whether the code keeps it in step on purpose."),
 )
 # fmt: on
 

@@ -10,25 +10,13 @@ from .base import CODE, HIGH, HRS, LIVE, LOW, MIN, OPS, PERF, CheckSpec, Facts, 
 from .code_facts import at_site, code_of, in_function, live_functions
 from .probe_facts import database_of, engine_of, live_schema
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("connection-per-operation", PERF, LOW, HRS, "code",
-     "New connection for every statement",
-     "Opening a connection (and running its PRAGMAs) per statement adds latency and defeats transactions.",
-     "Reuse one connection per unit of work, or a pool."),
-    ("connection-leak-prone", OPS, LOW, MIN, "code",
-     "Helper returns a raw connection",
-     "Every caller must remember to close the returned connection; one that forgets leaks it.",
-     "Return a context manager (`with get_db() as conn:`) instead."),
-    ("pool-health-check-missing", OPS, LOW, MIN, "code",
-     "Connection pool has no health check",
-     "Without pre-ping or recycle a pool hands out connections the server already closed.",
-     "Set `pool_pre_ping=True` and `pool_recycle` (or the pool's check callback)."),
-    ("connections-near-limit", OPS, HIGH, HRS, "live",
-     "Connections near the server limit",
-     "Near `max_connections` new connections are refused; sessions idle in transaction hold locks and snapshots.",
-     "Pool connections (PgBouncer), set `idle_in_transaction_session_timeout`, fix the code that leaves transactions open."),
+    ("connection-per-operation", PERF, LOW, HRS, "code", "New connection for every statement", "Opening a connection (and running its PRAGMAs) per statement adds latency and defeats transactions.", "Reuse one connection per unit of work, or a pool.", "Always low: a connection per statement costs time (on a server a login and a round trip), never data."),
+    ("connection-leak-prone", OPS, LOW, MIN, "code", "Helper returns a raw connection", "Every caller must remember to close the returned connection; one that forgets leaks it.", "Return a context manager (`with get_db() as conn:`) instead.", "Always low: a raw connection handed to callers can leak if one forgets to close it; the check does not see a leak happen."),
+    ("pool-health-check-missing", OPS, LOW, MIN, "code", "Connection pool has no health check", "Without pre-ping or recycle a pool hands out connections the server already closed.", "Set `pool_pre_ping=True` and `pool_recycle` (or the pool's check callback).", "Always low: a dead pooled connection fails one request after a restart or a network blip and is then replaced; nothing is lost."),
+    ("connections-near-limit", OPS, HIGH, HRS, "live", "Connections near the server limit", "Near `max_connections` new connections are refused; sessions idle in transaction hold locks and snapshots.", "Pool connections (PgBouncer), set `idle_in_transaction_session_timeout`, fix the code that leaves transactions open.", "Always high: near the server's limit new connections are refused and idle transactions hold locks, so the application stops serving; an outage, not data loss."),
 )
 # fmt: on
 

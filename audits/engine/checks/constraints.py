@@ -16,17 +16,11 @@ from audits.engine.vocabulary import is_numeric_type, words
 from .base import LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
 from .schema_facts import checks_on, column_issue, engine, quote, schema_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("check-missing-boolean", SCH, LOW, MIN, "ddl live",
-     "Integer flag column has no 0/1 CHECK",
-     "On engines without a boolean type an integer flag accepts any integer, so `= 1` tests miss rows holding 2 or -1.",
-     "Add CHECK (column IN (0, 1))."),
-    ("check-missing-range", SCH, LOW, MIN, "ddl live",
-     "Numeric column has no range CHECK",
-     "Scores, percentages, counts and intervals have natural bounds; without a CHECK negative or out-of-range values are stored silently.",
-     "Add a range CHECK such as CHECK (column >= 0) or CHECK (column BETWEEN 0 AND 100)."),
+    ("check-missing-boolean", SCH, LOW, MIN, "ddl live", "Integer flag column has no 0/1 CHECK", "On engines without a boolean type an integer flag accepts any integer, so `= 1` tests miss rows holding 2 or -1.", "Add CHECK (column IN (0, 1)).", "Always low: a flag outside 0/1 is bad data the code usually still reads as true; it corrupts nothing else."),
+    ("check-missing-range", SCH, LOW, MIN, "ddl live", "Numeric column has no range CHECK", "Scores, percentages, counts and intervals have natural bounds; without a CHECK negative or out-of-range values are stored silently.", "Add a range CHECK such as CHECK (column >= 0) or CHECK (column BETWEEN 0 AND 100).", "Always low: an out-of-range number (a negative quantity) is bad data the code can still read; nothing else is damaged."),
 )
 # fmt: on
 

@@ -37,21 +37,12 @@ from .schema_facts import (
     string_default,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("check-incomplete-enum", SCH, HIGH, MIN, "ddl+code",
-     "Code writes a value the column's CHECK forbids",
-     "The CHECK list does not include a literal the code writes, so that write fails at run time with a constraint error.",
-     "Add the value to the CHECK list (a migration), or change the code to write an allowed value."),
-    ("check-missing-enum", SCH, MED, MIN, "ddl live code",
-     "Enum-like column has no CHECK constraint",
-     "A status/type/kind column with a small closed set of values accepts any typo; bad values surface later as bugs.",
-     "Add CHECK (column IN (...)) listing the allowed values, or use an enum type."),
-    ("default-divergence", SCH, LOW, MIN, "ddl live",
-     "Same enum-like column has different defaults in different tables",
-     "Columns with the same name and value set but different defaults usually mean one default is a mistake.",
-     "Align the defaults, or rename the column if the meanings really differ."),
+    ("check-incomplete-enum", SCH, HIGH, MIN, "ddl+code", "Code writes a value the column's CHECK forbids", "The CHECK list does not include a literal the code writes, so that write fails at run time with a constraint error.", "Add the value to the CHECK list (a migration), or change the code to write an allowed value.", "Always high: a write the code makes fails at run time with a constraint error, so that feature is broken; the database refuses the value, so nothing is corrupted."),
+    ("check-missing-enum", SCH, MED, MIN, "ddl live code", "Enum-like column has no CHECK constraint", "A status/type/kind column with a small closed set of values accepts any typo; bad values surface later as bugs.", "Add CHECK (column IN (...)) listing the allowed values, or use an enum type.", "Medium when nothing constrains the values, so a typo is stored and surfaces later as a bug; low when the ORM (Django choices, a Django-managed schema) already limits what the application writes."),
+    ("default-divergence", SCH, LOW, MIN, "ddl live", "Same enum-like column has different defaults in different tables", "Columns with the same name and value set but different defaults usually mean one default is a mistake.", "Align the defaults, or rename the column if the meanings really differ.", "Always low: one default is probably a mistake, so new rows get a valid but wrong value."),
 )
 # fmt: on
 

@@ -32,29 +32,14 @@ from .schema_facts import (
     table_issue,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("fk-conflicting-declarations", SCH, CRIT, MIN, "ddl live",
-     "Column has conflicting foreign key declarations",
-     "Two FK declarations on one column that disagree on target or action are both enforced; the stricter one silently wins and blocks deletes the other meant to cascade.",
-     "Keep one declaration with the intended target and ON DELETE/ON UPDATE actions; drop the other."),
-    ("fk-no-on-delete", SCH, MED, MIN, "ddl live",
-     "Foreign key to an owner table has no ON DELETE action",
-     "Deleting the owner (a user, account or workspace) fails while child rows exist, or leaves them dangling where FKs are not enforced.",
-     "Declare ON DELETE CASCADE (owned data) or ON DELETE SET NULL (references worth keeping)."),
-    ("fk-missing", SCH, MED, MIN, "ddl live",
-     "Reference column has no foreign key",
-     "A `<table>_id` column without a foreign key lets orphans in and hides the relationship from tools and planners.",
-     "Declare the foreign key, after removing or repairing orphaned rows."),
-    ("fk-type-mismatch", SCH, MED, HRS, "ddl live",
-     "Foreign key column type differs from the referenced column",
-     "Mismatched types force casts on every join, defeat indexes and can truncate or reject values.",
-     "Change the referencing column to the referenced column's exact type."),
-    ("fk-violations", INT, CRIT, HRS, "live",
-     "Rows violate a foreign key",
-     "Orphaned rows point at parents that no longer exist; joins drop them and cascades cannot reach them.",
-     "Delete or repair the orphans, then make sure the constraint is enforced."),
+    ("fk-conflicting-declarations", SCH, CRIT, MIN, "ddl live", "Column has conflicting foreign key declarations", "Two FK declarations on one column that disagree on target or action are both enforced; the stricter one silently wins and blocks deletes the other meant to cascade.", "Keep one declaration with the intended target and ON DELETE/ON UPDATE actions; drop the other.", "Always critical: which declaration the database keeps decides whether deleting a parent cascades, so a delete removes rows the other declaration keeps (or keeps rows it removes): data loss or orphans under normal use."),
+    ("fk-no-on-delete", SCH, MED, MIN, "ddl live", "Foreign key to an owner table has no ON DELETE action", "Deleting the owner (a user, account or workspace) fails while child rows exist, or leaves them dangling where FKs are not enforced.", "Declare ON DELETE CASCADE (owned data) or ON DELETE SET NULL (references worth keeping).", "Always medium: deleting an owner either fails or leaves its rows pointing at nothing; a dangling reference, not lost data."),
+    ("fk-missing", SCH, MED, MIN, "ddl live", "Reference column has no foreign key", "A `<table>_id` column without a foreign key lets orphans in and hides the relationship from tools and planners.", "Declare the foreign key, after removing or repairing orphaned rows.", "Always medium: nothing stops orphaned rows; they are dangling references, not lost data."),
+    ("fk-type-mismatch", SCH, MED, HRS, "ddl live", "Foreign key column type differs from the referenced column", "Mismatched types force casts on every join, defeat indexes and can truncate or reject values.", "Change the referencing column to the referenced column's exact type.", "Always medium: joins compare through a conversion, may skip the index and may miss rows; stored values are not lost."),
+    ("fk-violations", INT, CRIT, HRS, "live", "Rows violate a foreign key", "Orphaned rows point at parents that no longer exist; joins drop them and cascades cannot reach them.", "Delete or repair the orphans, then make sure the constraint is enforced.", "Always critical: rows in the live database already point at parents that do not exist; the data is corrupted now."),
 )
 # fmt: on
 

@@ -26,21 +26,12 @@ from .code_facts import (
     use_location,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("query-unbounded", PERF, MED, MIN, "code",
-     "List query has no LIMIT",
-     "A list query without LIMIT on a table that grows without bound returns ever larger result sets.",
-     "Add LIMIT/OFFSET or keyset pagination."),
-    ("cleanup-never-called", OPS, CRIT, MIN, "code",
-     "Cleanup function is never called",
-     "A purge/expire/prune function that nothing calls or schedules leaves its table growing forever.",
-     "Call it at start-up and on a schedule (cron, beat, lifespan task)."),
-    ("table-unbounded-growth", OPS, MED, HRS, "ddl+code live history",
-     "Append-only table has no retention",
-     "Logs, tokens, runs and jobs are inserted but never deleted, so the table and its indexes grow without bound.",
-     "Add a retention job that deletes or archives rows past an age."),
+    ("query-unbounded", PERF, MED, MIN, "code", "List query has no LIMIT", "A list query without LIMIT on a table that grows without bound returns ever larger result sets.", "Add LIMIT/OFFSET or keyset pagination.", "Medium on a request path, where a page's time and memory grow with the table; low elsewhere (a job or start-up read that needs every row). A lookup by a row identifier is not reported."),
+    ("cleanup-never-called", OPS, CRIT, MIN, "code", "Cleanup function is never called", "A purge/expire/prune function that nothing calls or schedules leaves its table growing forever.", "Call it at start-up and on a schedule (cron, beat, lifespan task).", "Critical when the function would delete tokens, sessions, reset codes or other credentials: expired ones stay usable (a breach); high for any other table, which only grows."),
+    ("table-unbounded-growth", OPS, MED, HRS, "ddl+code live history", "Append-only table has no retention", "Logs, tokens, runs and jobs are inserted but never deleted, so the table and its indexes grow without bound.", "Add a retention job that deletes or archives rows past an age.", "Always medium: an append-only table with no retention slows its queries and fills the disk over months; nothing is lost."),
 )
 # fmt: on
 

@@ -50,37 +50,16 @@ from .schema_facts import (
     table_issue,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("fk-missing-index", PERF, MED, MIN, "ddl live",
-     "Foreign key column has no index",
-     "Joins on the FK and every parent delete or update scan the child table when no index leads with the FK columns.",
-     "Create an index whose leading columns are the FK columns."),
-    ("index-duplicate", PERF, LOW, MIN, "ddl live",
-     "Duplicate index",
-     "Two identical indexes double write cost and storage for no read benefit.",
-     "Drop one of them."),
-    ("index-redundant", PERF, LOW, MIN, "ddl live",
-     "Redundant index",
-     "An index that is a left prefix of another index, or repeats a constraint's own index, is covered already.",
-     "Drop the redundant index."),
-    ("index-invalid", PERF, HIGH, MIN, "live",
-     "Invalid index",
-     "A failed CREATE INDEX CONCURRENTLY leaves an invalid index that is maintained on writes but never used.",
-     "DROP INDEX CONCURRENTLY, then build it again."),
-    ("index-unused", PERF, LOW, MIN, "live",
-     "Index never used",
-     "An index with zero scans since statistics were reset costs writes and storage.",
-     "Confirm over a full business cycle, then drop it."),
-    ("table-seq-scan-heavy", PERF, MED, HRS, "live",
-     "Large table read mostly by sequential scans",
-     "Most reads of a large table scan it whole, which usually means an index is missing for a frequent query.",
-     "Find the queries (pg_stat_statements) and add the index they need."),
-    ("index-missing-soft-delete", PERF, HIGH, MIN, "ddl+code live",
-     "Soft-delete column filtered but not indexed",
-     "Every query filters on the soft-delete column; without an index (or a partial index) each one scans.",
-     "Index the column, or create partial indexes WHERE deleted_at IS NULL."),
+    ("fk-missing-index", PERF, MED, MIN, "ddl live", "Foreign key column has no index", "Joins on the FK and every parent delete or update scan the child table when no index leads with the FK columns.", "Create an index whose leading columns are the FK columns.", "Medium: deleting a parent or joining through the key scans the child table; low when the schema comes from a Django project's code, since Django indexes ForeignKey columns itself, until a live database confirms it."),
+    ("index-duplicate", PERF, LOW, MIN, "ddl live", "Duplicate index", "Two identical indexes double write cost and storage for no read benefit.", "Drop one of them.", "Always low: a second identical index costs write time and space, never correctness."),
+    ("index-redundant", PERF, LOW, MIN, "ddl live", "Redundant index", "An index that is a left prefix of another index, or repeats a constraint's own index, is covered already.", "Drop the redundant index.", "Always low: an index covered by another costs write time and space, never correctness."),
+    ("index-invalid", PERF, HIGH, MIN, "live", "Invalid index", "A failed CREATE INDEX CONCURRENTLY leaves an invalid index that is maintained on writes but never used.", "DROP INDEX CONCURRENTLY, then build it again.", "Always high: the planner ignores an index whose build failed, so every query that relies on it scans the table, while writes still maintain it."),
+    ("index-unused", PERF, LOW, MIN, "live", "Index never used", "An index with zero scans since statistics were reset costs writes and storage.", "Confirm over a full business cycle, then drop it.", "Always low: an unused index costs write time and space only."),
+    ("table-seq-scan-heavy", PERF, MED, HRS, "live", "Large table read mostly by sequential scans", "Most reads of a large table scan it whole, which usually means an index is missing for a frequent query.", "Find the queries (pg_stat_statements) and add the index they need.", "Always medium: a large table read mostly by scans gets slower as it grows; speed only."),
+    ("index-missing-soft-delete", PERF, HIGH, MIN, "ddl+code live", "Soft-delete column filtered but not indexed", "Every query filters on the soft-delete column; without an index (or a partial index) each one scans.", "Index the column, or create partial indexes WHERE deleted_at IS NULL.", "Always high: the code filters every read on the soft-delete column, so with no index each of those reads scans the whole table, deleted rows included."),
 )
 # fmt: on
 

@@ -10,17 +10,11 @@ from .base import CODE, CRIT, MED, MIN, SEC, CheckSpec, Facts, Topic
 from .code_context import steps, value_origin
 from .code_facts import code_of, live_sql, short, sql_key, use_location
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("sql-injection", SEC, CRIT, MIN, "code",
-     "SQL built from string formatting",
-     "SQL assembled with f-strings, `%`, `+` or `.format` from non-constant values lets input change the statement.",
-     "Pass values as bound parameters (`?`, `%s`, `:name`)."),
-    ("sql-dynamic-identifier", SEC, MED, MIN, "code",
-     "Identifier interpolated into SQL without an allowlist",
-     "Column or table names cannot be bound parameters; interpolating them unchecked lets input choose the identifier.",
-     "Check the identifier against an explicit allowlist (or quote it with the driver's identifier quoting)."),
+    ("sql-injection", SEC, CRIT, MIN, "code", "SQL built from string formatting", "SQL assembled with f-strings, `%`, `+` or `.format` from non-constant values lets input change the statement.", "Pass values as bound parameters (`?`, `%s`, `:name`).", "Critical when request data or a parameter of a function a framework calls reaches the SQL text (a breach under normal use); high when a caller fills the parameter with a value that is not a constant; medium when no caller is known. Constants, allow-listed or quoted values, numbers and placeholder lists are not reported."),
+    ("sql-dynamic-identifier", SEC, MED, MIN, "code", "Identifier interpolated into SQL without an allowlist", "Column or table names cannot be bound parameters; interpolating them unchecked lets input choose the identifier.", "Check the identifier against an explicit allowlist (or quote it with the driver's identifier quoting).", "Medium when a caller fills the table or column name with a value that is not a constant; low when no caller is known. Names built from the code's own constants or allow-lists are not reported."),
 )
 # fmt: on
 

@@ -18,17 +18,11 @@ from .schema_facts import (
     tenant_columns,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("table-no-primary-key", SCH, HIGH, HRS, "ddl live",
-     "Table has no primary key",
-     "Without a primary key rows cannot be addressed reliably, replication and ORMs misbehave, and duplicates creep in.",
-     "Add a primary key (a surrogate id or the natural key)."),
-    ("unique-missing-natural-key", SCH, LOW, MIN, "ddl live",
-     "Name is not unique within its owner",
-     "Without UNIQUE (owner, name) two rows of one owner can share a name, which lookups by name then resolve arbitrarily.",
-     "Add a UNIQUE constraint over (owner column, name column)."),
+    ("table-no-primary-key", SCH, HIGH, HRS, "ddl live", "Table has no primary key", "Without a primary key rows cannot be addressed reliably, replication and ORMs misbehave, and duplicates creep in.", "Add a primary key (a surrogate id or the natural key).", "Always high: rows cannot be addressed one by one, so duplicates creep in and an update or delete meant for one row hits every copy; replication and most ORMs need a key."),
+    ("unique-missing-natural-key", SCH, LOW, MIN, "ddl live", "Name is not unique within its owner", "Without UNIQUE (owner, name) two rows of one owner can share a name, which lookups by name then resolve arbitrarily.", "Add a UNIQUE constraint over (owner column, name column).", "Always low: two items with the same name under one owner confuse people; the data stays consistent."),
 )
 # fmt: on
 

@@ -31,17 +31,11 @@ from .code_facts import (
     use_location,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("query-n-plus-one", PERF, HIGH, HRS, "code",
-     "Query inside a loop (N+1)",
-     "One round trip (or connection) per item multiplies latency by the number of rows.",
-     "Fetch or write in one statement: a JOIN or `IN (...)`, or one connection with `executemany`."),
-    ("query-aggregation-in-app", PERF, MED, HRS, "code",
-     "Aggregation done in application code",
-     "Fetching every row to count, sum or average in a loop moves work and data that GROUP BY does in the database.",
-     "Aggregate in SQL with GROUP BY and aggregate functions."),
+    ("query-n-plus-one", PERF, HIGH, HRS, "code", "Query inside a loop (N+1)", "One round trip (or connection) per item multiplies latency by the number of rows.", "Fetch or write in one statement: a JOIN or `IN (...)`, or one connection with `executemany`.", "High for a loop over query results or request input on a request path against a server database; medium off the request path; low on SQLite (in process, a query is a call, not a round trip), in a one-off script or over a bounded set. Not reported when the loop runs at most once, walks a short literal list or is dominated by network, model or file work."),
+    ("query-aggregation-in-app", PERF, MED, HRS, "code", "Aggregation done in application code", "Fetching every row to count, sum or average in a loop moves work and data that GROUP BY does in the database.", "Aggregate in SQL with GROUP BY and aggregate functions.", "Always medium: counting or summing in Python reads every row over the wire; speed and memory only."),
 )
 # fmt: on
 

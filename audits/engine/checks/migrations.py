@@ -14,17 +14,11 @@ from .code_context import loop_at, steps
 from .code_facts import code_of, in_function, live_functions
 from .probe_facts import database_of, engine_of, live_schema, user_tables
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("migrations-unversioned", OPS, LOW, HRS, "code live",
-     "Schema changes are not versioned",
-     "Ad-hoc ALTERs at start-up with no version table make schema state unknowable and changes unrepeatable.",
-     "Adopt a migration tool (Alembic, Django migrations) with a version table."),
-    ("line-endings-mixed", OPS, INFO, MIN, "code",
-     "Mixed line endings",
-     "Files of one kind with both CRLF and LF endings make diffs noisy and some tools misread them.",
-     "Normalise line endings (.gitattributes `* text=auto`)."),
+    ("migrations-unversioned", OPS, LOW, HRS, "code live", "Schema changes are not versioned", "Ad-hoc ALTERs at start-up with no version table make schema state unknowable and changes unrepeatable.", "Adopt a migration tool (Alembic, Django migrations) with a version table.", "Low for schema changes re-run at start-up with no record of what ran (ALTERs retried behind a silent except); high when start-up rebuilds tables in a loop (create a copy, fill it, drop, rename), where a crash between the drop and the rename loses the table unless one transaction holds all four steps."),
+    ("line-endings-mixed", OPS, INFO, MIN, "code", "Mixed line endings", "Files of one kind with both CRLF and LF endings make diffs noisy and some tools misread them.", "Normalise line endings (.gitattributes `* text=auto`).", "Always info: noisy diffs and confused tools; no effect on data."),
 )
 # fmt: on
 

@@ -32,29 +32,14 @@ from .code_context import sqlite_only
 from .code_facts import code_of, live_sql
 from .probe_facts import database_of, engine_of, live_schema
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("backup-missing", OPS, MED, HRS, "code live",
-     "No backup mechanism",
-     "Nothing in the code or configuration backs the database up; one bad disk or bad migration loses everything.",
-     "Schedule backups (SQLite backup API or `.backup`, pg_dump, volume snapshots) and test a restore."),
-    ("maintenance-missing", OPS, LOW, MIN, "live code",
-     "Database maintenance never runs",
-     "Without VACUUM/ANALYZE free pages pile up and the planner works from stale or missing statistics.",
-     "Run ANALYZE (SQLite: `PRAGMA optimize`) regularly and VACUUM when the freelist is large; on PostgreSQL check autovacuum."),
-    ("slow-query-visibility-missing", OPS, LOW, MIN, "code live",
-     "No slow-query logging",
-     "Nothing records slow statements, so regressions go unnoticed until users complain.",
-     "Set `log_min_duration_statement`, enable pg_stat_statements, or add an after-execute timing hook."),
-    ("integrity-check-failed", INT, CRIT, DAYS, "live",
-     "Database integrity check failed",
-     "Corruption or constraints never validated mean stored data may be wrong.",
-     "Restore from a backup or rebuild the damaged objects; validate NOT VALID constraints."),
-    ("sequence-near-exhaustion", OPS, CRIT, HRS, "live",
-     "Sequence is near exhaustion",
-     "When a sequence or integer identity reaches its type's maximum every insert fails.",
-     "Change the column and sequence to bigint before the range runs out."),
+    ("backup-missing", OPS, MED, HRS, "code live", "No backup mechanism", "Nothing in the code or configuration backs the database up; one bad disk or bad migration loses everything.", "Schedule backups (SQLite backup API or `.backup`, pg_dump, volume snapshots) and test a restore.", "Medium when the project's database is SQLite and the code has no backup: a lost disk or a bad write loses everything; low when the database is a server, often backed up outside the code."),
+    ("maintenance-missing", OPS, LOW, MIN, "live code", "Database maintenance never runs", "Without VACUUM/ANALYZE free pages pile up and the planner works from stale or missing statistics.", "Run ANALYZE (SQLite: `PRAGMA optimize`) regularly and VACUUM when the freelist is large; on PostgreSQL check autovacuum.", "Always low: without VACUUM or ANALYZE the database grows and plans go stale; speed and space only."),
+    ("slow-query-visibility-missing", OPS, LOW, MIN, "code live", "No slow-query logging", "Nothing records slow statements, so regressions go unnoticed until users complain.", "Set `log_min_duration_statement`, enable pg_stat_statements, or add an after-execute timing hook.", "Always low: slow queries go unnoticed until users complain; nothing is lost."),
+    ("integrity-check-failed", INT, CRIT, DAYS, "live", "Database integrity check failed", "Corruption or constraints never validated mean stored data may be wrong.", "Restore from a backup or rebuild the damaged objects; validate NOT VALID constraints.", "Always critical: the database's own integrity check reports corruption."),
+    ("sequence-near-exhaustion", OPS, CRIT, HRS, "live", "Sequence is near exhaustion", "When a sequence or integer identity reaches its type's maximum every insert fails.", "Change the column and sequence to bigint before the range runs out.", "Always critical: past 75% of its range, the sequence will run out under normal growth and every insert into its table will fail until the column is widened."),
 )
 # fmt: on
 

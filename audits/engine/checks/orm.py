@@ -9,25 +9,13 @@ from audits.engine.issues import Issue
 from .base import CODE, HIGH, LOW, MIN, PERF, SCH, CheckSpec, Facts, Topic
 from .code_facts import code_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("orm-boolean-comparison", PERF, LOW, MIN, "code",
-     "Boolean/None compared with == in an ORM filter",
-     "`== None` and `== True` in SQLAlchemy filters are easy to get wrong and trip linters; `.is_()` states the intent.",
-     "Use `.is_(None)`, `.is_(True)` or `.is_not(None)`."),
-    ("orm-deprecated-api", SCH, LOW, MIN, "code",
-     "Deprecated ORM API",
-     "`declarative_base()` and `datetime.utcnow` are deprecated; the latter returns naive datetimes.",
-     "Subclass `DeclarativeBase`; use `datetime.now(timezone.utc)` or a server default."),
-    ("orm-relationship-one-sided", SCH, LOW, MIN, "code",
-     "ORM relationship declared on one side only",
-     "A `back_populates` without its counterpart, or an FK without a relationship where siblings have one, leaves the object graph inconsistent.",
-     "Declare both sides with matching `back_populates`."),
-    ("orm-column-type-unset", SCH, HIGH, MIN, "code",
-     "ORM column has no type",
-     "A column declared without a type is left to migrations; create_all and the model disagree with the database.",
-     "Give the column its type in the model."),
+    ("orm-boolean-comparison", PERF, LOW, MIN, "code", "Boolean/None compared with == in an ORM filter", "`== None` and `== True` in SQLAlchemy filters are easy to get wrong and trip linters; `.is_()` states the intent.", "Use `.is_(None)`, `.is_(True)` or `.is_not(None)`.", "Always low: the filter works but reads wrong to linters and readers, and can keep an index from being used; no data effect."),
+    ("orm-deprecated-api", SCH, LOW, MIN, "code", "Deprecated ORM API", "`declarative_base()` and `datetime.utcnow` are deprecated; the latter returns naive datetimes.", "Subclass `DeclarativeBase`; use `datetime.now(timezone.utc)` or a server default.", "Always low: works today and breaks on an upgrade of the ORM."),
+    ("orm-relationship-one-sided", SCH, LOW, MIN, "code", "ORM relationship declared on one side only", "A `back_populates` without its counterpart, or an FK without a relationship where siblings have one, leaves the object graph inconsistent.", "Declare both sides with matching `back_populates`.", "Always low: one side cannot navigate to the other, and the two sides can disagree in one session; the stored data is right."),
+    ("orm-column-type-unset", SCH, HIGH, MIN, "code", "ORM column has no type", "A column declared without a type is left to migrations; create_all and the model disagree with the database.", "Give the column its type in the model.", "Always high: a column declared without a type is created and compared with the wrong type (or none), so values are stored in a form the code does not expect."),
 )
 # fmt: on
 

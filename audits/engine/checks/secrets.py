@@ -17,17 +17,11 @@ from .base import CODE, HIGH, HRS, MED, MIN, SCHEMA, SEC, CheckSpec, Facts, Topi
 from .code_facts import code_of, live_sql, short, use_location
 from .schema_facts import column_issue, django_managed, schema_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("secret-stored-plaintext", SEC, HIGH, HRS, "ddl live",
-     "Secret stored in plain text",
-     "A password, token or key column that is not a hash or ciphertext exposes every credential to anyone who reads the database or a backup.",
-     "Store a hash (passwords, tokens) or ciphertext (keys needed later), and name the column for it."),
-    ("empty-credential-stored", SEC, MED, MIN, "code",
-     "Empty string written to a credential column",
-     "An empty password or secret is a valid value to compare against, which can let a blank credential through.",
-     "Store NULL for 'no credential' and reject empty strings."),
+    ("secret-stored-plaintext", SEC, HIGH, HRS, "ddl live", "Secret stored in plain text", "A password, token or key column that is not a hash or ciphertext exposes every credential to anyone who reads the database or a backup.", "Store a hash (passwords, tokens) or ciphertext (keys needed later), and name the column for it.", "High for what people sign in with, in an account table: it should be a hash, and a leaked backup exposes every account; medium for a token presented to another service (it cannot be hashed but can be encrypted) or a key outside the account tables; low for a password outside any account table."),
+    ("empty-credential-stored", SEC, MED, MIN, "code", "Empty string written to a credential column", "An empty password or secret is a valid value to compare against, which can let a blank credential through.", "Store NULL for 'no credential' and reject empty strings.", "Always medium: an empty password or secret may match an empty input, or mark an account as having none; it depends on how the code compares it."),
 )
 # fmt: on
 

@@ -15,25 +15,13 @@ from .base import CODE, CRIT, HIGH, INFO, INT, LIVE, MIN, OPS, CheckSpec, Facts,
 from .code_facts import at_site, code_of, live_sql, short
 from .probe_facts import database_of, engine_of, live_schema
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("sqlite-foreign-keys-off", INT, HIGH, MIN, "code live",
-     "SQLite foreign keys not enforced",
-     "SQLite enforces foreign keys only on connections that run `PRAGMA foreign_keys=ON`; other paths write orphans silently.",
-     "Run `PRAGMA foreign_keys=ON` in the one connection factory every path uses."),
-    ("sqlite-synchronous-normal", INT, INFO, MIN, "live code",
-     "WAL with synchronous=NORMAL",
-     "In WAL mode `synchronous=NORMAL` is consistent but the last transactions can be lost on power failure.",
-     "Accept and document it, or use `PRAGMA synchronous=FULL` where every commit must survive power loss."),
-    ("sqlite-busy-timeout-missing", OPS, CRIT, MIN, "code live",
-     "SQLite connection has no busy timeout",
-     "With a zero busy timeout a reader fails at once with SQLITE_BUSY while another connection writes.",
-     "Set `PRAGMA busy_timeout=5000` (or the driver's timeout) on every connection."),
-    ("sqlite-wal-disabled", OPS, HIGH, MIN, "live code",
-     "SQLite is not in WAL mode",
-     "In rollback-journal mode a writer blocks every reader.",
-     "Run `PRAGMA journal_mode=WAL` once; it persists in the database file."),
+    ("sqlite-foreign-keys-off", INT, HIGH, MIN, "code live", "SQLite foreign keys not enforced", "SQLite enforces foreign keys only on connections that run `PRAGMA foreign_keys=ON`; other paths write orphans silently.", "Run `PRAGMA foreign_keys=ON` in the one connection factory every path uses.", "Always high: SQLite ignores every declared foreign key and ON DELETE action on these connections, so orphans and skipped cascades accumulate silently."),
+    ("sqlite-synchronous-normal", INT, INFO, MIN, "live code", "WAL with synchronous=NORMAL", "In WAL mode `synchronous=NORMAL` is consistent but the last transactions can be lost on power failure.", "Accept and document it, or use `PRAGMA synchronous=FULL` where every commit must survive power loss.", "Info for synchronous = NORMAL with WAL: a power loss can lose the last transactions but not corrupt the file; medium for synchronous = OFF, where a power loss or crash of the machine can corrupt the database."),
+    ("sqlite-busy-timeout-missing", OPS, CRIT, MIN, "code live", "SQLite connection has no busy timeout", "With a zero busy timeout a reader fails at once with SQLITE_BUSY while another connection writes.", "Set `PRAGMA busy_timeout=5000` (or the driver's timeout) on every connection.", "Always critical: with a timeout of zero, a write that meets another writer's lock fails at once with 'database is locked', and the change it carried is lost under ordinary concurrent use. The drivers' default five-second wait is not reported."),
+    ("sqlite-wal-disabled", OPS, HIGH, MIN, "live code", "SQLite is not in WAL mode", "In rollback-journal mode a writer blocks every reader.", "Run `PRAGMA journal_mode=WAL` once; it persists in the database file.", "Always high: outside WAL, readers block the writer and the writer blocks readers, so concurrent use turns into 'database is locked' errors and stalls."),
 )
 # fmt: on
 

@@ -20,17 +20,11 @@ from .schema_facts import (
     tenant_columns,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("tenant-column-missing", ISO, MED, HRS, "ddl live",
-     "Tenant-owned table cannot be scoped directly",
-     "Rows that belong to a tenant but can only be scoped through a chain of joins are easy to query unscoped.",
-     "Add the tenant column to the table (denormalised, with an FK) and filter on it."),
-    ("tenant-scope-missing", ISO, MED, MIN, "ddl+code",
-     "Query by id omits the tenant column",
-     "An UPDATE/DELETE/SELECT by id on a tenant-owned table trusts the caller to have checked ownership; one caller that forgets leaks or changes another tenant's row.",
-     "Add the tenant column to the WHERE clause (`AND user_id = ?`)."),
+    ("tenant-column-missing", ISO, MED, HRS, "ddl live", "Tenant-owned table cannot be scoped directly", "Rows that belong to a tenant but can only be scoped through a chain of joins are easy to query unscoped.", "Add the tenant column to the table (denormalised, with an FK) and filter on it.", "Always medium: a tenant-owned table more than one join from a tenant column can only be scoped through joins, which a query can forget; a leak needs such a query."),
+    ("tenant-scope-missing", ISO, MED, MIN, "ddl+code", "Query by id omits the tenant column", "An UPDATE/DELETE/SELECT by id on a tenant-owned table trusts the caller to have checked ownership; one caller that forgets leaks or changes another tenant's row.", "Add the tenant column to the WHERE clause (`AND user_id = ?`).", "Always medium: a statement by id alone reaches another tenant's row only when the id comes from outside unchecked, which the check cannot always see."),
 )
 # fmt: on
 

@@ -14,21 +14,12 @@ from .base import HIGH, HRS, JOINED, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, To
 from .code_facts import code_of, live_sql, short
 from .schema_facts import column_issue, engine, quote, schema_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("naming-inconsistent-timestamp", SCH, LOW, MIN, "ddl live",
-     "Timestamp column breaks the schema's naming convention",
-     "Mixed names (`created` beside `created_at`) make queries and ORM mappings error-prone.",
-     "Rename the column to the convention the rest of the schema uses."),
-    ("timestamp-without-time-zone", SCH, LOW, HRS, "ddl live",
-     "Event time stored without time zone",
-     "PostgreSQL `timestamp` drops the offset, so times written from different zones cannot be compared.",
-     "Use `timestamptz` (ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC')."),
-    ("updated-at-not-maintained", SCH, HIGH, MIN, "ddl live code",
-     "updated_at column is never maintained",
-     "No trigger, ORM hook or UPDATE sets the column, so it keeps the insert time and misleads every reader.",
-     "Set it in every UPDATE, add an ORM onupdate/auto_now, or add an AFTER UPDATE trigger."),
+    ("naming-inconsistent-timestamp", SCH, LOW, MIN, "ddl live", "Timestamp column breaks the schema's naming convention", "Mixed names (`created` beside `created_at`) make queries and ORM mappings error-prone.", "Rename the column to the convention the rest of the schema uses.", "Always low: a naming slip that confuses readers; no data effect."),
+    ("timestamp-without-time-zone", SCH, LOW, HRS, "ddl live", "Event time stored without time zone", "PostgreSQL `timestamp` drops the offset, so times written from different zones cannot be compared.", "Use `timestamptz` (ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC').", "Always low: times are stored right but their zone is implicit, so a server or client in another zone reads them wrong."),
+    ("updated-at-not-maintained", SCH, HIGH, MIN, "ddl live code", "updated_at column is never maintained", "No trigger, ORM hook or UPDATE sets the column, so it keeps the insert time and misleads every reader.", "Set it in every UPDATE, add an ORM onupdate/auto_now, or add an AFTER UPDATE trigger.", "Always high: updates leave the column stale, so anything that relies on it (sync, caches, 'recently changed' lists, conflict checks) silently works on wrong data."),
 )
 # fmt: on
 

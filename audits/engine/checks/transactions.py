@@ -26,25 +26,13 @@ from .code_facts import (
     tainted,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation
+# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
 # fmt: off
 TOPIC = Topic(
-    ("txn-not-atomic", INT, CRIT, HRS, "code",
-     "Multi-step write is not atomic",
-     "A parent and its children written over several connections or commits leave partial data when anything fails half-way.",
-     "Do the whole operation on one connection in one transaction, with `executemany` for the children."),
-    ("txn-lost-update", INT, CRIT, HRS, "code",
-     "Read-modify-write without a lock (lost update)",
-     "Two concurrent callers read the same row, compute from stale data, and the second write silently overwrites the first.",
-     "Use `INSERT ... ON CONFLICT DO UPDATE` with the arithmetic in SQL, `SELECT ... FOR UPDATE`, `BEGIN IMMEDIATE`, or a version column."),
-    ("commit-without-rollback", INT, HIGH, MIN, "code",
-     "Commit path has no rollback on failure",
-     "An exception between writes and commit leaves the session or connection in a failed transaction that later work reuses.",
-     "Wrap the unit of work in `with conn:` / `session.begin()`, or roll back in an except block."),
-    ("commit-ownership-unclear", INT, MED, HRS, "code",
-     "Both the unit of work and its repositories commit",
-     "When repositories commit on their own, the caller's transaction boundary is meaningless and partial work is persisted.",
-     "Let only the unit of work (or service) commit; repositories flush."),
+    ("txn-not-atomic", INT, CRIT, HRS, "code", "Multi-step write is not atomic", "A parent and its children written over several connections or commits leave partial data when anything fails half-way.", "Do the whole operation on one connection in one transaction, with `executemany` for the children.", "Critical when a parent row is committed before its children are written one by one (a crash leaves a parent with half its children: corrupted data); high for an import or batch load committed per item. Loops whose items stand alone (a status per row, a progress update, an admin action per selected item) are not reported."),
+    ("txn-lost-update", INT, CRIT, HRS, "code", "Read-modify-write without a lock (lost update)", "Two concurrent callers read the same row, compute from stale data, and the second write silently overwrites the first.", "Use `INSERT ... ON CONFLICT DO UPDATE` with the arithmetic in SQL, `SELECT ... FOR UPDATE`, `BEGIN IMMEDIATE`, or a version column.", "Always critical: two concurrent calls read the same value and the later write overwrites the earlier one, so an update is silently lost. Reported only when the value written is computed from the value read, on separate connections, with no lock or version check."),
+    ("commit-without-rollback", INT, HIGH, MIN, "code", "Commit path has no rollback on failure", "An exception between writes and commit leaves the session or connection in a failed transaction that later work reuses.", "Wrap the unit of work in `with conn:` / `session.begin()`, or roll back in an except block.", "High on a server database, where a failed commit leaves the shared connection in a failed transaction for whoever uses it next; low on SQLite, which undoes a failed statement itself. Not reported where a framework or a provider rolls back."),
+    ("commit-ownership-unclear", INT, MED, HRS, "code", "Both the unit of work and its repositories commit", "When repositories commit on their own, the caller's transaction boundary is meaningless and partial work is persisted.", "Let only the unit of work (or service) commit; repositories flush.", "Always medium: when both the unit of work and the code it serves commit, a failure part-way leaves part of the work committed; which part depends on the caller."),
 )
 # fmt: on
 CRITICAL, HIGH_SEV, LOW_SEV = Severity.CRITICAL, Severity.HIGH, Severity.LOW

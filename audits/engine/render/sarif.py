@@ -55,12 +55,14 @@ def rule(spec: CheckSpec) -> dict[str, Any]:
     """Return the SARIF reporting descriptor of one catalogued check."""
     help_text = (
         f"{spec.rationale}\n\nFix: {spec.remediation}\n\n"
+        f"Severity: {spec.severity_rule}\n\n"
         f"Dimension: {spec.dimension.value}; default severity: "
         f"{spec.severity.value}; effort: {spec.effort.value}."
     )
     help_markdown = (
         f"**Why it matters:** {spec.rationale}\n\n"
         f"**Fix:** {spec.remediation}\n\n"
+        f"**Severity:** {spec.severity_rule}\n\n"
         f"| Dimension | Severity | Effort |\n|---|---|---|\n"
         f"| {spec.dimension.label} | {spec.severity.value} | {spec.effort.value} |"
     )
