@@ -145,77 +145,89 @@ def load() -> dict:
                     )
                 )
         Audit.objects.bulk_create(audits, batch_size=500)
-    ids = [p.pk for p in projects]
-    user_ids = [user.pk] + [u.pk for u in others]
-    with connection.cursor() as cur:
-        cur.execute("SET synchronous_commit = off")
-        # Finding i goes to the big project for i < BIG, else round-robin.
-        cur.execute(
-            """
-            INSERT INTO findings_finding (
-                project_id, fingerprint, check_id, dimension, severity, effort,
-                title, object, file, line, function, evidence, remediation,
-                fix_sql, origin, ref, target_id, status, status_reason,
-                assignee_id, due_date, regression, first_seen_audit_id,
-                fixed_by_audit_id, first_seen_at, updated_at)
-            SELECT
-                p.id,
-                md5(i::text),
-                (ARRAY['fk-missing','fk-unindexed','pk-missing','check-missing',
-                       'naming-reserved','secret-column','timestamp-no-zone',
-                       'index-redundant'])[1 + i %% 8],
-                (ARRAY['schema','integrity','performance','operations',
-                       'security','isolation'])[1 + i %% 6],
-                CASE WHEN i %% 100 < 2 THEN 'critical' WHEN i %% 100 < 17 THEN 'high'
-                     WHEN i %% 100 < 52 THEN 'medium' WHEN i %% 100 < 87 THEN 'low'
-                     ELSE 'info' END,
-                (ARRAY['minutes','hours','days'])[1 + i %% 3],
-                'Finding ' || i || ' on table_' || (i %% 997),
-                'table_' || (i %% 997) || '.column_' || (i %% 13),
-                CASE WHEN i %% 4 = 0 THEN 'app/module_' || (i %% 211) || '.py' ELSE '' END,
-                CASE WHEN i %% 4 = 0 THEN 1 + i %% 500 END,
-                '',
-                'Evidence text for finding ' || i,
-                'Declare the missing constraint.',
-                'ALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);',
-                'engine', '', t.id,
-                CASE WHEN i %% 20 < 12 THEN 'open' WHEN i %% 20 < 14 THEN 'in_progress'
-                     WHEN i %% 20 < 18 THEN 'fixed' WHEN i %% 20 < 19 THEN 'documented'
-                     ELSE 'false_positive' END,
-                '',
-                CASE WHEN i %% 10 = 0 THEN (%s::bigint[])[1 + (i / 10) %% %s] END,
-                CURRENT_DATE + ((i %% 200) - 60),
-                i %% 50 = 0,
-                NULL, NULL,
-                now() - (i %% 1000) * interval '1 hour',
-                now()
-            FROM generate_series(0, %s - 1) AS i
-            JOIN LATERAL (
-                SELECT CASE WHEN i < %s THEN %s
-                            ELSE (%s::bigint[])[1 + (i - %s) %% %s] END AS id
-            ) p ON true
-            JOIN projects_target t ON t.project_id = p.id
-            """,
-            [user_ids, len(user_ids), TOTAL, BIG, ids[0], ids[1:], BIG, OTHER_PROJECTS],
-        )
-        cur.execute(
-            """
-            INSERT INTO findings_findingevent
-                (finding_id, kind, audit_id, from_value, to_value, note, created_at)
-            SELECT f.id, 'created', a.id, '', 'open', 'First seen by this audit.', f.first_seen_at
-            FROM findings_finding f
-            JOIN audits_audit a ON a.project_id = f.project_id AND a.number = 1
-            """
-        )
-        cur.execute(
-            "UPDATE findings_finding f SET first_seen_audit_id = a.id"
-            " FROM audits_audit a WHERE a.project_id = f.project_id AND a.number = 1"
-        )
-        # Every finding was last seen by its project's first audit.
-        cur.execute(
-            "INSERT INTO findings_findingsighting (finding_id, audit_number, seen_at)"
-            " SELECT id, 1, now() FROM findings_finding"
-        )
+        # The rows go in with the marker or not at all: a failed load is
+        # retried whole by the next run.
+        ids = [p.pk for p in projects]
+        user_ids = [user.pk] + [u.pk for u in others]
+        with connection.cursor() as cur:
+            cur.execute("SET synchronous_commit = off")
+            # Finding i goes to the big project for i < BIG, else round-robin.
+            cur.execute(
+                """
+                INSERT INTO findings_finding (
+                    project_id, fingerprint, check_id, dimension, severity, effort,
+                    title, object, file, line, function, evidence, remediation,
+                    fix_sql, origin, ref, target_id, status, status_reason,
+                    assignee_id, due_date, regression, first_seen_audit_id,
+                    fixed_by_audit_id, first_seen_at, updated_at, proof)
+                SELECT
+                    p.id,
+                    md5(i::text),
+                    (ARRAY['fk-missing','fk-unindexed','pk-missing','check-missing',
+                           'naming-reserved','secret-column','timestamp-no-zone',
+                           'index-redundant'])[1 + i %% 8],
+                    (ARRAY['schema','integrity','performance','operations',
+                           'security','isolation'])[1 + i %% 6],
+                    CASE WHEN i %% 100 < 2 THEN 'critical' WHEN i %% 100 < 17 THEN 'high'
+                         WHEN i %% 100 < 52 THEN 'medium' WHEN i %% 100 < 87 THEN 'low'
+                         ELSE 'info' END,
+                    (ARRAY['minutes','hours','days'])[1 + i %% 3],
+                    'Finding ' || i || ' on table_' || (i %% 997),
+                    'table_' || (i %% 997) || '.column_' || (i %% 13),
+                    CASE WHEN i %% 4 = 0 THEN 'app/module_' || (i %% 211) || '.py' ELSE '' END,
+                    CASE WHEN i %% 4 = 0 THEN 1 + i %% 500 END,
+                    '',
+                    'Evidence text for finding ' || i,
+                    'Declare the missing constraint.',
+                    'ALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);',
+                    'engine', '', t.id,
+                    CASE WHEN i %% 20 < 12 THEN 'open' WHEN i %% 20 < 14 THEN 'in_progress'
+                         WHEN i %% 20 < 18 THEN 'fixed' WHEN i %% 20 < 19 THEN 'documented'
+                         ELSE 'false_positive' END,
+                    '',
+                    CASE WHEN i %% 10 = 0 THEN (%s::bigint[])[1 + (i / 10) %% %s] END,
+                    CURRENT_DATE + ((i %% 200) - 60),
+                    i %% 50 = 0,
+                    NULL, NULL,
+                    now() - (i %% 1000) * interval '1 hour',
+                    now(),
+                    ''
+                FROM generate_series(0, %s - 1) AS i
+                JOIN LATERAL (
+                    SELECT CASE WHEN i < %s THEN %s
+                                ELSE (%s::bigint[])[1 + (i - %s) %% %s] END AS id
+                ) p ON true
+                JOIN projects_target t ON t.project_id = p.id
+                """,
+                [
+                    user_ids,
+                    len(user_ids),
+                    TOTAL,
+                    BIG,
+                    ids[0],
+                    ids[1:],
+                    BIG,
+                    OTHER_PROJECTS,
+                ],
+            )
+            cur.execute(
+                """
+                INSERT INTO findings_findingevent
+                    (finding_id, kind, audit_id, from_value, to_value, note, created_at)
+                SELECT f.id, 'created', a.id, '', 'open', 'First seen by this audit.', f.first_seen_at
+                FROM findings_finding f
+                JOIN audits_audit a ON a.project_id = f.project_id AND a.number = 1
+                """
+            )
+            cur.execute(
+                "UPDATE findings_finding f SET first_seen_audit_id = a.id"
+                " FROM audits_audit a WHERE a.project_id = f.project_id AND a.number = 1"
+            )
+            # Every finding was last seen by its project's first audit.
+            cur.execute(
+                "INSERT INTO findings_findingsighting (finding_id, audit_number, seen_at)"
+                " SELECT id, 1, now() FROM findings_finding"
+            )
     # Autovacuum would get there eventually; the measured state is the
     # steady one, with statistics and visibility maps up to date.
     with connection.cursor() as cur:
