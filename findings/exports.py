@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from itertools import islice
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from audits.engine.levels import Severity
+from audits.engine.render import markdown as md
 from audits.models import Audit
 from projects.access import scoped
 from projects.http import AppRequest
@@ -281,27 +281,11 @@ def csv_response(request: AppRequest, project: Project) -> StreamingHttpResponse
     return response
 
 
-# Characters with a meaning in Markdown inside a table cell (or in the HTML
-# it may become); each is backslash-escaped in text from users and reports,
-# so a title can never open a link, an image, an emphasis, raw HTML or an
-# autolink (the colon of any scheme, ``javascript:`` included).
-_MD_SPECIAL = frozenset("\\`*_{}[]()<>#|~&:")
-
-
-def _md_cell(text) -> str:
-    """Return user or report text as inert Markdown on one line."""
-    text = " ".join(str(text or "").split())
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
-
-
-def _md_code(text: str) -> str:
-    """Return ``text`` as a code span, fenced past any backticks it holds."""
-    text = " ".join(text.split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if longest else ""
-    # Inside a table cell a pipe ends the cell even in a code span.
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+# Text from users and reports is escaped as the engine's own report escapes
+# it: a title can never open a link, an image, an emphasis, raw HTML or an
+# autolink; an object's backticks cannot close its code span.
+_md_cell = md.escape
+_md_code = md.code
 
 
 def _stream_markdown(project, filterset, findings, *, url_pattern):

@@ -16,6 +16,7 @@ as a second line of defence.
 
 from __future__ import annotations
 
+import string
 import xml.etree.ElementTree as ET
 
 import markdown
@@ -117,6 +118,10 @@ class SafeMarkdown(Extension):
         md.inlinePatterns.deregister("html")
         # After the inline patterns (priority 20) have made links and images.
         md.treeprocessors.register(_Contain(md), "contain", 5)
+        # A backslash before any ASCII punctuation is the character itself,
+        # as in CommonMark: the exports and the engine's report escape ``:``,
+        # ``<``, ``&``, ``@`` and ``|`` in text from users and reports.
+        md.ESCAPED_CHARS = sorted(set(md.ESCAPED_CHARS) | set(string.punctuation))
 
 
 def render_markdown(text: str) -> str:

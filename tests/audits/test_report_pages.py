@@ -1,5 +1,7 @@
 """An audit's report, cut into pages rendered once."""
 
+import re
+
 from django.urls import reverse
 
 from audits.models import Audit, ReportPage
@@ -61,3 +63,33 @@ def test_report_pages_are_rendered_once_and_paged(
     # Out-of-range numbers show the nearest page.
     assert client.get(url + "?report_page=99").context["report_page"] == 3
     assert client.get(url + "?report_page=x").context["report_page"] == 1
+
+
+def test_the_engine_report_shows_hostile_names_as_written_and_inert(
+    client, owner, project
+):
+    from audits.engine.render import markdown
+    from audits.engine.scan import ScanResult
+    from tests.engine.render_fixtures import sample_issues
+
+    hostile = "[click](javascript:alert(1)) <img src=x> **b** user_id: a@b.test"
+    issue = sample_issues()[1].with_changes(
+        title=f"Bad {hostile}", object="t.[c](javascript:y)"
+    )
+    audit = Audit.objects.create(
+        project=project,
+        number=1,
+        status=Audit.Status.SUCCEEDED,
+        report_markdown=markdown.render(
+            ScanResult((), (issue,)), project=f"P {hostile}", date="2026-01-01"
+        ),
+    )
+    client.force_login(owner)
+    page = client.get(reverse("audits:detail", args=[audit.pk])).content.decode()
+    report = page.split('<div class="report">', 1)[1]
+    # Read as written: no backslash of the escaping shows.
+    shown = "Bad [click](javascript:alert(1)) &lt;img src=x&gt; **b** user_id: a@b.test"
+    assert shown in report
+    assert "<code>t.[c](javascript:y)</code>" in report
+    assert "javascript:" not in "".join(re.findall(r'href="([^"]*)"', report))
+    assert "<img" not in report and "<strong>b</strong>" not in report

@@ -10,6 +10,7 @@ The report importer reads these conventions back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,17 +32,68 @@ PRIORITIES: tuple[tuple[str, tuple[Severity, ...]], ...] = (
 )
 
 
-def cell(text: str) -> str:
-    """Return ``text`` safe for one Markdown table cell."""
-    return " ".join(text.split()).replace("|", "\\|")
+# Characters with a meaning in Markdown (or in the HTML it may become). Text
+# that came from users, reports or the audited code has each one
+# backslash-escaped, so it can never open a link, an image, an emphasis, raw
+# HTML, an entity or an autolink (the colon of any scheme, ``javascript:``
+# included, and the ``@`` of an address).
+SPECIAL = frozenset("\\`*_{}[]()<>#|~&:!@")
+# ``www.`` starts an autolink in GitHub's Markdown even without a scheme.
+_WWW = re.compile(r"(?i)\b(www)\.")
+# A code span: a run of backticks, text, and a run of the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+
+
+def _escaped(text: str) -> str:
+    out = "".join("\\" + c if c in SPECIAL else c for c in text)
+    return _WWW.sub(r"\1\\.", out)
+
+
+def escape(text: str) -> str:
+    """Return ``text`` as inert Markdown on one line: every markup character escaped.
+
+    Safe in a table cell too (the pipe is escaped).
+    """
+    return _escaped(" ".join(str(text or "").split()))
 
 
 def code(text: str) -> str:
-    """Return ``text`` as inline code, safe for a table cell."""
-    text = " ".join(text.split())
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
+    """Return ``text`` as a code span on one line, safe for a table cell.
+
+    The fence is longer than any run of backticks in the text, so the text
+    cannot close it; inside a code span nothing else is markup.
+    """
+    text = " ".join(str(text or "").split())
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    # Inside a table cell a pipe ends the cell even in a code span.
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def prose(text: str) -> str:
+    """Return engine text carrying user values as inert Markdown on one line.
+
+    Its code spans stay code (a check writes ``Declare `x` ...``); everything
+    around them is escaped as :func:`escape` does, a lone backtick included.
+    """
+    text = " ".join(str(text or "").split())
+    parts, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        parts.append(_escaped(text[last : match.start()]))
+        parts.append(code(match.group(2)))
+        last = match.end()
+    parts.append(_escaped(text[last:]))
+    return "".join(parts)
+
+
+def fenced(body: str, lang: str = "") -> list[str]:
+    """Return ``body`` as a fenced code block no line of it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{lang}", body, fence]
 
 
 def assign_ids(issues: Sequence[Issue]) -> list[tuple[str, Issue]]:
@@ -63,26 +115,26 @@ def _location_cell(issue: Issue) -> str:
     if issue.function and not issue.object:
         parts.append(code(issue.function))
     if not parts:
-        return cell(issue.sources[0]) if issue.sources else "N/A"
+        return escape(issue.sources[0]) if issue.sources else "N/A"
     return " · ".join(parts)
 
 
 def _finding_cell(issue: Issue) -> str:
     # The object rides in the title too: importers read objects from titles.
     where = f" — {code(issue.object)}" if issue.object else ""
-    return f"{cell(issue.title)}{where} ({code(issue.check)})"
+    return f"{prose(issue.title)}{where} ({code(issue.check)})"
 
 
 def _heading_title(issue: Issue) -> str:
-    title = " ".join(issue.title.split())
-    return f"{title} — {issue.object}" if issue.object else title
+    title = prose(issue.title)
+    return f"{title} — {code(issue.object)}" if issue.object else title
 
 
 def _risk(issue: Issue) -> str:
     spec = SPECS.get(issue.check)
     rationale = spec.rationale if spec else ""
     first = rationale.split(". ")[0].rstrip(".")
-    return first or issue.title
+    return prose(first or issue.title)
 
 
 def _critical_section(ref: str, issue: Issue) -> list[str]:
@@ -99,15 +151,15 @@ def _critical_section(ref: str, issue: Issue) -> list[str]:
     lines = [f"### {ref}: {_heading_title(issue)}", " | ".join(head), ""]
     evidence = issue.evidence.strip()
     if evidence and "\n" in evidence:
-        lines += ["```text", evidence, "```", ""]
+        lines += [*fenced(evidence, "text"), ""]
     elif evidence:
-        lines += [evidence, ""]
+        lines += [prose(evidence), ""]
     lines += evidence_lines(issue)
     spec = SPECS.get(issue.check)
     fix = issue.remediation or (spec.remediation if spec else "")
-    lines += [f"**Fix:** {fix}", ""]
+    lines += [f"**Fix:** {prose(fix)}", ""]
     if issue.fix_sql:
-        lines += ["```sql", issue.fix_sql.strip(), "```", ""]
+        lines += [*fenced(issue.fix_sql.strip(), "sql"), ""]
     return lines
 
 
@@ -117,24 +169,23 @@ def evidence_lines(issue: Issue) -> list[str]:
     if issue.context:
         width = len(str(issue.context[-1][0]))
         lang = "python" if issue.file.endswith(".py") else "sql"
-        lines.append(f"```{lang}")
-        for number, text in issue.context:
-            mark = ">" if number == issue.line else " "
-            lines.append(f"{number:>{width}}{mark} {text}")
-        lines += ["```", ""]
+        body = "\n".join(
+            f"{number:>{width}}{'>' if number == issue.line else ' '} {text}"
+            for number, text in issue.context
+        )
+        lines += [*fenced(body, lang), ""]
     if issue.trace:
         lines.append("**How we know:**")
         for step in issue.trace:
             where = f"{step.file}:{step.line}" if step.line else step.file
-            lines.append(
-                f"- {code(where)}: {step.message}" if where else f"- {step.message}"
-            )
+            message = prose(step.message)
+            lines.append(f"- {code(where)}: {message}" if where else f"- {message}")
         lines.append("")
     if issue.related:
         lines.append("**Also at:**")
         for step in issue.related:
             where = f"{step.file}:{step.line}" if step.line else step.file
-            lines.append(f"- {code(where)}: {step.message}")
+            lines.append(f"- {code(where)}: {prose(step.message)}")
         lines.append("")
     return lines
 
@@ -151,19 +202,19 @@ def _suppressed(result: ScanResult) -> list[str]:
     for item in result.suppressed:
         lines.append(
             f"| {code(item.issue.check)} | {_location_cell(item.issue)} "
-            f"| {cell(item.reason)} |"
+            f"| {escape(item.reason)} |"
         )
     return [*lines, ""]
 
 
 def _header(result: ScanResult, title: str, project: str, date: str) -> list[str]:
-    lines = [f"# {title}", ""]
+    lines = [f"# {escape(title)}", ""]
     if project:
-        lines.append(f"**Project:** {project}")
+        lines.append(f"**Project:** {escape(project)}")
     labels = [t.target.label for t in result.targets]
     if labels:
         lines.append(f"**Targets:** {', '.join(code(label) for label in labels)}")
-    lines.append(f"**Date:** {date}")
+    lines.append(f"**Date:** {escape(date)}")
     ran = result.checks_run
     dims = sorted(
         {SPECS[c].dimension for c in ran if c in SPECS}, key=list(Dimension).index
@@ -193,12 +244,12 @@ def _summary(grades: Grades) -> list[str]:
     ]
     for dimension in Dimension:
         g = grades[dimension]
-        lines.append(f"| {dimension.label} | **{g.letter}** | {cell(g.summary)} |")
+        lines.append(f"| {dimension.label} | **{g.letter}** | {prose(g.summary)} |")
     overall = grades.overall
     lines += [
         "",
         f"**Overall: {overall.letter}** — score {grades.score:.1f}/10; "
-        f"{overall.summary}.",
+        f"{prose(overall.summary)}.",
         "",
         "---",
         "",
@@ -258,7 +309,7 @@ def _recommendations(pairs: list[tuple[str, Issue]]) -> list[str]:
             where = ", ".join(code(i.object) for _, i in items[:5] if i.object)
             if len(items) > 5:
                 where += f" and {len(items) - 5} more"
-            text = f"{cell(action)} ({refs}"
+            text = f"{prose(action)} ({refs}"
             text += f": {where})" if where else ")"
             lines.append(f"| {number} | {text} | {first.effort.value} |")
         lines.append("")
@@ -280,8 +331,8 @@ def _targets(result: ScanResult) -> list[str]:
         status = "scanned" if t.ok else f"failed: {t.error}"
         notes = "; ".join(t.notes) or "—"
         lines.append(
-            f"| {code(t.target.label)} | {cell(status)} | {len(t.issues)} "
-            f"| {cell(notes)} |"
+            f"| {code(t.target.label)} | {escape(status)} | {len(t.issues)} "
+            f"| {escape(notes)} |"
         )
     return [*lines, ""]
 

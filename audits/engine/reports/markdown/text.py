@@ -118,11 +118,31 @@ _PLAIN_FIELD = re.compile(
 )
 
 
+# A code span (kept as it is) or a backslash escape of ASCII punctuation,
+# which Markdown reads as the character itself: ``\_`` is ``_``.
+_ESCAPE = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)|\\([!-/:-@\[-`{-~])")
+# While markup is taken out, an escaped character stands in the private use
+# area, where no markup pattern sees it.
+_HIDDEN = 0xE000
+_SHOWN = {_HIDDEN + c: chr(c) for c in range(33, 127)}
+
+
+def _hide_escapes(text: str) -> str:
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(
+        lambda m: chr(_HIDDEN + ord(m.group(2))) if m.group(2) else m.group(0), text
+    )
+
+
 @lru_cache(maxsize=8192)
 def clean(text: str) -> str:
-    """Return ``text`` without Markdown markup, links reduced to labels."""
-    text = _LINK.sub(lambda m: m.group(1), text)
-    text = _MARKUP.sub("", text)
+    """Return ``text`` without Markdown markup, links reduced to labels.
+
+    A backslash-escaped character is the character itself, never markup.
+    """
+    text = _LINK.sub(lambda m: m.group(1), _hide_escapes(text))
+    text = _MARKUP.sub("", text).translate(_SHOWN)
     return re.sub(r"\s+", " ", text).strip()
 
 
