@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from config.api import get_object
 from projects.models import Project
 
-from . import services
+from . import gate, services
 from .models import Audit
 
 router = Router(tags=["audits"])
@@ -44,10 +44,24 @@ class GateFinding(Schema):
     status: str
 
 
+class GateCheck(Schema):
+    reason: str
+    rule: str
+    failed: int
+
+
 class GateVerdict(Schema):
     passed: bool | None
-    rules: list[str] = []
+    rules: list[str] = Field([], description="What fails the gate, one per rule.")
+    checks: list[GateCheck] = Field(
+        [], description="Each rule with how many findings broke it."
+    )
     failed: int = 0
+    baseline: int = Field(
+        0,
+        description="New findings taken as the baseline: present when their "
+        "target was first audited.",
+    )
     findings: list[GateFinding] = []
 
 
@@ -116,7 +130,7 @@ def audit_out(audit: Audit) -> dict:
         "progress_total": audit.progress_total,
         "progress_step": audit.progress_step,
         "summary": audit.summary or {},
-        "gate": {"passed": audit.gate_passed, **(audit.gate or {})},
+        "gate": gate.shown(audit),
     }
 
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from projects.access import authenticate_project_token
 
-from . import services
+from . import gate, services
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -60,6 +60,8 @@ def upload_create(request, slug):
             "open": summary.get("open", 0),
             "grades": summary.get("grades", {}),
             "error": audit.error or None,
+            # The quality gate's verdict: ``plumbline scan --gate`` exits on it.
+            "gate": gate.shown(audit),
         },
         status=201,
     )

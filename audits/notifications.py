@@ -255,6 +255,15 @@ def notify(audit_id: int) -> int:
     return _queue_webhooks(news) + _send_emails(news)
 
 
+def notify_later(audit_ids) -> None:
+    """Queue the notifications of audits that ended outside their own task
+    (the sweeper's failures), once the current transaction commits."""
+    from .tasks import notify_audit
+
+    for audit_id in audit_ids:
+        notify_audit.delay_on_commit(audit_id)
+
+
 def _queue_webhooks(news: AuditNews) -> int:
     from .tasks import deliver_webhook
 

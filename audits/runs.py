@@ -21,7 +21,7 @@ from findings.models import Finding
 from findings.reconcile import Detection, Outcome, Scope, reconcile
 from projects.models import Target
 
-from . import gate
+from . import gate, notifications
 from .models import LOST_ERROR, STUCK_ERROR, Audit
 from .summary import TargetOutcome, build_summary
 
@@ -283,8 +283,14 @@ def sweep_stuck_audits(now: datetime | None = None) -> int:
     No finding is touched: an audit reconciles in one transaction, so one
     that never finished changed nothing.
     """
-    lost = Audit.objects.lost(now).fail(LOST_ERROR, now=now)
-    return lost + Audit.objects.stuck(now).fail(STUCK_ERROR, now=now)
+    lost = list(Audit.objects.lost(now).values_list("pk", flat=True))
+    stuck = list(Audit.objects.stuck(now).values_list("pk", flat=True))
+    # The conditions again: an audit that ended meanwhile keeps its outcome.
+    failed = Audit.objects.filter(pk__in=lost).lost(now).fail(LOST_ERROR, now=now)
+    failed += Audit.objects.filter(pk__in=stuck).stuck(now).fail(STUCK_ERROR, now=now)
+    # A failed audit is news like any other; notifying is once per audit.
+    notifications.notify_later(dict.fromkeys(lost + stuck))
+    return failed
 
 
 _last_sweep = 0.0

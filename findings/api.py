@@ -432,6 +432,16 @@ class CommentIn(Schema):
     text: str = Field(max_length=10000)
 
 
+SeverityName = Literal["critical", "high", "medium", "low", "info"]
+
+
+class SeverityIn(Schema):
+    severity: SeverityName
+    reason: str = Field(
+        max_length=2000, description="Why: kept in the finding's history."
+    )
+
+
 @router.post(
     "/findings/{int:finding_id}/status",
     response=FindingOut,
@@ -439,12 +449,21 @@ class CommentIn(Schema):
 )
 def finding_status(request: HttpRequest, finding_id: int, payload: StatusIn):
     """Move the finding along its lifecycle; a refused move is a 400 saying why."""
+    return _edit(
+        request,
+        finding_id,
+        lambda f: f.change_status(
+            payload.status, by=request.user, reason=payload.reason
+        ),
+    )
+
+
+def _edit(request, finding_id: int, change) -> dict:
+    """Apply ``change`` to the finding in a transaction; a refusal is a 400."""
     finding = _finding(request, finding_id, write=True)
     try:
         with transaction.atomic():
-            finding.change_status(
-                payload.status, by=request.user, reason=payload.reason
-            )
+            change(finding)
     except TransitionError as exc:
         raise HttpError(400, str(exc)) from exc
     return finding_out(_finding(request, finding_id))
@@ -465,6 +484,23 @@ def finding_assign(request: HttpRequest, finding_id: int, payload: AssignIn):
     with transaction.atomic():
         finding.assign(user, by=request.user)
     return finding_out(_finding(request, finding_id))
+
+
+@router.post(
+    "/findings/{int:finding_id}/severity",
+    response=FindingOut,
+    summary="Override a finding's severity",
+)
+def finding_severity(request: HttpRequest, finding_id: int, payload: SeverityIn):
+    """Set the severity by hand, as the finding's page does: a reason is
+    needed and kept in the history, and later audits keep the new severity."""
+    return _edit(
+        request,
+        finding_id,
+        lambda f: f.override_severity(
+            payload.severity, by=request.user, reason=payload.reason
+        ),
+    )
 
 
 @router.post(
@@ -508,6 +544,13 @@ class BulkIn(Schema):
         "",
         description='A member\'s username; null unassigns; "" (the default) keeps.',
     )
+    severity: Literal["", "critical", "high", "medium", "low", "info"] = Field(
+        "", description='Override the severity ("" keeps it); needs severity_reason.'
+    )
+    severity_reason: str = Field("", max_length=2000)
+    comment: str = Field(
+        "", max_length=10000, description="Add this comment to each finding."
+    )
 
 
 class BulkOut(Schema):
@@ -528,8 +571,10 @@ def finding_bulk(
     payload: BulkIn,
     filters: Query[FindingFilters],  # type: ignore[valid-type]
 ):
-    """Assign and/or change the status of the given findings, or of all the
-    findings the query parameters (the list's filters) select.
+    """Assign, change the status or severity of, or comment on the given
+    findings, or all the findings the query parameters (the list's filters)
+    select. The rules are the single edits': a status change or severity
+    override needs a reason where the page asks for one.
 
     Findings whose lifecycle refuses the change are skipped and counted by
     reason; when every one is refused the answer is a 400.
@@ -553,8 +598,12 @@ def finding_bulk(
             "assignee": assignee,
             "status": payload.status,
             "reason": payload.reason,
+            "severity": payload.severity,
+            "severity_reason": payload.severity_reason,
+            "comment": payload.comment,
         },
         members=members,
+        actions=tuple(BulkForm.LABELS),
     )
     if not form.is_valid():
         raise HttpError(400, " ".join(_errors(form)))

@@ -146,9 +146,24 @@ class BulkForm(forms.Form):
         choices=[("", "Keep status"), *Finding.Status.choices], required=False
     )
     reason = forms.CharField(required=False, max_length=2000)
+    severity = forms.ChoiceField(
+        choices=[("", "Keep severity"), *Severity.choices], required=False
+    )
+    severity_reason = forms.CharField(required=False, max_length=2000)
+    comment = forms.CharField(required=False, max_length=10000)
 
-    def __init__(self, *args, members=(), **kwargs):
+    # The actions the page offers; the API offers every one.
+    PAGE_ACTIONS = ("assignee", "status")
+    LABELS = {
+        "assignee": "an assignee",
+        "status": "a status",
+        "severity": "a severity",
+        "comment": "a comment",
+    }
+
+    def __init__(self, *args, members=(), actions=PAGE_ACTIONS, **kwargs):
         super().__init__(*args, **kwargs)
+        self.actions = actions
         self.members = {u.pk: u for u in members}
         self.fields["assignee"].choices = [
             ("", "Keep assignee"),
@@ -164,8 +179,14 @@ class BulkForm(forms.Form):
             raise forms.ValidationError(
                 "Select at least one finding, or all matching findings."
             )
-        if not data.get("assignee") and not data.get("status"):
-            raise forms.ValidationError("Choose an assignee or a status to apply.")
+        if not any((data.get(name) or "").strip() for name in self.actions):
+            *most, last = [self.LABELS[name] for name in self.actions]
+            raise forms.ValidationError(f"Choose {', '.join(most)} or {last} to apply.")
+        data["severity_reason"] = (data.get("severity_reason") or "").strip()
+        if data.get("severity") and not data["severity_reason"]:
+            # The rule of a single finding's severity edit.
+            raise forms.ValidationError("Changing the severity needs a reason.")
+        data["comment"] = (data.get("comment") or "").strip()
         status, reason = data.get("status"), data.get("reason", "").strip()
         if status in NEEDS_REASON and not reason:
             label = Finding.Status(status).label.lower()
@@ -202,7 +223,59 @@ class BulkForm(forms.Form):
                 self._assign(rows, result, now=now, by=by)
             if self.cleaned_data.get("status"):
                 self._change_status(rows, result, project=project, now=now, by=by)
+            if self.cleaned_data.get("severity"):
+                self._override_severity(rows, result, project=project, now=now, by=by)
+            if self.cleaned_data.get("comment"):
+                self._comment(rows, result, now=now, by=by)
         return result
+
+    def _override_severity(self, rows, result, *, project, now, by):
+        """Set the severity by hand as ``Finding.override_severity`` does, for
+        every row not already at it; unresolved rows without a due date get
+        the new severity's."""
+        new, reason = (
+            self.cleaned_data["severity"],
+            self.cleaned_data["severity_reason"],
+        )
+        changed = [r for r in rows if r[2] != new]
+        for chunk in _chunks([r[0] for r in changed]):
+            Finding.objects.filter(pk__in=chunk).update(
+                severity=new, severity_overridden=True, updated_at=now
+            )
+        undated = Finding.objects.filter(
+            pk__in=[r[0] for r in changed if r[1] in Finding.UNRESOLVED],
+            due_date__isnull=True,
+        ).only("pk", "first_seen_at")
+        dated = []
+        for finding in undated.iterator(chunk_size=CHUNK):
+            finding.due_date = project.due_date(new, finding.first_seen_at)
+            dated.append(finding)
+        Finding.objects.bulk_update(dated, ["due_date"], batch_size=CHUNK)
+        _record(
+            changed,
+            FindingEvent.Kind.SEVERITY,
+            by=by,
+            now=now,
+            to_value=new,
+            note=reason,
+            from_value=lambda r: r[2],
+        )
+        text = f"{len(changed)} set to {Severity(new).label.lower()}"
+        if len(changed) < len(rows):
+            text += f", {len(rows) - len(changed)} already were"
+        result.parts.append(text + ".")
+        result.changed = max(result.changed, len(changed))
+
+    def _comment(self, rows, result, *, now, by):
+        _record(
+            rows,
+            FindingEvent.Kind.COMMENT,
+            by=by,
+            now=now,
+            note=self.cleaned_data["comment"],
+        )
+        result.parts.append(f"{len(rows)} commented.")
+        result.changed = max(result.changed, len(rows))
 
     def _assign(self, rows, result, *, now, by):
         user = self.new_assignee
@@ -220,19 +293,13 @@ class BulkForm(forms.Form):
         to_change = [r for r in rows if r[3] != user_id]
         for chunk in _chunks([r[0] for r in to_change]):
             Finding.objects.filter(pk__in=chunk).update(assignee=user, updated_at=now)
-        FindingEvent.objects.bulk_create(
-            [
-                FindingEvent(
-                    finding_id=r[0],
-                    kind=FindingEvent.Kind.ASSIGNED,
-                    actor=by,
-                    from_value=names.get(r[3], "") if r[3] else "",
-                    to_value=user.username if user else "",
-                    created_at=now,
-                )
-                for r in to_change
-            ],
-            batch_size=CHUNK,
+        _record(
+            to_change,
+            FindingEvent.Kind.ASSIGNED,
+            by=by,
+            now=now,
+            to_value=user.username if user else "",
+            from_value=lambda r: names.get(r[3], "") if r[3] else "",
         )
         who = user.username if user else "nobody"
         text = f"{len(to_change)} assigned to {who}"
@@ -270,20 +337,14 @@ class BulkForm(forms.Form):
             )
         for chunk in _chunks([r[0] for r in changed]):
             Finding.objects.filter(pk__in=chunk).update(**values)
-        FindingEvent.objects.bulk_create(
-            [
-                FindingEvent(
-                    finding_id=r[0],
-                    kind=FindingEvent.Kind.STATUS,
-                    actor=by,
-                    from_value=r[1],
-                    to_value=new,
-                    note=reason,
-                    created_at=now,
-                )
-                for r in changed
-            ],
-            batch_size=CHUNK,
+        _record(
+            changed,
+            FindingEvent.Kind.STATUS,
+            by=by,
+            now=now,
+            to_value=new,
+            note=reason,
+            from_value=lambda r: r[1],
         )
         skipped = sum(refusals.values())
         text = f"{len(changed)} changed to {Finding.Status(new).label.lower()}"
@@ -302,6 +363,25 @@ class BulkForm(forms.Form):
 # Ids per UPDATE ... WHERE id IN (...) and events per INSERT: well under
 # every backend's parameter limit, and a bounded number of queries.
 CHUNK = 5000
+
+
+def _record(rows, kind, *, by, now, note="", to_value="", from_value=None):
+    """Insert one history event of ``kind`` per row, in batches."""
+    FindingEvent.objects.bulk_create(
+        [
+            FindingEvent(
+                finding_id=r[0],
+                kind=kind,
+                actor=by,
+                from_value=from_value(r) if from_value else "",
+                to_value=to_value,
+                note=note,
+                created_at=now,
+            )
+            for r in rows
+        ],
+        batch_size=CHUNK,
+    )
 
 
 def _chunks(ids):

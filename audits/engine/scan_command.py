@@ -4,8 +4,14 @@ A TARGET is a folder (walked for code and DDL, and every SQLite file in it
 scanned as its own database), a file (``.sql``/``.md`` DDL, ``.py`` code, a
 SQLite database), or a URL (``sqlite:///path``, ``postgresql://...``,
 ``mysql://...``). Exit status: 0, or 1 with ``--fail-on`` when a finding at
-or above that severity is present, or 2 for a usage error, when every
-target failed, or when ``--upload`` could not deliver the result.
+or above that severity is present, or with ``--upload ... --gate`` when the
+server's quality gate fails the uploaded audit, or 2 for a usage error,
+when every target failed, or when ``--upload`` could not deliver the result.
+
+``--baseline previous.json`` (a ``--format json`` or ``sarif`` report of an
+earlier scan) leaves out every finding whose fingerprint that report holds:
+the output and ``--fail-on`` then speak only of what is new since, with no
+server. Fingerprints survive line moves, so an unchanged problem is never new.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -113,6 +120,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--project", metavar="SLUG", help="the project an --upload goes to"
+    )
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="with --upload: exit 1 when the server's quality gate fails the "
+        "uploaded audit, and list the findings that failed it",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a JSON or SARIF report of an earlier scan: report (and --fail-on) "
+        "only findings whose fingerprint it does not hold",
     )
     parser.set_defaults(handler=run)
 
@@ -254,6 +273,49 @@ def fails(result: ScanResult, threshold: str | None) -> bool:
     return any(issue.severity.rank >= limit for issue in result.issues)
 
 
+def baseline_fingerprints(path: str) -> frozenset[str]:
+    """Return the fingerprints of an earlier ``--format json`` or SARIF report.
+
+    Raise :class:`UsageError` saying why when the file is neither.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read the baseline {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError(
+            f"the baseline {path} is not JSON: use a report of "
+            "`plumbline scan --format json` (or sarif)"
+        ) from None
+    found: set[str] = set()
+    if isinstance(data, dict) and isinstance(data.get("findings"), list):
+        found.update(
+            str(f["fingerprint"])
+            for f in data["findings"]
+            if isinstance(f, dict) and f.get("fingerprint")
+        )
+    elif isinstance(data, dict) and isinstance(data.get("runs"), list):
+        for run_ in data["runs"]:
+            for item in (run_ or {}).get("results") or ():
+                prints = (item or {}).get("partialFingerprints") or {}
+                if prints.get(sarif.FINGERPRINT_KEY):
+                    found.add(str(prints[sarif.FINGERPRINT_KEY]))
+    else:
+        raise UsageError(f"the baseline {path} is not a Plumbline JSON or SARIF report")
+    return frozenset(found)
+
+
+def without_baseline(result: ScanResult, known: frozenset[str]) -> ScanResult:
+    """Return ``result`` without the findings whose fingerprint is ``known``."""
+    return ScanResult(
+        targets=tuple(
+            replace(t, issues=tuple(i for i in t.issues if i.fingerprint not in known))
+            for t in result.targets
+        ),
+        issues=tuple(i for i in result.issues if i.fingerprint not in known),
+    )
+
+
 def _write(stream: TextIO, content: str) -> None:
     try:
         stream.write(content)
@@ -329,26 +391,61 @@ def _upload(args: argparse.Namespace, result: ScanResult, err: TextIO) -> int:
         f"{answer.get('url', '')}",
         file=err,
     )
-    return EXIT_OK
+    return gate_status(answer, err) if args.gate else EXIT_OK
 
 
-def run(args: argparse.Namespace) -> int:
-    """Scan the targets named on the command line and return the exit status."""
-    err: TextIO = sys.stderr
-    if args.upload and not args.project:
-        print("plumbline scan: error: --upload needs --project SLUG", file=err)
-        return EXIT_USAGE
-    try:
-        targets = resolve_targets(
-            args.targets,
-            dialect=args.dialect,
-            exclude=args.exclude,
-            timeout=args.timeout,
+def gate_status(answer: dict[str, Any], err: TextIO) -> int:
+    """Print the server's gate verdict on an uploaded audit; return the exit status.
+
+    1 when the gate failed (each finding that failed it is listed), 0 when
+    it passed, 2 when the audit has no verdict (it failed outright).
+    """
+    gate = answer.get("gate") or {}
+    passed = gate.get("passed")
+    if passed is None:
+        print(
+            "plumbline: quality gate: no verdict, the audit failed: "
+            f"{answer.get('error') or 'no reason given'}",
+            file=err,
         )
-    except UsageError as exc:
-        print(f"plumbline scan: error: {exc}", file=err)
         return EXIT_USAGE
+    rules = "; ".join(gate.get("rules") or []) or "no rules"
+    if gate.get("baseline"):
+        print(
+            f"plumbline: quality gate: {gate['baseline']} finding(s) present when "
+            "their target was first audited are the baseline, not new",
+            file=err,
+        )
+    if passed:
+        print(f"plumbline: quality gate passed (fails on: {rules})", file=err)
+        return EXIT_OK
+    failed = gate.get("failed", 0)
+    print(
+        f"plumbline: quality gate FAILED: {failed} finding(s) (fails on: {rules})",
+        file=err,
+    )
+    listed = gate.get("findings") or []
+    for f in listed:
+        print(
+            f"  {str(f.get('severity', '')).upper():8} {f.get('reason', ''):10} "
+            f"{f.get('title', '')} [{f.get('check', '')}] {f.get('location', '')}",
+            file=err,
+        )
+    if failed > len(listed):
+        print(f"  ... and {failed - len(listed)} more on the audit page", file=err)
+    return EXIT_FAIL_ON
 
+
+def _usage(args: argparse.Namespace) -> str | None:
+    """Return what is wrong with the combination of options, if anything."""
+    if args.upload and not args.project:
+        return "--upload needs --project SLUG"
+    if args.gate and not args.upload:
+        return "--gate needs --upload URL: the gate is the server's"
+    return None
+
+
+def _scan(args: argparse.Namespace, targets: list[Target], err: TextIO) -> ScanResult:
     started = time.monotonic()
 
     def progress(message: str) -> None:
@@ -362,7 +459,36 @@ def run(args: argparse.Namespace) -> int:
         )
     for failed in (t for t in result.targets if not t.ok):
         print(f"plumbline: {failed.target.label}: {failed.error}", file=err)
+    return result
 
+
+def run(args: argparse.Namespace) -> int:
+    """Scan the targets named on the command line and return the exit status."""
+    err: TextIO = sys.stderr
+    try:
+        problem = _usage(args)
+        if problem:
+            raise UsageError(problem)
+        known = baseline_fingerprints(args.baseline) if args.baseline else None
+        targets = resolve_targets(
+            args.targets,
+            dialect=args.dialect,
+            exclude=args.exclude,
+            timeout=args.timeout,
+        )
+    except UsageError as exc:
+        print(f"plumbline scan: error: {exc}", file=err)
+        return EXIT_USAGE
+    full = _scan(args, targets, err)
+    # The server reconciles the whole scan; the baseline narrows the report.
+    result = full
+    if known is not None:
+        result = without_baseline(full, known)
+        print(
+            f"plumbline: {len(full.issues) - len(result.issues)} finding(s) in the "
+            f"baseline left out; {len(result.issues)} new",
+            file=err,
+        )
     if args.output:
         content = render_result(result, args.format)
         try:
@@ -374,8 +500,9 @@ def run(args: argparse.Namespace) -> int:
         color = args.format == "text" and text.use_color(sys.stdout)
         _write(sys.stdout, render_result(result, args.format, color=color))
 
-    if result.targets and not any(t.ok for t in result.targets):
+    if full.targets and not any(t.ok for t in full.targets):
         return EXIT_USAGE
-    if args.upload and _upload(args, result, err) != EXIT_OK:
-        return EXIT_USAGE
+    status = _upload(args, full, err) if args.upload else EXIT_OK
+    if status != EXIT_OK:
+        return status
     return EXIT_FAIL_ON if fails(result, args.fail_on) else EXIT_OK

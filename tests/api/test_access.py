@@ -59,6 +59,13 @@ ENDPOINTS = [
         body={"assignee": "olivia"},
     ),
     Endpoint(
+        "finding severity",
+        "post",
+        "/findings/{f}/severity",
+        "write",
+        body={"severity": "low", "reason": "Internal only"},
+    ),
+    Endpoint(
         "finding comment",
         "post",
         "/findings/{f}/comments",

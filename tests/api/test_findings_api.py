@@ -323,3 +323,72 @@ def test_exports_take_the_filters(api_as, owner, findings):
         f"/projects/{project.pk}/findings/export.csv", severity="nope"
     )
     assert response.status_code == 400
+
+
+def test_severity_override_needs_a_reason_and_is_history(api_as, owner, finding):
+    api = api_as(owner)
+    path = f"/findings/{finding.pk}/severity"
+    response = api.post(path, {"severity": "low", "reason": "  "})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Changing the severity needs a reason."
+    response = api.post(path, {"severity": "high", "reason": "Same"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The severity is already high."
+    response = api.post(path, {"severity": "urgent", "reason": "x"})
+    assert response.status_code == 400
+    assert "severity" in response.json()["detail"]
+    response = api.post(path, {"severity": "low", "reason": "Internal tool only"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["severity"] == "low"
+    event = body["history"][-1]
+    assert (event["kind"], event["from_value"], event["to_value"], event["note"]) == (
+        "severity",
+        "high",
+        "low",
+        "Internal tool only",
+    )
+    finding.refresh_from_db()
+    assert finding.severity_overridden is True
+
+
+def test_bulk_severity_and_comment_follow_the_single_rules(
+    api_as, owner, findings, django_assert_max_num_queries
+):
+    project = findings[0].project
+    api = api_as(owner)
+    path = f"/projects/{project.pk}/findings/bulk"
+    ids = [findings[0].pk, findings[1].pk, findings[3].pk]
+    response = api.post(path, {"ids": ids, "severity": "medium"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Changing the severity needs a reason."
+    response = api.post(
+        path,
+        {
+            "ids": ids,
+            "severity": "low",
+            "severity_reason": "Behind the VPN",
+            "comment": "Triaged in the weekly review",
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["message"] == "2 set to low, 1 already were. 3 commented."
+    changed = Finding.objects.filter(pk__in=ids)
+    assert set(changed.values_list("severity", "severity_overridden")) == {
+        ("low", True),
+        ("low", False),
+    }
+    events = FindingEvent.objects.filter(finding__in=ids)
+    assert sorted(events.values_list("kind", "from_value", "note")) == [
+        ("comment", "", "Triaged in the weekly review"),
+        ("comment", "", "Triaged in the weekly review"),
+        ("comment", "", "Triaged in the weekly review"),
+        ("severity", "critical", "Behind the VPN"),
+        ("severity", "high", "Behind the VPN"),
+    ]
+    response = api.post(path, {"ids": ids})
+    assert response.status_code == 400
+    assert (
+        "Choose an assignee, a status, a severity or a comment"
+        in (response.json()["detail"])
+    )

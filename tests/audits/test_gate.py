@@ -1,5 +1,6 @@
 """The quality gate: each audit passes or fails on what it brought in."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -27,7 +28,7 @@ def audit_with(project, schema_file, text):
 def test_a_new_high_finding_fails_the_gate_and_its_fix_passes(project, schema_file):
     first = audit_with(project, schema_file, CLEAN)
     assert first.gate_passed is True
-    assert first.gate["rules"] == ["no new finding at high or above", "no regression"]
+    assert first.gate["rules"] == ["a new finding at high or above", "a regression"]
 
     second = audit_with(project, schema_file, CLEAN + NO_KEY)
     assert second.gate_passed is False
@@ -41,6 +42,34 @@ def test_a_new_high_finding_fails_the_gate_and_its_fix_passes(project, schema_fi
     assert third.gate_passed is True
     # Still open medium findings from before never fail it.
     assert Finding.objects.filter(project=project, status="open").exists()
+
+
+def test_the_first_audit_sets_the_baseline(project, schema_file):
+    first = audit_with(project, schema_file, CLEAN + NO_KEY)
+    assert first.gate_passed is True
+    assert first.gate["baseline"] == 1
+    assert [c["failed"] for c in first.gate["checks"]] == [0, 0]
+    # The same finding seen again is not new; a new one is.
+    again = audit_with(project, schema_file, CLEAN + NO_KEY)
+    assert (again.gate_passed, again.gate["baseline"]) == (True, 0)
+    worse = audit_with(
+        project, schema_file, CLEAN + NO_KEY + NO_KEY.replace("events", "clicks")
+    )
+    assert worse.gate_passed is False
+    assert [f["location"] for f in worse.gate["findings"]] == ["schema.sql:4"]
+
+
+def test_a_target_added_later_sets_its_own_baseline(project, schema_file, tmp_path):
+    audit_with(project, schema_file, CLEAN)
+    other = tmp_path / "billing.sql"
+    other.write_text(NO_KEY)
+    project.targets.create(kind="ddl", location=str(other), name="billing")
+    audit = audit_with(project, schema_file, CLEAN)
+    assert (audit.gate_passed, audit.gate["baseline"]) == (True, 1)
+    other.write_text(NO_KEY + NO_KEY.replace("events", "clicks"))
+    audit = audit_with(project, schema_file, CLEAN)
+    assert audit.gate_passed is False
+    assert [f["check"] for f in audit.gate["findings"]] == ["table-no-primary-key"]
 
 
 def test_a_regression_fails_the_gate(project, schema_file):
@@ -100,10 +129,11 @@ def test_a_failed_audit_has_no_verdict(project, schema_file, tmp_path):
     assert audit.gate_passed is None
 
 
-def test_an_imported_report_is_gated_too(project, owner):
+def test_an_imported_report_is_gated_too(project, owner, schema_file):
     from audits.imports import import_report
     from tests.api.conftest import SARIF
 
+    audit_with(project, schema_file, CLEAN)
     audit = import_report(project, data=SARIF, filename="lint.sarif", user=owner)
     # The SARIF "error" level is a high finding, new with this import.
     assert audit.gate_passed is False
@@ -114,6 +144,7 @@ def test_an_imported_report_is_gated_too(project, owner):
 def test_the_overview_shows_the_latest_gate(
     client, owner, project, schema_file, fragment
 ):
+    audit_with(project, schema_file, CLEAN)
     audit_with(project, schema_file, CLEAN + NO_KEY)
     client.force_login(owner)
     if fragment:
@@ -130,8 +161,9 @@ def test_the_overview_shows_the_latest_gate(
 def test_the_audit_page_lists_every_finding_that_failed_it(
     client, owner, project, schema_file
 ):
+    audit_with(project, schema_file, CLEAN)
     audit = audit_with(project, schema_file, CLEAN + NO_KEY)
     client.force_login(owner)
     text = client.get(f"/audits/{audit.pk}/").content.decode()
     assert 'id="gate"' in text
-    assert "no new finding at high or above" in text
+    assert re.search(r"A new finding at high or above:\s*<strong>1 found", text)

@@ -218,6 +218,8 @@ def test_email_lists_the_findings_with_links(
         user=viewer, email=True, events=["new_finding"]
     )
     pref.projects.set([other])
+    audit_with(project, schema_file, CLEAN, django_capture_on_commit_callbacks)
+    assert mail.outbox == []  # nothing to tell
     audit = audit_with(
         project, schema_file, CLEAN + NO_KEY, django_capture_on_commit_callbacks
     )
@@ -287,3 +289,29 @@ def test_an_unfinished_audit_is_not_claimed_for_notification(project):
     assert notifications.notify(audit.pk) == 0
     audit.refresh_from_db()
     assert audit.notified_at is None
+
+
+def test_an_audit_failed_by_the_sweeper_is_news_once(
+    project, owner, schema_file, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    NotificationPreference.objects.create(
+        user=owner, email=True, events=["audit_failed"]
+    )
+    with Receiver() as receiver:
+        make_webhook(project, receiver.url)
+        stuck = services.start_audit(project, enqueue=False)
+        services.claim_audit(stuck.pk)
+        later = timezone.now() + timedelta(seconds=settings.AUDIT_TIME_LIMIT + 60)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.sweep_stuck_audits(now=later) == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.sweep_stuck_audits(now=later) == 0
+        [message] = mail.outbox
+        assert f"audit #{stuck.number}: audit failed" in message.subject
+        assert "The process running this audit stopped" in message.body
+        [(_, body)] = receiver.requests
+        assert json.loads(body)["events"] == ["audit_failed"]

@@ -200,3 +200,60 @@ def test_a_target_never_shows_its_password():
     target = Target("postgresql", "postgresql://app:secret@db/shop", password="hunter2")
     assert "hunter2" not in repr(target)
     assert "secret" not in target.label
+
+
+NEW_TABLE = "CREATE TABLE events (id INTEGER, kind TEXT NOT NULL);\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_baseline_reports_and_fails_only_on_new_findings(
+    project: Path, tmp_path: Path, fmt: str
+) -> None:
+    ddl = project / "db" / "schema.sql"
+    previous = tmp_path / f"previous.{fmt}"
+    first = run(str(ddl), "--format", fmt, "--output", str(previous))
+    assert first.returncode == 0, first.stderr
+    # Nothing changed: nothing new, so --fail-on passes despite the criticals.
+    same = run(str(ddl), "--baseline", str(previous), "--fail-on", "high")
+    assert same.returncode == 0, same.stderr
+    assert "0 new" in same.stderr
+    # Lines moved and a table added: only the new table's finding is reported.
+    ddl.write_text("\n\n" + CONFLICTING_FK + NEW_TABLE)
+    moved = run(
+        str(ddl), "--baseline", str(previous), "--fail-on", "high", "--format", "json"
+    )
+    assert moved.returncode == 1, moved.stderr
+    found = json.loads(moved.stdout)["findings"]
+    assert {f["check"] for f in found} == {"table-no-primary-key"}
+    assert all("events" in json.dumps(f) for f in found)
+    passing = run(str(ddl), "--baseline", str(previous), "--fail-on", "critical")
+    assert passing.returncode == 0, passing.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the baseline"),
+        ("not json", "is not JSON"),
+        ('{"something": 1}', "is not a Plumbline JSON or SARIF report"),
+    ],
+)
+def test_a_bad_baseline_is_a_usage_error(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    ddl = tmp_path / "clean.sql"
+    ddl.write_text(CLEAN)
+    baseline = tmp_path / "previous.json"
+    if content is not None:
+        baseline.write_text(content)
+    done = run(str(ddl), "--baseline", str(baseline))
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_gate_needs_upload(tmp_path: Path) -> None:
+    ddl = tmp_path / "clean.sql"
+    ddl.write_text(CLEAN)
+    done = run(str(ddl), "--gate")
+    assert done.returncode == 2
+    assert "--gate needs --upload" in done.stderr
