@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 
 # Findings named per event in one message; the counts stay exact.
 LISTED = 20
-# Seconds between a failed webhook attempt and the next one; one attempt
-# more than there are delays, then the delivery is failed.
-RETRY_DELAYS = (10, 60, 300, 1800)
 TIMEOUT = 5.0
 USER_AGENT = "Plumbline-Webhook/1"
 FINDING_FIELDS = ("id", "severity", "title", "check_id", "object", "file", "line")
@@ -472,8 +469,8 @@ def attempt_delivery(delivery_id: int) -> int | None:
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
-    elif _retryable(code) and delivery.attempts <= len(RETRY_DELAYS):
-        delay = RETRY_DELAYS[delivery.attempts - 1]
+    elif _retryable(code) and delivery.attempts <= len(settings.WEBHOOK_RETRY_DELAYS):
+        delay = settings.WEBHOOK_RETRY_DELAYS[delivery.attempts - 1]
         delivery.next_attempt_at = now + timedelta(seconds=delay)
     else:
         delivery.status = WebhookDelivery.Status.FAILED

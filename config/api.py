@@ -9,8 +9,10 @@ another team's object is a 404, a viewer cannot write (403), and a refused
 change is a 400 that says why.
 
 Callers authenticate with a personal token (``Authorization: Bearer
-plb_...``, read or write scope) or, in the browser, with their session
-(CSRF-checked). Each token, or signed-in user, has its own rate limit.
+plb_...``, read or write scope), with a project's CI token (``plbp_...``:
+reads that project only, and uploads scans to it), or, in the browser,
+with their session (CSRF-checked). Each token, or signed-in user, has its
+own rate limit.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
-from projects.access import scoped
-from projects.models import ApiToken, token_digest
+from projects.access import authenticate_project_token, scoped
+from projects.models import ApiToken, Membership, Project, ProjectToken, token_digest
 
 # A token's last use is written at most this often, not on every request.
 LAST_USED_EVERY = timedelta(minutes=1)
@@ -38,12 +40,14 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a user, through a token of some scope or a session."""
+    """Who is calling: a user, through a token of some scope or a session,
+    or a CI job through its project's token (``project`` set, no user)."""
 
     user: object
     scope: str  # "read" or "write"
     key: str  # what the rate limit counts by
     token: ApiToken | None = None
+    project: Project | None = None
 
     @property
     def can_write(self) -> bool:
@@ -69,6 +73,24 @@ class TokenAuth(HttpBearer):
         request.user = found.user
         return Caller(
             user=found.user, scope=found.scope, key=f"t{found.pk}", token=found
+        )
+
+
+class ProjectTokenAuth(HttpBearer):
+    """``Authorization: Bearer plbp_...``: a project's CI token, reading that
+    project as a viewer would."""
+
+    def authenticate(self, request, token):
+        if not token.startswith(ProjectToken.PREFIX):
+            return None
+        found = authenticate_project_token(request)
+        if found is None:
+            return None
+        return Caller(
+            user=None,
+            scope=ApiToken.Scope.READ,
+            key=f"p{found.pk}",
+            project=found.project,
         )
 
 
@@ -118,11 +140,12 @@ api = NinjaAPI(
     description=(
         "Projects, targets, audits and findings of the teams you belong to. "
         "Authenticate with `Authorization: Bearer <token>` (make tokens on "
-        "your account's API tokens page) or a browser session. Another "
+        "your account's API tokens page; a project's CI token reads that "
+        "project) or a browser session. Another "
         "team's object is a 404; a viewer, or a read token, cannot change "
         "anything (403); a refused change is a 400 whose `detail` says why."
     ),
-    auth=[TokenAuth(), BrowserSession()],
+    auth=[TokenAuth(), ProjectTokenAuth(), BrowserSession()],
     throttle=[PerCallerRate()],
     urls_namespace="api",
 )
@@ -175,11 +198,39 @@ def get_object(request, queryset, *, write=False, manage=False, **lookup):
     Another team's object is a 404; writing needs a writer's role and a
     write token (403 otherwise), managing an owner's or admin's role.
     """
+    if request.auth.project is not None:
+        return _in_tokens_project(request, queryset, write or manage, **lookup)
     obj = scoped(request, queryset, write=write, manage=manage, **lookup)
     if (write or manage) and not request.auth.can_write:
         raise PermissionDenied(
             "This token can only read; use a token with write scope."
         )
+    return obj
+
+
+def _in_tokens_project(request, queryset, change: bool, **lookup):
+    """Return the object of the project token's own project, read-only.
+
+    Any other project's object is a 404, as for a user outside its team.
+    """
+    project = request.auth.project
+    path = getattr(queryset.model, "team_path", "team")
+    if queryset.model is Project:
+        obj = queryset.filter(**lookup).filter(pk=project.pk).first()
+    elif path.endswith("__team"):
+        obj = queryset.filter(
+            **{path.removesuffix("__team"): project}, **lookup
+        ).first()
+    else:  # a team's object outside any project
+        obj = None
+    if obj is None:
+        raise Http404("No such object in the token's project.")
+    if change:
+        raise PermissionDenied(
+            "A project token reads its project and uploads scans; changes need "
+            "a personal token with write scope."
+        )
+    obj.role = request.role = Membership.Role.VIEWER
     return obj
 
 

@@ -268,6 +268,12 @@ EMAIL_TIMEOUT = 10
 # Webhooks may reach loopback and private addresses only when the operator
 # allows it (a tenant could otherwise make the server call its own network).
 WEBHOOK_ALLOW_PRIVATE = env.bool("PLUMBLINE_ALLOW_PRIVATE_WEBHOOKS", default=False)
+# Seconds between a failed webhook attempt and the next: one attempt more
+# than there are delays, then the delivery is failed.
+WEBHOOK_RETRY_DELAYS = [
+    int(s)
+    for s in env.list("PLUMBLINE_WEBHOOK_RETRY_DELAYS", default=[10, 60, 300, 1800])
+]
 
 # The API's rate limit per token (or per signed-in user): requests per minute.
 API_RATE_LIMIT = env.int("PLUMBLINE_API_RATE_LIMIT", default=600)

@@ -139,6 +139,9 @@ class FindingFilter(django_filters.FilterSet):
 
     def filter_assignee(self, queryset, name, value):
         if value == "me":
+            # A project token acts for no user: nothing is assigned to it.
+            if not self.user.is_authenticated:
+                return queryset.none()
             return queryset.filter(assignee=self.user)
         if value == "nobody":
             return queryset.filter(assignee__isnull=True)

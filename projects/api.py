@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -139,13 +139,18 @@ def project_list(request: HttpRequest, cursor: int | None = None):
 
     Pass the previous page's ``next`` as ``cursor`` for the next page.
     """
-    role = Membership.objects.filter(team=OuterRef("team"), user=request.user).values(
-        "role"
-    )[:1]
+    if request.auth.project is not None:  # a project token: its project only
+        projects = Project.objects.filter(pk=request.auth.project.pk).annotate(
+            role=Value(Membership.Role.VIEWER)
+        )
+    else:
+        role = Membership.objects.filter(
+            team=OuterRef("team"), user=request.user
+        ).values("role")[:1]
+        projects = Project.objects.for_user(request.user).annotate(role=Subquery(role))
     projects = (
-        Project.objects.for_user(request.user)
-        .select_related("team")
-        .annotate(role=Subquery(role), latest_id=latest_audit_ids())
+        projects.select_related("team")
+        .annotate(latest_id=latest_audit_ids())
         .order_by("pk")
     )
     if cursor is not None:

@@ -130,3 +130,16 @@ def finding(project, audit, owner):
         finding=found, kind=FindingEvent.Kind.CREATED, audit=audit, to_value="open"
     )
     return found
+
+
+@pytest.fixture
+def objects(project, audit, finding, schema_file):
+    """Return the ids the endpoint paths of ``test_access.ENDPOINTS`` take."""
+    target = project.targets.get()
+    return {
+        "p": project.pk,
+        "t": target.pk,
+        "a": audit.pk,
+        "f": finding.pk,
+        "schema": str(schema_file),
+    }

@@ -87,18 +87,6 @@ ENDPOINTS = [
 IDS = [e.name for e in ENDPOINTS]
 
 
-@pytest.fixture
-def objects(project, audit, finding, schema_file):
-    target = project.targets.get()
-    return {
-        "p": project.pk,
-        "t": target.pk,
-        "a": audit.pk,
-        "f": finding.pk,
-        "schema": str(schema_file),
-    }
-
-
 def call(api, endpoint: Endpoint, objects):
     path = endpoint.path.format(**objects)
     body = endpoint.body
@@ -173,3 +161,48 @@ def test_project_list_shows_only_the_callers_teams(api_as, owner, outsider, obje
     assert theirs.status_code == 200
     assert theirs.json()["items"] == []
     assert api_as(None).get("/projects").status_code == 401
+
+
+def project_token_api(client, project):
+    from projects.models import ProjectToken
+
+    from .conftest import Api
+
+    return Api(client, ProjectToken.issue(project, name="ci")[1])
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_a_project_token_reads_its_project_only(client, objects, endpoint, project):
+    response = call(project_token_api(client, project), endpoint, objects)
+    if endpoint.need == "read":
+        assert response.status_code == endpoint.ok, response.content
+    else:
+        assert response.status_code == 403
+        assert "project token reads its project" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_another_projects_token_gets_404(client, objects, endpoint, team):
+    other = team.projects.create(name="Other", slug="other")
+    response = call(project_token_api(client, other), endpoint, objects)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_project_token_lists_its_project_only(client, team, objects):
+    other = team.projects.create(name="Other", slug="other")
+    listed = project_token_api(client, other).get("/projects")
+    assert listed.status_code == 200
+    assert [(p["slug"], p["role"]) for p in listed.json()["items"]] == [
+        ("other", "viewer")
+    ]
+    mine = project_token_api(client, other).get(
+        "/projects/{p}/findings".format(**objects)
+    )
+    assert mine.status_code == 404
+    # Nothing is assigned to a token: "mine" is empty, never an error.
+    theirs = project_token_api(client, other).get(
+        f"/projects/{other.pk}/findings", assignee="me"
+    )
+    assert theirs.status_code == 200
+    assert theirs.json()["items"] == []

@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from audits import notifications, services
@@ -122,7 +123,7 @@ def test_a_failing_server_is_retried_with_backoff_and_logged(
             project, schema_file, CLEAN + NO_KEY, django_capture_on_commit_callbacks
         )
         # Without a broker the retries run at once; a worker waits between them.
-        attempts = len(notifications.RETRY_DELAYS) + 1
+        attempts = len(settings.WEBHOOK_RETRY_DELAYS) + 1
         assert len(receiver.requests) == attempts
         # Every attempt carries the same body and delivery id.
         assert len({body for _, body in receiver.requests}) == 1
@@ -150,7 +151,7 @@ def test_a_retry_schedules_the_next_attempt(project):
         )
         delay = notifications.attempt_delivery(delivery.pk)
     delivery.refresh_from_db()
-    assert delay == notifications.RETRY_DELAYS[0]
+    assert delay == settings.WEBHOOK_RETRY_DELAYS[0]
     assert delivery.status == "pending"
     assert delivery.next_attempt_at > delivery.last_attempt_at
 

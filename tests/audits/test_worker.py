@@ -73,6 +73,11 @@ def clean_redis():
 
 @pytest.fixture
 def worker(clean_redis):
+    yield from run_worker()
+
+
+def run_worker(**env):
+    """Start a real worker (with ``env`` added to its environment); stop it after."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -89,7 +94,7 @@ def worker(clean_redis):
             "--without-gossip",
         ],
         cwd=ROOT,
-        env=child_env(),
+        env=child_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

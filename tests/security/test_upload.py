@@ -78,6 +78,11 @@ def test_an_upload_becomes_an_audit_of_the_tokens_project(
     assert target.location == str(schema_path)
     token.refresh_from_db()
     assert token.last_used_at is not None
+    # The gate's verdict rides along: the first upload sets the baseline.
+    gate = body["gate"]
+    assert (gate["passed"], gate["failed"], gate["findings"]) == (True, 0, [])
+    assert gate["baseline"] > 0
+    assert gate["rules"] == ["a new finding at high or above", "a regression"]
 
 
 def test_a_token_for_project_a_cannot_upload_to_project_b(
