@@ -206,3 +206,25 @@ def test_a_project_token_lists_its_project_only(client, team, objects):
     )
     assert theirs.status_code == 200
     assert theirs.json()["items"] == []
+
+
+def test_every_endpoint_of_the_schema_is_tested_here(client):
+    """A new endpoint must join ENDPOINTS (and so every test above)."""
+    import re
+
+    schema = client.get("/api/v1/openapi.json").json()
+    served = {
+        (method, re.sub(r"\{[a-z_]+\}", "{}", path.removeprefix("/api/v1")))
+        for path, methods in schema["paths"].items()
+        for method in methods
+    }
+    tested = {
+        (
+            "post" if e.method == "upload" else e.method,
+            re.sub(r"\{[a-z]\}", "{}", e.path),
+        )
+        for e in ENDPOINTS
+    }
+    # The project list answers everyone signed in (tested above, with its 401).
+    assert served - tested == {("get", "/projects")}
+    assert tested <= served
