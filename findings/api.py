@@ -317,11 +317,12 @@ def _url_pattern() -> str:
 
 
 def _filterset(request, project, members=None) -> FindingFilter:
+    if members is None:
+        # The members are the assignee filter's choices: read only when asked.
+        wanted = request.GET.get("assignee") not in (None, "", "me", "nobody")
+        members = list(team_members(project)) if wanted else []
     filterset = FindingFilter(
-        request.GET,
-        project=project,
-        user=request.user,
-        members=members if members is not None else list(team_members(project)),
+        request.GET, project=project, user=request.user, members=members
     )
     if not filterset.is_valid():
         problems = "; ".join(
