@@ -74,7 +74,7 @@ def run_checks(facts: Facts) -> tuple[list[Issue], set[str], list[str]]:
         if not impl.can_run(facts.evidence):
             continue
         try:
-            issues.extend(impl.func(impl.spec, facts))
+            issues.extend(impl.run(facts))
         except Exception as exc:  # noqa: BLE001 - reported, not swallowed
             errors.append(f"check {impl.spec.id} failed: {type(exc).__name__}: {exc}")
             continue

@@ -1,5 +1,7 @@
 """Every catalogued check states its severity rule, and the docs carry it."""
 
+from pathlib import Path
+
 import pytest
 
 from audits.engine.checks.base import HIGH, MIN, SCH, Topic
@@ -33,3 +35,15 @@ def test_the_sarif_rule_help_carries_the_severity_rule() -> None:
     described = rule(spec)
     assert spec.severity_rule in described["help"]["text"]
     assert f"**Severity:** {spec.severity_rule}" in described["help"]["markdown"]
+
+
+def test_a_catalogue_table_missing_a_field_is_refused(tmp_path: Path) -> None:
+    module = tmp_path / "made_up.py"
+    (tmp_path / "made_up.toml").write_text(
+        '["made-up-check"]\ndimension = "schema"\nseverity = "high"\n'
+        'effort = "minutes"\nevidence = "ddl"\ntitle = "T"\nrationale = "W."\n'
+        'remediation = "F."\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="severity_rule"):
+        Topic.beside(str(module))

@@ -1,11 +1,13 @@
 """The checks, one module per topic; each module owns every implementation of its ids.
 
-A topic module opens with ``TOPIC = Topic(...)``, the catalogue rows (id,
-dimension, default severity, effort, evidence, title, rationale,
-remediation, severity rule) of the ids it owns, and then implements them, one function per
-kind of evidence (schema, live, code, code joined with the schema). To add a
-check: add its row to the topic it belongs to (or a new module, listed in
-``TOPICS`` below) and decorate its function with ``@TOPIC.implements``.
+A topic module opens with ``TOPIC = Topic.beside(__file__)``, reading the
+catalogue of the ids it owns from the TOML file beside it (``enums.toml`` for
+``enums.py``: dimension, default severity, effort, evidence, title,
+rationale, remediation, severity rule), and then implements them, one
+function per kind of evidence (schema, live, code, code joined with the
+schema). To add a check: add its table to the topic it belongs to (or a new
+module and TOML file, listed in ``TOPICS`` below) and decorate its function
+with ``@TOPIC.implements``; it receives the code facts, the schema, or both.
 
 Helpers shared by several topics live in ``schema_facts``, ``code_facts``
 and ``probe_facts``; word lists and name predicates shared with the sources

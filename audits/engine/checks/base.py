@@ -1,11 +1,13 @@
 """What every check module is built from: specs, facts, and a topic's register.
 
 A topic module (``foreign_keys.py``, ``sqlite_pragmas.py``, ...) opens with
-``TOPIC = Topic(rows...)``: the catalogue rows of the ids it owns, one
-line each (id, dimension, default severity, effort, evidence, title,
-rationale, remediation, severity rule). Its implementations follow, each decorated with
-``@TOPIC.implements(check_id, requires=...)``. A topic can only implement the
-ids it catalogues, so every implementation of one id lives in one module.
+``TOPIC = Topic.beside(__file__)``: the catalogue of the ids it owns, read
+from the TOML file of the same name beside it (one table per id: dimension,
+default severity, effort, evidence, title, rationale, remediation, severity
+rule). Its implementations follow, each decorated with
+``@TOPIC.implements(check_id, requires=...)`` and receiving the facts its
+evidence names (:func:`given`). A topic can only implement the ids it
+catalogues, so every implementation of one id lives in one module.
 
 Nothing here knows the other topics: :mod:`audits.engine.registry` (a layer
 above) collects ``TOPIC`` from each module listed in :mod:`.` and runs them.
@@ -13,8 +15,10 @@ above) collects ``TOPIC`` from each module listed in :mod:`.` and runs them.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from audits.engine.issues import (
@@ -25,6 +29,7 @@ from audits.engine.issues import (
     Severity,
     make_fingerprint,
 )
+from audits.engine.sources.code import CodeFacts
 
 if TYPE_CHECKING:
     from audits.engine.schema import Schema
@@ -139,8 +144,30 @@ class CheckSpec:
         )
 
 
-CheckFunc = Callable[[CheckSpec, Facts], Iterable[Issue]]
+# A check receives the spec and the facts its evidence names: the code facts
+# (CODE), the schema (SCHEMA, LIVE), both (JOINED: code, then schema), or the
+# whole Facts after them when it is registered with ``facts=True``.
+CheckFunc = Callable[..., Iterable[Issue]]
 CatalogueRow = tuple[str, Dimension, Severity, Effort, str, str, str, str, str]
+
+
+def given(requires: frozenset[Evidence], facts: Facts) -> tuple[Any, ...] | None:
+    """Return the facts a check requiring ``requires`` receives, or None if absent.
+
+    Code facts come first, then the schema; LIVE needs a probed schema.
+    """
+    code = facts.code if isinstance(facts.code, CodeFacts) else None
+    schema = facts.schema
+    out: list[Any] = []
+    if Evidence.CODE in requires:
+        if code is None:
+            return None
+        out.append(code)
+    if requires & {Evidence.SCHEMA, Evidence.LIVE}:
+        if schema is None or (Evidence.LIVE in requires and not schema.is_live):
+            return None
+        out.append(schema)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -150,14 +177,72 @@ class Implementation:
     spec: CheckSpec
     func: CheckFunc
     requires: frozenset[Evidence]  # all must be present for it to run
+    whole: bool = False  # the function takes the whole Facts
 
     def can_run(self, available: frozenset[Evidence]) -> bool:
         """Return True when ``available`` evidence is enough to run."""
         return self.requires <= available
 
+    def run(self, facts: Facts) -> Iterable[Issue]:
+        """Run the check on the facts it declared; find nothing if they are absent."""
+        args = given(self.requires, facts)
+        if args is None:
+            return ()
+        if self.whole:
+            args = (*args, facts)
+        return self.func(self.spec, *args)
+
+
+# The fields of a catalogue table, in the order of a CatalogueRow after the id.
+CATALOGUE_FIELDS = (
+    "dimension",
+    "severity",
+    "effort",
+    "evidence",
+    "title",
+    "rationale",
+    "remediation",
+    "severity_rule",
+)
+
+
+def catalogue_rows(path: Path) -> list[CatalogueRow]:
+    """Return the catalogue rows of a topic's TOML file, refusing unknown fields."""
+    rows: list[CatalogueRow] = []
+    for check_id, table in tomllib.loads(path.read_text(encoding="utf-8")).items():
+        if set(table) != set(CATALOGUE_FIELDS):
+            raise ValueError(
+                f"{path.name}: [{check_id}] needs exactly {', '.join(CATALOGUE_FIELDS)}"
+            )
+        dim, sev, effort, *texts = (str(table[f]) for f in CATALOGUE_FIELDS)
+        evidence, title, why, fix, rule = texts
+        rows.append(
+            (
+                check_id,
+                Dimension(dim),
+                Severity(sev),
+                Effort(effort),
+                evidence,
+                title,
+                why,
+                fix,
+                rule,
+            )
+        )
+    return rows
+
 
 class Topic:
     """The catalogue rows of one topic module and their implementations."""
+
+    @classmethod
+    def beside(cls, module_file: str) -> Topic:
+        """Return the topic catalogued in the TOML file beside ``module_file``.
+
+        ``foreign_keys.py`` reads ``foreign_keys.toml``: one table per check id
+        with the fields of :data:`CATALOGUE_FIELDS`.
+        """
+        return cls(*catalogue_rows(Path(module_file).with_suffix(".toml")))
 
     def __init__(self, *rows: CatalogueRow) -> None:
         self.specs: dict[str, CheckSpec] = {}
@@ -173,14 +258,18 @@ class Topic:
             )
 
     def implements(
-        self, check_id: str, *, requires: Iterable[Evidence]
+        self, check_id: str, *, requires: Iterable[Evidence], facts: bool = False
     ) -> Callable[[CheckFunc], CheckFunc]:
         """Register the decorated function as an implementation of ``check_id``.
 
         ``requires`` lists the evidence kinds that must all be present, e.g.
         ``SCHEMA`` for a schema check that works on DDL and live schemas
         alike, ``LIVE`` for a probe-only check, ``JOINED`` for one that reads
-        code and schema together. The id must be catalogued by this topic.
+        code and schema together. The function receives the spec and what
+        ``requires`` names (see :func:`given`), and is not run when that is
+        absent; a check that also consults facts it does not require takes the
+        whole :class:`Facts` after them with ``facts=True``. The id must be catalogued by
+        this topic.
         """
         if check_id not in self.specs:
             raise KeyError(
@@ -189,7 +278,9 @@ class Topic:
         spec = self.specs[check_id]
 
         def decorate(func: CheckFunc) -> CheckFunc:
-            self.implementations.append(Implementation(spec, func, frozenset(requires)))
+            self.implementations.append(
+                Implementation(spec, func, frozenset(requires), whole=facts)
+            )
             return func
 
         return decorate

@@ -6,25 +6,13 @@ import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
-from audits.engine.schema import Column
+from audits.engine.schema import Column, Schema
 from audits.engine.vocabulary import is_text_type, words
 
-from .base import DAYS, HRS, INFO, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .schema_facts import (
-    column_issue,
-    column_text,
-    distinct_fks,
-    schema_of,
-    table_issue,
-)
+from .base import SCHEMA, CheckSpec, Topic
+from .schema_facts import column_issue, column_text, distinct_fks, table_issue
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("json-blob-columns", SCH, INFO, DAYS, "ddl live", "Table stores structured data in JSON/TEXT blobs", "Blob columns are not atomic (1NF): their contents cannot be constrained, indexed or aggregated in SQL.", "Move fields that are filtered or aggregated into typed columns or child tables.", "Always info: a design note. Structured data in a blob is harder to query and validate, but nothing is lost or corrupted by it."),
-    ("redundant-denormalized-column", SCH, INFO, HRS, "ddl live", "Column copies a value reachable through a foreign key", "A copy of the parent's value (a transitive dependency) drifts when the parent changes.", "Read the value through the foreign key, or document why the copy is kept (history).", "Always info: a copy can drift from its source, and the check cannot tell whether the code keeps it in step on purpose."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 _BLOB_WORDS = frozenset(
@@ -61,10 +49,8 @@ def is_json_blob(column: Column) -> bool:
 
 
 @TOPIC.implements("json-blob-columns", requires=SCHEMA)
-def json_blob_columns(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def json_blob_columns(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report, once per table, the JSON/TEXT blob columns it holds."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         blobs = [c.name for c in table.columns if is_json_blob(c)]
         if not blobs:
@@ -87,10 +73,8 @@ _NOT_COPIES = frozenset(
 
 
 @TOPIC.implements("redundant-denormalized-column", requires=SCHEMA)
-def redundant_denormalized_column(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def redundant_denormalized_column(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report ``<ref>_<attr>`` columns copying ``attr`` of the FK's parent."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         for fk in distinct_fks(table):
             if len(fk.columns) != 1:

@@ -5,27 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
+from audits.engine.schema import Schema
+from audits.engine.sources.code import CodeFacts
 
-from .base import CODE, HIGH, HRS, LIVE, LOW, MIN, OPS, PERF, CheckSpec, Facts, Topic
-from .code_facts import at_site, code_of, in_function, live_functions
-from .probe_facts import database_of, engine_of, live_schema
+from .base import CODE, LIVE, CheckSpec, Topic
+from .code_facts import at_site, in_function, live_functions
+from .probe_facts import database_of, engine_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("connection-per-operation", PERF, LOW, HRS, "code", "New connection for every statement", "Opening a connection (and running its PRAGMAs) per statement adds latency and defeats transactions.", "Reuse one connection per unit of work, or a pool.", "Always low: a connection per statement costs time (on a server a login and a round trip), never data."),
-    ("connection-leak-prone", OPS, LOW, MIN, "code", "Helper returns a raw connection", "Every caller must remember to close the returned connection; one that forgets leaks it.", "Return a context manager (`with get_db() as conn:`) instead.", "Always low: a raw connection handed to callers can leak if one forgets to close it; the check does not see a leak happen."),
-    ("pool-health-check-missing", OPS, LOW, MIN, "code", "Connection pool has no health check", "Without pre-ping or recycle a pool hands out connections the server already closed.", "Set `pool_pre_ping=True` and `pool_recycle` (or the pool's check callback).", "Always low: a dead pooled connection fails one request after a restart or a network blip and is then replaced; nothing is lost."),
-    ("connections-near-limit", OPS, HIGH, HRS, "live", "Connections near the server limit", "Near `max_connections` new connections are refused; sessions idle in transaction hold locks and snapshots.", "Pool connections (PgBouncer), set `idle_in_transaction_session_timeout`, fix the code that leaves transactions open.", "Always high: near the server's limit new connections are refused and idle transactions hold locks, so the application stops serving; an outage, not data loss."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("connection-per-operation", requires=CODE)
-def connection_per_operation(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def connection_per_operation(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report helpers that open a new connection for every statement they run."""
-    if (code := code_of(facts)) is None:
-        return
     callers: dict[str, int] = {}
     for use in code.sql:
         if use.via:
@@ -53,10 +45,8 @@ def connection_per_operation(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("connection-leak-prone", requires=CODE)
-def connection_leak_prone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def connection_leak_prone(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report helpers that return a raw connection every caller must close."""
-    if (code := code_of(facts)) is None:
-        return
     for fn in live_functions(code):
         if not fn.returns_connection or fn.yields_connection:
             continue
@@ -75,10 +65,8 @@ def connection_leak_prone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("pool-health-check-missing", requires=CODE)
-def pool_health_check_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def pool_health_check_missing(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report engines/pools of server databases with no pre-ping or recycle."""
-    if (code := code_of(facts)) is None:
-        return
     for site in code.connects:
         if site.in_test or site.driver not in ("engine", "pool"):
             continue
@@ -103,14 +91,13 @@ CONNECTIONS_THRESHOLD = 0.8
 
 
 @TOPIC.implements("connections-near-limit", requires=LIVE)
-def connections_near_limit(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def connections_near_limit(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report connections near max_connections and long idle transactions.
 
     Keys: ``[database, "max_connections"]`` and ``[database,
     "idle_in_transaction"]``.
     """
-    schema = live_schema(facts)
-    if schema is None or engine_of(schema) not in ("postgresql", "mysql"):
+    if engine_of(schema) not in ("postgresql", "mysql"):
         return
     database = database_of(schema)
     limit = int(schema.fact("max_connections", 0) or 0)

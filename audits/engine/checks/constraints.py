@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
-from audits.engine.schema import Column
+from audits.engine.schema import Column, Schema
 from audits.engine.vocabulary import is_numeric_type, words
 
-from .base import LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .schema_facts import checks_on, column_issue, engine, quote, schema_of
+from .base import SCHEMA, CheckSpec, Topic
+from .schema_facts import checks_on, column_issue, engine, quote
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("check-missing-boolean", SCH, LOW, MIN, "ddl live", "Integer flag column has no 0/1 CHECK", "On engines without a boolean type an integer flag accepts any integer, so `= 1` tests miss rows holding 2 or -1.", "Add CHECK (column IN (0, 1)).", "Always low: a flag outside 0/1 is bad data the code usually still reads as true; it corrupts nothing else."),
-    ("check-missing-range", SCH, LOW, MIN, "ddl live", "Numeric column has no range CHECK", "Scores, percentages, counts and intervals have natural bounds; without a CHECK negative or out-of-range values are stored silently.", "Add a range CHECK such as CHECK (column >= 0) or CHECK (column BETWEEN 0 AND 100).", "Always low: an out-of-range number (a negative quantity) is bad data the code can still read; nothing else is damaged."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 BOOLEAN_PREFIXES = ("is", "has", "can", "should", "allow", "supports", "use", "needs")
@@ -70,14 +64,12 @@ def _is_flag_type(column: Column, eng: str) -> bool:
 
 
 @TOPIC.implements("check-missing-boolean", requires=SCHEMA)
-def check_missing_boolean(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def check_missing_boolean(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report integer flag columns without CHECK (x IN (0, 1)).
 
     Runs on SQLite (no boolean type; BOOLEAN has NUMERIC affinity) and
     MySQL (BOOLEAN is TINYINT(1)); PostgreSQL has a real boolean type.
     """
-    if (schema := schema_of(facts)) is None:
-        return
     eng = engine(schema)
     if eng not in ("sqlite", "mysql"):
         return
@@ -138,10 +130,8 @@ def range_for(name: str) -> str | None:
 
 
 @TOPIC.implements("check-missing-range", requires=SCHEMA)
-def check_missing_range(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def check_missing_range(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report score/percentage/count/interval columns with no range CHECK."""
-    if (schema := schema_of(facts)) is None:
-        return
     eng = engine(schema)
     for table in schema.tables:
         fk_cols = {c.lower() for fk in table.foreign_keys for c in fk.columns}

@@ -25,7 +25,7 @@ from audits.engine.vocabulary import (
     type_family,
 )
 
-from .base import HIGH, JOINED, LOW, MED, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
+from .base import JOINED, SCHEMA, CheckSpec, Facts, Topic
 from .code_facts import code_of, live_sql, short
 from .schema_facts import (
     checks_on,
@@ -33,18 +33,10 @@ from .schema_facts import (
     django_managed,
     engine,
     quote,
-    schema_of,
     string_default,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("check-incomplete-enum", SCH, HIGH, MIN, "ddl+code", "Code writes a value the column's CHECK forbids", "The CHECK list does not include a literal the code writes, so that write fails at run time with a constraint error.", "Add the value to the CHECK list (a migration), or change the code to write an allowed value.", "Always high: a write the code makes fails at run time with a constraint error, so that feature is broken; the database refuses the value, so nothing is corrupted."),
-    ("check-missing-enum", SCH, MED, MIN, "ddl live code", "Enum-like column has no CHECK constraint", "A status/type/kind column with a small closed set of values accepts any typo; bad values surface later as bugs.", "Add CHECK (column IN (...)) listing the allowed values, or use an enum type.", "Medium when nothing constrains the values, so a typo is stored and surfaces later as a bug; low when the ORM (Django choices, a Django-managed schema) already limits what the application writes."),
-    ("default-divergence", SCH, LOW, MIN, "ddl live", "Same enum-like column has different defaults in different tables", "Columns with the same name and value set but different defaults usually mean one default is a mistake.", "Align the defaults, or rename the column if the meanings really differ.", "Always low: one default is probably a mistake, so new rows get a valid but wrong value."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 def _strip(value: str) -> str:
@@ -93,15 +85,15 @@ def _check_value_lists(table: Table, column: str) -> list[tuple[str, ...] | None
 
 
 @TOPIC.implements("check-incomplete-enum", requires=JOINED)
-def check_incomplete_enum(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def check_incomplete_enum(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report literal values the code writes that the column's CHECK forbids."""
-    if (code := code_of(facts)) is None or facts.schema is None:
-        return
     seen: set[tuple[str, str, str]] = set()
     for table_name, column, value, file, line, function, snippet in _literal_writes(
         code
     ):
-        table = facts.schema.table(table_name)
+        table = schema.table(table_name)
         if table is None:
             continue
         for allowed in _check_value_lists(table, column.lower()):
@@ -131,14 +123,14 @@ def check_incomplete_enum(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("check-missing-enum", requires=JOINED)
-def check_missing_enum_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def check_missing_enum_in_code(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report enum-like columns without CHECK that the code writes literals to."""
-    if (code := code_of(facts)) is None or facts.schema is None:
-        return
     values: dict[tuple[str, str], set[str]] = {}
     where: dict[tuple[str, str], tuple[str, int, str]] = {}
     for table_name, column, value, file, line, function, _ in _literal_writes(code):
-        table = facts.schema.table(table_name)
+        table = schema.table(table_name)
         if table is None or table.column(column) is None or not enum_like(column):
             continue
         if _check_value_lists(table, column.lower()):
@@ -158,8 +150,8 @@ def check_missing_enum_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]
             line=line,
             function=function,
             evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it"
-            + _orm_enforced(facts),
-            severity=Severity.LOW if _orm_enforced(facts) else None,
+            + _orm_enforced(code, schema),
+            severity=Severity.LOW if _orm_enforced(code, schema) else None,
             fix_sql=f"-- CHECK ({cname} IN ({listed}, ...))",
             remediation=(
                 f"Add CHECK ({cname} IN (...)) to {tname} listing every value the "
@@ -196,12 +188,12 @@ def _is_enum_type(column: Column, schema: Schema) -> bool:
     )
 
 
-@TOPIC.implements("check-missing-enum", requires=SCHEMA)
-def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+@TOPIC.implements("check-missing-enum", requires=SCHEMA, facts=True)
+def check_missing_enum_in_schema(
+    spec: CheckSpec, schema: Schema, facts: Facts
+) -> Iterator[Issue]:
     """Report enum-like text columns with a known value set but no CHECK."""
-    if (schema := schema_of(facts)) is None:
-        return
-    orm_note = _orm_enforced(facts)
+    orm_note = _orm_enforced(code_of(facts), schema)
     sets = known_value_sets(schema)
     eng = engine(schema)
     for table in schema.tables:
@@ -244,14 +236,12 @@ def check_missing_enum_in_schema(spec: CheckSpec, facts: Facts) -> Iterator[Issu
 
 
 @TOPIC.implements("default-divergence", requires=SCHEMA)
-def default_divergence(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def default_divergence(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report enum-like columns whose default differs from their siblings'.
 
     Tables are compared only when each one's CHECK list allows the other's
     default, so unrelated lifecycles that share a column name stay apart.
     """
-    if (schema := schema_of(facts)) is None:
-        return
     by_name: dict[str, list[tuple[Table, Column, str, tuple[str, ...]]]] = {}
     for table in schema.tables:
         for col in table.columns:
@@ -300,11 +290,9 @@ def _default_rank(
     return (-counts[value], position, value)
 
 
-def _orm_enforced(facts: Facts) -> str:
+def _orm_enforced(code: CodeFacts | None, schema: Schema | None) -> str:
     """Return why a closed set of values is the ORM's to enforce, or ""."""
-    code = facts.code
     imports: frozenset[str] = getattr(code, "imports", frozenset())
-    schema = facts.schema
     if "django" in imports or (schema is not None and django_managed(schema)):
         return (
             "; Django models check choices in forms and admin, not the database: "

@@ -15,8 +15,8 @@ from audits.engine.issues import Issue
 from audits.engine.schema import ForeignKey, Schema, Table
 from audits.engine.vocabulary import type_family
 
-from .base import CRIT, HRS, INT, LIVE, MED, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .probe_facts import column_list, live_schema
+from .base import LIVE, SCHEMA, CheckSpec, Topic
+from .probe_facts import column_list
 from .schema_facts import (
     column_issue,
     column_text,
@@ -28,27 +28,15 @@ from .schema_facts import (
     owner_tables,
     quote,
     referenced_columns,
-    schema_of,
     table_issue,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("fk-conflicting-declarations", SCH, CRIT, MIN, "ddl live", "Column has conflicting foreign key declarations", "Two FK declarations on one column that disagree on target or action are both enforced; the stricter one silently wins and blocks deletes the other meant to cascade.", "Keep one declaration with the intended target and ON DELETE/ON UPDATE actions; drop the other.", "Always critical: which declaration the database keeps decides whether deleting a parent cascades, so a delete removes rows the other declaration keeps (or keeps rows it removes): data loss or orphans under normal use."),
-    ("fk-no-on-delete", SCH, MED, MIN, "ddl live", "Foreign key to an owner table has no ON DELETE action", "Deleting the owner (a user, account or workspace) fails while child rows exist, or leaves them dangling where FKs are not enforced.", "Declare ON DELETE CASCADE (owned data) or ON DELETE SET NULL (references worth keeping).", "Always medium: deleting an owner either fails or leaves its rows pointing at nothing; a dangling reference, not lost data."),
-    ("fk-missing", SCH, MED, MIN, "ddl live", "Reference column has no foreign key", "A `<table>_id` column without a foreign key lets orphans in and hides the relationship from tools and planners.", "Declare the foreign key, after removing or repairing orphaned rows.", "Always medium: nothing stops orphaned rows; they are dangling references, not lost data."),
-    ("fk-type-mismatch", SCH, MED, HRS, "ddl live", "Foreign key column type differs from the referenced column", "Mismatched types force casts on every join, defeat indexes and can truncate or reject values.", "Change the referencing column to the referenced column's exact type.", "Always medium: joins compare through a conversion, may skip the index and may miss rows; stored values are not lost."),
-    ("fk-violations", INT, CRIT, HRS, "live", "Rows violate a foreign key", "Orphaned rows point at parents that no longer exist; joins drop them and cascades cannot reach them.", "Delete or repair the orphans, then make sure the constraint is enforced.", "Always critical: rows in the live database already point at parents that do not exist; the data is corrupted now."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("fk-conflicting-declarations", requires=SCHEMA)
-def fk_conflicting_declarations(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def fk_conflicting_declarations(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report columns with FK declarations that disagree on target or actions."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         groups: dict[tuple[str, ...], list[ForeignKey]] = {}
         for fk in table.foreign_keys:
@@ -97,12 +85,12 @@ def _drop_fk_sql(schema: Schema, table: Table, fks: list[ForeignKey]) -> str:
 
 
 @TOPIC.implements("fk-no-on-delete", requires=SCHEMA)
-def fk_no_on_delete(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def fk_no_on_delete(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report FKs to owner-like tables that declare no ON DELETE action.
 
     Silent on a Django-managed schema, whose delete rules live in the models.
     """
-    if (schema := schema_of(facts)) is None or django_managed(schema):
+    if django_managed(schema):
         return
     owners = owner_tables(schema)
     for table in schema.tables:
@@ -221,10 +209,8 @@ def _tables_by_suffix(schema: Schema) -> dict[str, list[Table]]:
 
 
 @TOPIC.implements("fk-missing", requires=SCHEMA)
-def fk_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def fk_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report ``<table>_id`` columns that name a table but declare no FK."""
-    if (schema := schema_of(facts)) is None:
-        return
     eng = engine(schema)
     for table in schema.tables:
         fk_cols = {c.lower() for fk in table.foreign_keys for c in fk.columns}
@@ -271,10 +257,8 @@ def fk_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("fk-type-mismatch", requires=SCHEMA)
-def fk_type_mismatch(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def fk_type_mismatch(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report FK columns whose type family differs from the parent column's."""
-    if (schema := schema_of(facts)) is None:
-        return
     eng = engine(schema)
     for table in schema.tables:
         for fk in distinct_fks(table):
@@ -303,10 +287,8 @@ def fk_type_mismatch(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("fk-violations", requires=LIVE)
-def fk_violations(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def fk_violations(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report foreign keys that rows violate (key: table, columns, parent)."""
-    if (schema := live_schema(facts)) is None:
-        return
     seen: set[tuple[str, str, str]] = set()
     for found in schema.fact("fk_violations", ()) or ():
         table, columns = found["table"], tuple(found["columns"])

@@ -6,14 +6,14 @@ import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
+from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts, FunctionInfo
 from audits.engine.vocabulary import is_growth_table
 
-from .base import CODE, CRIT, HRS, JOINED, MED, MIN, OPS, PERF, CheckSpec, Facts, Topic
+from .base import CODE, JOINED, CheckSpec, Topic
 from .code_context import by_key, on_request_path, steps
 from .code_facts import (
     callees,
-    code_of,
     growth_tables_written,
     in_function,
     live_functions,
@@ -26,14 +26,7 @@ from .code_facts import (
     use_location,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("query-unbounded", PERF, MED, MIN, "code", "List query has no LIMIT", "A list query without LIMIT on a table that grows without bound returns ever larger result sets.", "Add LIMIT/OFFSET or keyset pagination.", "Medium on a request path, where a page's time and memory grow with the table; low elsewhere (a job or start-up read that needs every row). A lookup by a row identifier is not reported."),
-    ("cleanup-never-called", OPS, CRIT, MIN, "code", "Cleanup function is never called", "A purge/expire/prune function that nothing calls or schedules leaves its table growing forever.", "Call it at start-up and on a schedule (cron, beat, lifespan task).", "Critical when the function would delete tokens, sessions, reset codes or other credentials: expired ones stay usable (a breach); high for any other table, which only grows."),
-    ("table-unbounded-growth", OPS, MED, HRS, "ddl+code live history", "Append-only table has no retention", "Logs, tokens, runs and jobs are inserted but never deleted, so the table and its indexes grow without bound.", "Add a retention job that deletes or archives rows past an age.", "Always medium: an append-only table with no retention slows its queries and fills the disk over months; nothing is lost."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 # Token and session tables grow by churn; one owner holds a few at once.
@@ -47,15 +40,13 @@ _REMOVING = re.compile(r"(clean|purge|prune|expire|evict|delete|remove|drop)", r
 
 
 @TOPIC.implements("query-unbounded", requires=CODE)
-def query_unbounded(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def query_unbounded(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report list queries without LIMIT on tables that grow without bound.
 
     Severity: medium on a request path (the page grows with the table), low
     elsewhere (a job or start-up read that needs every row). A lookup by a
     row identifier, and one owner's tokens or sessions, are not reported.
     """
-    if (code := code_of(facts)) is None:
-        return
     for use in live_sql(code):
         info = use.sql
         if info.kind != "select" or info.has_limit or use.single_row:
@@ -101,10 +92,8 @@ def query_unbounded(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("cleanup-never-called", requires=CODE)
-def cleanup_never_called(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def cleanup_never_called(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report cleanup/purge/expire/prune functions that nothing calls or schedules."""
-    if (code := code_of(facts)) is None:
-        return
 
     pattern = re.compile(
         r"(clean_?up|purge|prune|expire|evict|reap|sweep|retention|delete_old|delete_expired|remove_old|remove_expired|rotate)",
@@ -174,15 +163,14 @@ def _deleted_tables(code: CodeFacts, fn: FunctionInfo) -> set[str]:
 
 
 @TOPIC.implements("table-unbounded-growth", requires=JOINED)
-def table_unbounded_growth(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def table_unbounded_growth(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report append-only tables the code inserts into and never prunes."""
-    code = code_of(facts)
-    if code is None or facts.schema is None:
-        return
     written = growth_tables_written(code)
     pruned = reachable_deletes(code)
     for name in sorted(written - pruned):
-        table = facts.schema.table(name)
+        table = schema.table(name)
         if table is None or _BOOKKEEPING.search(name):
             continue
         yield spec.issue(

@@ -20,23 +20,9 @@ from audits.engine.schema import Index, Schema, Table
 from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
 
-from .base import (
-    CODE,
-    HIGH,
-    HRS,
-    JOINED,
-    LIVE,
-    LOW,
-    MED,
-    MIN,
-    PERF,
-    SCHEMA,
-    CheckSpec,
-    Facts,
-    Topic,
-)
-from .code_facts import code_of, live_sql
-from .probe_facts import column_list, engine_of, live_schema
+from .base import CODE, JOINED, LIVE, SCHEMA, CheckSpec, Facts, Topic
+from .code_facts import live_sql
+from .probe_facts import column_list, engine_of
 from .schema_facts import (
     column_text,
     columns_object,
@@ -46,22 +32,10 @@ from .schema_facts import (
     fk_text,
     indexes_of,
     quote,
-    schema_of,
     table_issue,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("fk-missing-index", PERF, MED, MIN, "ddl live", "Foreign key column has no index", "Joins on the FK and every parent delete or update scan the child table when no index leads with the FK columns.", "Create an index whose leading columns are the FK columns.", "Medium: deleting a parent or joining through the key scans the child table; low when the schema comes from a Django project's code, since Django indexes ForeignKey columns itself, until a live database confirms it."),
-    ("index-duplicate", PERF, LOW, MIN, "ddl live", "Duplicate index", "Two identical indexes double write cost and storage for no read benefit.", "Drop one of them.", "Always low: a second identical index costs write time and space, never correctness."),
-    ("index-redundant", PERF, LOW, MIN, "ddl live", "Redundant index", "An index that is a left prefix of another index, or repeats a constraint's own index, is covered already.", "Drop the redundant index.", "Always low: an index covered by another costs write time and space, never correctness."),
-    ("index-invalid", PERF, HIGH, MIN, "live", "Invalid index", "A failed CREATE INDEX CONCURRENTLY leaves an invalid index that is maintained on writes but never used.", "DROP INDEX CONCURRENTLY, then build it again.", "Always high: the planner ignores an index whose build failed, so every query that relies on it scans the table, while writes still maintain it."),
-    ("index-unused", PERF, LOW, MIN, "live", "Index never used", "An index with zero scans since statistics were reset costs writes and storage.", "Confirm over a full business cycle, then drop it.", "Always low: an unused index costs write time and space only."),
-    ("table-seq-scan-heavy", PERF, MED, HRS, "live", "Large table read mostly by sequential scans", "Most reads of a large table scan it whole, which usually means an index is missing for a frequent query.", "Find the queries (pg_stat_statements) and add the index they need.", "Always medium: a large table read mostly by scans gets slower as it grows; speed only."),
-    ("index-missing-soft-delete", PERF, HIGH, MIN, "ddl+code live", "Soft-delete column filtered but not indexed", "Every query filters on the soft-delete column; without an index (or a partial index) each one scans.", "Index the column, or create partial indexes WHERE deleted_at IS NULL.", "Always high: the code filters every read on the soft-delete column, so with no index each of those reads scans the whole table, deleted rows included."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 def _signature(index: Index) -> tuple[tuple[str, bool, bool], ...]:
@@ -78,10 +52,10 @@ def _pred(index: Index) -> str:
     return " ".join((index.predicate or "").lower().split())
 
 
-@TOPIC.implements("fk-missing-index", requires=SCHEMA)
-def fk_missing_index(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+@TOPIC.implements("fk-missing-index", requires=SCHEMA, facts=True)
+def fk_missing_index(spec: CheckSpec, schema: Schema, facts: Facts) -> Iterator[Issue]:
     """Report FK column sets no index leads with (silent on MySQL/InnoDB)."""
-    if (schema := schema_of(facts)) is None or engine(schema) == "mysql":
+    if engine(schema) == "mysql":
         return
     orm_note = ""
     if not schema.is_live and "django" in getattr(facts.code, "imports", ()):
@@ -124,10 +98,8 @@ def _droppable_first(index: Index) -> tuple[int, str]:
 
 
 @TOPIC.implements("index-duplicate", requires=SCHEMA)
-def index_duplicate(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def index_duplicate(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report indexes with the same columns, order, predicate and uniqueness."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         groups: dict[tuple[object, ...], list[Index]] = {}
         for index in indexes_of(table):
@@ -178,10 +150,8 @@ def _redundant_to(index: Index, other: Index) -> str | None:
 
 
 @TOPIC.implements("index-redundant", requires=SCHEMA)
-def index_redundant(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def index_redundant(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report non-unique indexes covered by a wider or unique index."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         indexes = indexes_of(table)
         for index in indexes:
@@ -230,10 +200,8 @@ def _index_text(table: str, index: Index) -> str:
 
 
 @TOPIC.implements("index-invalid", requires=LIVE)
-def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def index_invalid(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report indexes left invalid (key: table, index columns)."""
-    if (schema := live_schema(facts)) is None:
-        return
     for table in schema.tables:
         for index in table.indexes:
             if index.valid:
@@ -250,7 +218,7 @@ def index_invalid(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("index-unused", requires=LIVE)
-def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def index_unused(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report indexes never scanned on read tables (key: table, index columns).
 
     Unique indexes and those backing a constraint enforce something, so they
@@ -258,7 +226,7 @@ def index_unused(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     nothing either, and statistics reset less than a week ago are too young
     to judge.
     """
-    if (schema := live_schema(facts)) is None or engine_of(schema) != "postgresql":
+    if engine_of(schema) != "postgresql":
         return
     if _stats_too_young(schema.fact("stats_reset")):
         return
@@ -306,9 +274,9 @@ def _stats_too_young(reset: Any) -> bool:
 
 
 @TOPIC.implements("table-seq-scan-heavy", requires=LIVE)
-def table_seq_scan_heavy(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def table_seq_scan_heavy(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report large tables read mostly by sequential scans (key: table)."""
-    if (schema := live_schema(facts)) is None or engine_of(schema) != "postgresql":
+    if engine_of(schema) != "postgresql":
         return
     for stats in schema.fact("table_stats", ()) or ():
         rows, seq, idx = stats["rows"], stats["seq_scan"], stats["idx_scan"]
@@ -346,13 +314,13 @@ def _soft_delete_filters(code: CodeFacts) -> Iterator[tuple[str, str, str, int, 
 
 
 @TOPIC.implements("index-missing-soft-delete", requires=JOINED)
-def index_missing_soft_delete_joined(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def index_missing_soft_delete_joined(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report soft-delete columns the code filters on that no index covers."""
-    if (code := code_of(facts)) is None or facts.schema is None:
-        return
     seen: set[tuple[str, str]] = set()
     for table_name, column, file, line, function in _soft_delete_filters(code):
-        table = facts.schema.table(table_name)
+        table = schema.table(table_name)
         if table is None or table.column(column) is None:
             continue
         key = (table.name.lower(), column)
@@ -383,11 +351,13 @@ def index_missing_soft_delete_joined(spec: CheckSpec, facts: Facts) -> Iterator[
         )
 
 
-@TOPIC.implements("index-missing-soft-delete", requires=CODE)
-def index_missing_soft_delete_in_orm(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+@TOPIC.implements("index-missing-soft-delete", requires=CODE, facts=True)
+def index_missing_soft_delete_in_orm(
+    spec: CheckSpec, code: CodeFacts, facts: Facts
+) -> Iterator[Issue]:
     """Report ORM soft-delete columns filtered on but declared without an index."""
-    if (code := code_of(facts)) is None or facts.schema is not None:
-        return  # with a schema the joined implementation decides
+    if facts.schema is not None:
+        return
     models = {m.table.lower(): m for m in code.models}
     seen: set[tuple[str, str]] = set()
     for table_name, column, file, line, function in _soft_delete_filters(code):

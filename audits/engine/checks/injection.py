@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
+from audits.engine.sources.code import CodeFacts
 
-from .base import CODE, CRIT, MED, MIN, SEC, CheckSpec, Facts, Topic
+from .base import CODE, CheckSpec, Topic
 from .code_context import steps, value_origin
-from .code_facts import code_of, live_sql, short, sql_key, use_location
+from .code_facts import live_sql, short, sql_key, use_location
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("sql-injection", SEC, CRIT, MIN, "code", "SQL built from string formatting", "SQL assembled with f-strings, `%`, `+` or `.format` from non-constant values lets input change the statement.", "Pass values as bound parameters (`?`, `%s`, `:name`).", "Critical when request data or a parameter of a function a framework calls reaches the SQL text (a breach under normal use); high when a caller fills the parameter with a value that is not a constant; medium when no caller is known. Constants, allow-listed or quoted values, numbers and placeholder lists are not reported."),
-    ("sql-dynamic-identifier", SEC, MED, MIN, "code", "Identifier interpolated into SQL without an allowlist", "Column or table names cannot be bound parameters; interpolating them unchecked lets input choose the identifier.", "Check the identifier against an explicit allowlist (or quote it with the driver's identifier quoting).", "Medium when a caller fills the table or column name with a value that is not a constant; low when no caller is known. Names built from the code's own constants or allow-lists are not reported."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("sql-injection", requires=CODE)
-def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sql_injection(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report SQL built by formatting values that can come from outside.
 
     Severity: critical when request data or a parameter of a function a
@@ -30,8 +25,6 @@ def sql_injection(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     lists and values the code computes itself are not injection, nor a
     parameter every caller fills with a constant.
     """
-    if (code := code_of(facts)) is None:
-        return
     for use in live_sql(code):
         fn = code.by_qualname.get(use.function)
         values = [
@@ -81,15 +74,13 @@ _SEVERITY = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
 
 
 @TOPIC.implements("sql-dynamic-identifier", requires=CODE)
-def sql_dynamic_identifier(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sql_dynamic_identifier(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report table/column names formatted into SQL from values that can come from outside.
 
     Names the code builds from its own constants (a class's column list, a
     list of constant fragments, keywords callers pass) are not reported;
     names from a parameter no caller is known to fill are low.
     """
-    if (code := code_of(facts)) is None:
-        return
     for use in live_sql(code):
         fn = code.by_qualname.get(use.function)
         idents = [

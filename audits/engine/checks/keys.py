@@ -5,33 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
+from audits.engine.schema import Schema
 
-from .base import HIGH, HRS, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
+from .base import SCHEMA, CheckSpec, Topic
 from .schema_facts import (
     column_issue,
     column_text,
     engine,
     indexes_of,
     quote,
-    schema_of,
     table_issue,
     tenant_columns,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("table-no-primary-key", SCH, HIGH, HRS, "ddl live", "Table has no primary key", "Without a primary key rows cannot be addressed reliably, replication and ORMs misbehave, and duplicates creep in.", "Add a primary key (a surrogate id or the natural key).", "Always high: rows cannot be addressed one by one, so duplicates creep in and an update or delete meant for one row hits every copy; replication and most ORMs need a key."),
-    ("unique-missing-natural-key", SCH, LOW, MIN, "ddl live", "Name is not unique within its owner", "Without UNIQUE (owner, name) two rows of one owner can share a name, which lookups by name then resolve arbitrarily.", "Add a UNIQUE constraint over (owner column, name column).", "Always low: two items with the same name under one owner confuse people; the data stays consistent."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("table-no-primary-key", requires=SCHEMA)
-def table_no_primary_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def table_no_primary_key(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report tables with no primary key (SQLite rowid alone does not count)."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         if table.name.lower().startswith("sqlite_"):
             continue
@@ -59,10 +51,8 @@ NAME_COLUMNS = frozenset({"name", "slug", "title", "handle", "code"})
 
 
 @TOPIC.implements("unique-missing-natural-key", requires=SCHEMA)
-def unique_missing_natural_key(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def unique_missing_natural_key(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report owner-scoped name/slug/title columns with no UNIQUE over them."""
-    if (schema := schema_of(facts)) is None:
-        return
     for table in schema.tables:
         owners = tenant_columns(schema, table)
         if not owners:

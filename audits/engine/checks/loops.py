@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from audits.engine.issues import Issue
 from audits.engine.sources.code import CodeFacts, FunctionInfo
 
-from .base import CODE, HIGH, HRS, MED, PERF, CheckSpec, Facts, Topic
+from .base import CODE, CheckSpec, Topic
 from .code_context import (
     few_rows,
     heavy_work,
@@ -21,7 +21,6 @@ from .code_context import (
 )
 from .code_facts import (
     callees,
-    code_of,
     in_function,
     live_functions,
     short,
@@ -31,13 +30,7 @@ from .code_facts import (
     use_location,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("query-n-plus-one", PERF, HIGH, HRS, "code", "Query inside a loop (N+1)", "One round trip (or connection) per item multiplies latency by the number of rows.", "Fetch or write in one statement: a JOIN or `IN (...)`, or one connection with `executemany`.", "High for a loop over query results or request input on a request path against a server database; medium off the request path; low on SQLite (in process, a query is a call, not a round trip), in a one-off script or over a bounded set. Not reported when the loop runs at most once, walks a short literal list or is dominated by network, model or file work."),
-    ("query-aggregation-in-app", PERF, MED, HRS, "code", "Aggregation done in application code", "Fetching every row to count, sum or average in a loop moves work and data that GROUP BY does in the database.", "Aggregate in SQL with GROUP BY and aggregate functions.", "Always medium: counting or summing in Python reads every row over the wire; speed and memory only."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 def _add_to_loop(
@@ -83,7 +76,7 @@ def _loop_step(
 
 
 @TOPIC.implements("query-n-plus-one", requires=CODE)
-def query_n_plus_one(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def query_n_plus_one(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report queries, or helpers that query, run once per item of a loop.
 
     Severity: high for a loop over query results (or request input) on a
@@ -93,8 +86,6 @@ def query_n_plus_one(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     list, is dominated by network, model or file work, or is already
     reported as not atomic.
     """
-    if (code := code_of(facts)) is None:
-        return
     atomic = not_atomic_loops(code)
     for fn in live_functions(code):
         by_loop: dict[int, Issue] = {}
@@ -252,10 +243,8 @@ def _rows_needed_anyway(fn: FunctionInfo, names: tuple[str, ...], hit: int) -> b
 
 
 @TOPIC.implements("query-aggregation-in-app", requires=CODE)
-def query_aggregation_in_app(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def query_aggregation_in_app(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report rows fetched whole and then summed or counted in Python loops."""
-    if (code := code_of(facts)) is None:
-        return
     for fn in live_functions(code):
         for line, names, statement in _row_sources(code, fn):
             if not names:

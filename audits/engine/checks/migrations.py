@@ -6,25 +6,20 @@ import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
+from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts, FunctionInfo, SqlUse
 from audits.engine.sources.code_sql import DYN
 
-from .base import CODE, HRS, INFO, LIVE, LOW, MIN, OPS, CheckSpec, Facts, Topic
+from .base import CODE, LIVE, CheckSpec, Topic
 from .code_context import loop_at, steps
-from .code_facts import code_of, in_function, live_functions
-from .probe_facts import database_of, engine_of, live_schema, user_tables
+from .code_facts import in_function, live_functions
+from .probe_facts import database_of, engine_of, user_tables
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("migrations-unversioned", OPS, LOW, HRS, "code live", "Schema changes are not versioned", "Ad-hoc ALTERs at start-up with no version table make schema state unknowable and changes unrepeatable.", "Adopt a migration tool (Alembic, Django migrations) with a version table.", "Low for schema changes re-run at start-up with no record of what ran (ALTERs retried behind a silent except); high when start-up rebuilds tables in a loop (create a copy, fill it, drop, rename), where a crash between the drop and the rename loses the table unless one transaction holds all four steps."),
-    ("line-endings-mixed", OPS, INFO, MIN, "code", "Mixed line endings", "Files of one kind with both CRLF and LF endings make diffs noisy and some tools misread them.", "Normalise line endings (.gitattributes `* text=auto`).", "Always info: noisy diffs and confused tools; no effect on data."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("migrations-unversioned", requires=CODE)
-def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def migrations_unversioned_in_code(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report schema changes re-run at start-up with no record of what ran.
 
     ALTERs retried behind a silent except are low. Tables rebuilt in a loop
@@ -32,8 +27,6 @@ def migrations_unversioned_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Is
     copies every row again, and a crash between the drop and the rename
     loses the table unless one transaction holds all four steps.
     """
-    if (code := code_of(facts)) is None:
-        return
     for fn in live_functions(code):
         rebuild = _table_rebuild(code, fn)
         if rebuild is not None:
@@ -126,15 +119,14 @@ def _rebuild_issue(
 
 
 @TOPIC.implements("migrations-unversioned", requires=LIVE)
-def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def migrations_unversioned_live(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report a database with tables and no migration version table.
 
     On SQLite a non-zero ``user_version`` counts as versioning too. Key:
     ``["project"]``, as the code check's: unversioned schema changes are one
     problem of the project, however many places show it.
     """
-    schema = live_schema(facts)
-    if schema is None or not user_tables(schema):
+    if not user_tables(schema):
         return
     if schema.fact("version_tables"):
         return
@@ -152,10 +144,8 @@ def migrations_unversioned_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 
 
 @TOPIC.implements("line-endings-mixed", requires=CODE)
-def line_endings_mixed(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def line_endings_mixed(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report files mixing CRLF and LF, and file kinds split between the two."""
-    if (code := code_of(facts)) is None:
-        return
     files = list(code.files) + list(code.other_files)
     for f in files:
         if f.crlf and f.lf:

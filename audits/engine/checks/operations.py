@@ -11,37 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
+from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts
 
-from .base import (
-    CODE,
-    CRIT,
-    DAYS,
-    HRS,
-    INT,
-    LIVE,
-    LOW,
-    MED,
-    MIN,
-    OPS,
-    CheckSpec,
-    Facts,
-    Topic,
-)
+from .base import CODE, LIVE, CheckSpec, Topic
 from .code_context import sqlite_only
-from .code_facts import code_of, live_sql
-from .probe_facts import database_of, engine_of, live_schema
+from .code_facts import live_sql
+from .probe_facts import database_of, engine_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("backup-missing", OPS, MED, HRS, "code live", "No backup mechanism", "Nothing in the code or configuration backs the database up; one bad disk or bad migration loses everything.", "Schedule backups (SQLite backup API or `.backup`, pg_dump, volume snapshots) and test a restore.", "Medium when the project's database is SQLite and the code has no backup: a lost disk or a bad write loses everything; low when the database is a server, often backed up outside the code."),
-    ("maintenance-missing", OPS, LOW, MIN, "live code", "Database maintenance never runs", "Without VACUUM/ANALYZE free pages pile up and the planner works from stale or missing statistics.", "Run ANALYZE (SQLite: `PRAGMA optimize`) regularly and VACUUM when the freelist is large; on PostgreSQL check autovacuum.", "Always low: without VACUUM or ANALYZE the database grows and plans go stale; speed and space only."),
-    ("slow-query-visibility-missing", OPS, LOW, MIN, "code live", "No slow-query logging", "Nothing records slow statements, so regressions go unnoticed until users complain.", "Set `log_min_duration_statement`, enable pg_stat_statements, or add an after-execute timing hook.", "Always low: slow queries go unnoticed until users complain; nothing is lost."),
-    ("integrity-check-failed", INT, CRIT, DAYS, "live", "Database integrity check failed", "Corruption or constraints never validated mean stored data may be wrong.", "Restore from a backup or rebuild the damaged objects; validate NOT VALID constraints.", "Always critical: the database's own integrity check reports corruption."),
-    ("sequence-near-exhaustion", OPS, CRIT, HRS, "live", "Sequence is near exhaustion", "When a sequence or integer identity reaches its type's maximum every insert fails.", "Change the column and sequence to bigint before the range runs out.", "Always critical: past 75% of its range, the sequence will run out under normal growth and every insert into its table will fail until the column is widened."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 def _uses_database(code: CodeFacts) -> bool:
@@ -59,15 +37,14 @@ def _project_issue(
 
 
 @TOPIC.implements("backup-missing", requires=CODE)
-def backup_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def backup_missing(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a database-using project with no backup mechanism anywhere.
 
     Severity: medium when the code owns a SQLite file (nobody else will back
     it up); low for a server database, usually backed up by its operators
     outside the repository.
     """
-    code = code_of(facts)
-    if code is None or not _uses_database(code) or "backup" in code.keywords:
+    if not _uses_database(code) or "backup" in code.keywords:
         return
     sqlite = any(c.driver == "sqlite" for c in code.connects)
     how = (
@@ -91,10 +68,9 @@ def backup_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("maintenance-missing", requires=CODE)
-def maintenance_missing_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def maintenance_missing_in_code(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a database-using project that never runs VACUUM/ANALYZE/optimize."""
-    code = code_of(facts)
-    if code is None or not _uses_database(code) or "maintenance" in code.keywords:
+    if not _uses_database(code) or "maintenance" in code.keywords:
         return
     kinds = {u.sql.kind for u in code.sql}
     if kinds & {"vacuum", "analyze"} or any(
@@ -119,15 +95,13 @@ FREELIST_MIN_PAGES = 64
 
 
 @TOPIC.implements("maintenance-missing", requires=LIVE)
-def maintenance_missing_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def maintenance_missing_live(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report a large SQLite freelist, missing statistics, unanalyzed tables.
 
     Keys: ``[database, "vacuum"]``, and ``["project"]`` for statistics that
     never get gathered, the same problem the code check reports when nothing
     in the code runs ANALYZE, so the two merge into one finding.
     """
-    if (schema := live_schema(facts)) is None:
-        return
     database = database_of(schema)
     engine = engine_of(schema)
     if engine == "sqlite":
@@ -174,11 +148,10 @@ def maintenance_missing_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 @TOPIC.implements("slow-query-visibility-missing", requires=CODE)
 def slow_query_visibility_missing_in_code(
-    spec: CheckSpec, facts: Facts
+    spec: CheckSpec, code: CodeFacts
 ) -> Iterator[Issue]:
     """Report a database-using project with no slow-query logging hook."""
-    code = code_of(facts)
-    if code is None or not _uses_database(code) or "slowlog" in code.keywords:
+    if not _uses_database(code) or "slowlog" in code.keywords:
         return
     yield _project_issue(
         spec,
@@ -193,14 +166,12 @@ def slow_query_visibility_missing_in_code(
 
 @TOPIC.implements("slow-query-visibility-missing", requires=LIVE)
 def slow_query_visibility_missing_live(
-    spec: CheckSpec, facts: Facts
+    spec: CheckSpec, schema: Schema
 ) -> Iterator[Issue]:
     """Report a server that records no slow statements.
 
     Key: ``["project"]``, as the code check's, so both views are one finding.
     """
-    if (schema := live_schema(facts)) is None:
-        return
     engine = engine_of(schema)
     if engine == "postgresql":
         libraries = {
@@ -237,14 +208,12 @@ def slow_query_visibility_missing_live(
 
 
 @TOPIC.implements("integrity-check-failed", requires=LIVE)
-def integrity_check_failed(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def integrity_check_failed(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report a failed SQLite integrity check and unvalidated constraints.
 
     Keys: ``[database]`` for SQLite corruption; ``[table, constraint]`` for
     a PostgreSQL constraint left NOT VALID.
     """
-    if (schema := live_schema(facts)) is None:
-        return
     if engine_of(schema) == "sqlite":
         result = schema.fact("integrity_check")
         if result is not None and tuple(result) != ("ok",):
@@ -277,10 +246,8 @@ SEQUENCE_THRESHOLD = 0.75
 
 
 @TOPIC.implements("sequence-near-exhaustion", requires=LIVE)
-def sequence_near_exhaustion(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sequence_near_exhaustion(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report sequences past 75% of their range (key: table, column or sequence)."""
-    if (schema := live_schema(facts)) is None:
-        return
     for seq in schema.fact("sequences", ()) or ():
         if seq["fraction"] < SEQUENCE_THRESHOLD:
             continue

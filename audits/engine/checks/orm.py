@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
+from audits.engine.sources.code import CodeFacts
 
-from .base import CODE, HIGH, LOW, MIN, PERF, SCH, CheckSpec, Facts, Topic
-from .code_facts import code_of
+from .base import CODE, CheckSpec, Topic
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("orm-boolean-comparison", PERF, LOW, MIN, "code", "Boolean/None compared with == in an ORM filter", "`== None` and `== True` in SQLAlchemy filters are easy to get wrong and trip linters; `.is_()` states the intent.", "Use `.is_(None)`, `.is_(True)` or `.is_not(None)`.", "Always low: the filter works but reads wrong to linters and readers, and can keep an index from being used; no data effect."),
-    ("orm-deprecated-api", SCH, LOW, MIN, "code", "Deprecated ORM API", "`declarative_base()` and `datetime.utcnow` are deprecated; the latter returns naive datetimes.", "Subclass `DeclarativeBase`; use `datetime.now(timezone.utc)` or a server default.", "Always low: works today and breaks on an upgrade of the ORM."),
-    ("orm-relationship-one-sided", SCH, LOW, MIN, "code", "ORM relationship declared on one side only", "A `back_populates` without its counterpart, or an FK without a relationship where siblings have one, leaves the object graph inconsistent.", "Declare both sides with matching `back_populates`.", "Always low: one side cannot navigate to the other, and the two sides can disagree in one session; the stored data is right."),
-    ("orm-column-type-unset", SCH, HIGH, MIN, "code", "ORM column has no type", "A column declared without a type is left to migrations; create_all and the model disagree with the database.", "Give the column its type in the model.", "Always high: a column declared without a type is created and compared with the wrong type (or none), so values are stored in a form the code does not expect."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("orm-boolean-comparison", requires=CODE)
-def orm_boolean_comparison(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def orm_boolean_comparison(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report ``== None/True/False`` inside ORM filter expressions."""
-    if (code := code_of(facts)) is None:
-        return
     for flt in code.filters:
         if flt.op not in ("==", "!=") or flt.value not in ("None", "True", "False"):
             continue
@@ -47,10 +37,8 @@ def orm_boolean_comparison(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("orm-deprecated-api", requires=CODE)
-def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def orm_deprecated_api(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report ``declarative_base()`` and ``datetime.utcnow`` column defaults."""
-    if (code := code_of(facts)) is None:
-        return
     for use in code.uses:
         if use.what == "declarative_base":
             yield spec.issue(
@@ -83,10 +71,8 @@ def orm_deprecated_api(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
 
 
 @TOPIC.implements("orm-relationship-one-sided", requires=CODE)
-def orm_relationship_one_sided(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def orm_relationship_one_sided(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report ``back_populates`` that the other model does not answer."""
-    if (code := code_of(facts)) is None:
-        return
     models = {m.name: m for m in code.models}
     for model in code.models:
         for rel in model.relationships:
@@ -117,10 +103,8 @@ def orm_relationship_one_sided(spec: CheckSpec, facts: Facts) -> Iterator[Issue]
 
 
 @TOPIC.implements("orm-column-type-unset", requires=CODE)
-def orm_column_type_unset(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def orm_column_type_unset(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report ORM columns declared without a type."""
-    if (code := code_of(facts)) is None:
-        return
     for model in code.models:
         for col in model.columns:
             if not col.type_unset:

@@ -11,19 +11,14 @@ from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
 from audits.engine.schema import Schema
+from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import credential_like, is_numeric_type, secret_like
 
-from .base import CODE, HIGH, HRS, MED, MIN, SCHEMA, SEC, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_sql, short, use_location
-from .schema_facts import column_issue, django_managed, schema_of
+from .base import CODE, SCHEMA, CheckSpec, Topic
+from .code_facts import live_sql, short, use_location
+from .schema_facts import column_issue, django_managed
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("secret-stored-plaintext", SEC, HIGH, HRS, "ddl live", "Secret stored in plain text", "A password, token or key column that is not a hash or ciphertext exposes every credential to anyone who reads the database or a backup.", "Store a hash (passwords, tokens) or ciphertext (keys needed later), and name the column for it.", "High for what people sign in with, in an account table: it should be a hash, and a leaked backup exposes every account; medium for a token presented to another service (it cannot be hashed but can be encrypted) or a key outside the account tables; low for a password outside any account table."),
-    ("empty-credential-stored", SEC, MED, MIN, "code", "Empty string written to a credential column", "An empty password or secret is a valid value to compare against, which can let a blank credential through.", "Store NULL for 'no credential' and reject empty strings.", "Always medium: an empty password or secret may match an empty input, or mark an account as having none; it depends on how the code compares it."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 def _secret_samples(schema: Schema) -> dict[tuple[str, str], tuple[int, int]]:
@@ -36,7 +31,7 @@ def _secret_samples(schema: Schema) -> dict[tuple[str, str], tuple[int, int]]:
 
 
 @TOPIC.implements("secret-stored-plaintext", requires=SCHEMA)
-def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def secret_stored_plaintext(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report text columns that look like secrets and not like hashes.
 
     A live probe samples a few values of each such column; when every one
@@ -45,8 +40,6 @@ def secret_stored_plaintext(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     through its password hashers, so it is silent on a Django-managed schema
     unless sampled values contradict that.
     """
-    if (schema := schema_of(facts)) is None:
-        return
     samples = _secret_samples(schema)
     django = django_managed(schema)
     for table in schema.tables:
@@ -114,10 +107,8 @@ def _secret_severity(table: str, column: str) -> tuple[Severity, str]:
 
 
 @TOPIC.implements("empty-credential-stored", requires=CODE)
-def empty_credential_stored(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def empty_credential_stored(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a literal empty string written to a password/secret column."""
-    if (code := code_of(facts)) is None:
-        return
     for use in live_sql(code):
         if not use.sql.is_write:
             continue

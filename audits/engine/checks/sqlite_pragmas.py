@@ -9,28 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
+from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts, ConnectSite
 
-from .base import CODE, CRIT, HIGH, INFO, INT, LIVE, MIN, OPS, CheckSpec, Facts, Topic
-from .code_facts import at_site, code_of, live_sql, short
-from .probe_facts import database_of, engine_of, live_schema
+from .base import CODE, LIVE, CheckSpec, Facts, Topic
+from .code_facts import at_site, live_sql, short
+from .probe_facts import database_of, engine_of
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("sqlite-foreign-keys-off", INT, HIGH, MIN, "code live", "SQLite foreign keys not enforced", "SQLite enforces foreign keys only on connections that run `PRAGMA foreign_keys=ON`; other paths write orphans silently.", "Run `PRAGMA foreign_keys=ON` in the one connection factory every path uses.", "Always high: SQLite ignores every declared foreign key and ON DELETE action on these connections, so orphans and skipped cascades accumulate silently."),
-    ("sqlite-synchronous-normal", INT, INFO, MIN, "live code", "WAL with synchronous=NORMAL", "In WAL mode `synchronous=NORMAL` is consistent but the last transactions can be lost on power failure.", "Accept and document it, or use `PRAGMA synchronous=FULL` where every commit must survive power loss.", "Info for synchronous = NORMAL with WAL: a power loss can lose the last transactions but not corrupt the file; medium for synchronous = OFF, where a power loss or crash of the machine can corrupt the database."),
-    ("sqlite-busy-timeout-missing", OPS, CRIT, MIN, "code live", "SQLite connection has no busy timeout", "With a zero busy timeout a reader fails at once with SQLITE_BUSY while another connection writes.", "Set `PRAGMA busy_timeout=5000` (or the driver's timeout) on every connection.", "Always critical: with a timeout of zero, a write that meets another writer's lock fails at once with 'database is locked', and the change it carried is lost under ordinary concurrent use. The drivers' default five-second wait is not reported."),
-    ("sqlite-wal-disabled", OPS, HIGH, MIN, "live code", "SQLite is not in WAL mode", "In rollback-journal mode a writer blocks every reader.", "Run `PRAGMA journal_mode=WAL` once; it persists in the database file.", "Always high: outside WAL, readers block the writer and the writer blocks readers, so concurrent use turns into 'database is locked' errors and stalls."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
-@TOPIC.implements("sqlite-foreign-keys-off", requires=CODE)
-def sqlite_foreign_keys_off(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+@TOPIC.implements("sqlite-foreign-keys-off", requires=CODE, facts=True)
+def sqlite_foreign_keys_off(
+    spec: CheckSpec, code: CodeFacts, facts: Facts
+) -> Iterator[Issue]:
     """Report SQLite connections that write without ``PRAGMA foreign_keys=ON``."""
-    if (code := code_of(facts)) is None:
-        return
     sites = [c for c in code.connects if c.driver == "sqlite" and not c.in_test]
     if not sites:
         return
@@ -91,10 +84,10 @@ def _site_writes(code: CodeFacts, site: ConnectSite, facts: Facts) -> bool:
 
 
 @TOPIC.implements("sqlite-synchronous-normal", requires=CODE)
-def sqlite_synchronous_normal_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sqlite_synchronous_normal_in_code(
+    spec: CheckSpec, code: CodeFacts
+) -> Iterator[Issue]:
     """Report code that lowers ``synchronous`` below FULL on SQLite."""
-    if (code := code_of(facts)) is None:
-        return
     for site in code.connects:
         value = dict(site.pragmas).get("synchronous")
         if site.in_test or value not in ("normal", "1", "off", "0"):
@@ -113,13 +106,13 @@ def sqlite_synchronous_normal_in_code(spec: CheckSpec, facts: Facts) -> Iterator
 
 
 @TOPIC.implements("sqlite-synchronous-normal", requires=LIVE)
-def sqlite_synchronous_normal_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sqlite_synchronous_normal_live(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report WAL with synchronous=NORMAL as new connections get it (key: database).
 
     ``synchronous`` is per connection: the probe sees the default this
     SQLite build gives a connection that does not set it.
     """
-    if (schema := live_schema(facts)) is None or engine_of(schema) != "sqlite":
+    if engine_of(schema) != "sqlite":
         return
     if schema.fact("journal_mode") == "wal" and schema.fact("synchronous") == 1:
         yield spec.issue(
@@ -134,14 +127,12 @@ def sqlite_synchronous_normal_live(spec: CheckSpec, facts: Facts) -> Iterator[Is
 
 
 @TOPIC.implements("sqlite-busy-timeout-missing", requires=CODE)
-def sqlite_busy_timeout_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sqlite_busy_timeout_missing(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report SQLite connections whose effective busy timeout is zero.
 
     ``sqlite3.connect`` and ``aiosqlite.connect`` wait five seconds by
     default, so only ``timeout=0`` or ``PRAGMA busy_timeout = 0`` count.
     """
-    if (code := code_of(facts)) is None:
-        return
     for site in code.connects:
         if site.driver != "sqlite" or site.in_test:
             continue
@@ -164,11 +155,11 @@ def sqlite_busy_timeout_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue
         )
 
 
-@TOPIC.implements("sqlite-wal-disabled", requires=CODE)
-def sqlite_wal_disabled_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+@TOPIC.implements("sqlite-wal-disabled", requires=CODE, facts=True)
+def sqlite_wal_disabled_in_code(
+    spec: CheckSpec, code: CodeFacts, facts: Facts
+) -> Iterator[Issue]:
     """Report code that switches SQLite out of WAL, or never turns WAL on."""
-    if (code := code_of(facts)) is None:
-        return
     sites = [c for c in code.connects if c.driver == "sqlite" and not c.in_test]
     modes = [(s, dict(s.pragmas).get("journal_mode")) for s in sites]
     for site, mode in modes:
@@ -201,14 +192,13 @@ def sqlite_wal_disabled_in_code(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 
 
 @TOPIC.implements("sqlite-wal-disabled", requires=LIVE)
-def sqlite_wal_disabled_live(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def sqlite_wal_disabled_live(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report a SQLite database with tables not in WAL mode.
 
     Key: ``["project", "journal_mode"]``, as the code check's, so a code path
     and a live file showing the same problem are one finding.
     """
-    schema = live_schema(facts)
-    if schema is None or engine_of(schema) != "sqlite" or not schema.tables:
+    if engine_of(schema) != "sqlite" or not schema.tables:
         return
     mode = schema.fact("journal_mode")
     if mode and mode != "wal":

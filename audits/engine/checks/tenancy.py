@@ -6,34 +6,26 @@ import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
-from audits.engine.sources.code import SqlUse
+from audits.engine.schema import Schema
+from audits.engine.sources.code import CodeFacts, SqlUse
 from audits.engine.vocabulary import OWNER_TABLES, TENANT_COLUMNS
 
-from .base import HRS, ISO, JOINED, MED, MIN, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_sql, short, sql_key
+from .base import JOINED, SCHEMA, CheckSpec, Topic
+from .code_facts import live_sql, short, sql_key
 from .schema_facts import (
     column_text,
     quote,
     referenced_columns,
-    schema_of,
     table_issue,
     tenant_columns,
 )
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("tenant-column-missing", ISO, MED, HRS, "ddl live", "Tenant-owned table cannot be scoped directly", "Rows that belong to a tenant but can only be scoped through a chain of joins are easy to query unscoped.", "Add the tenant column to the table (denormalised, with an FK) and filter on it.", "Always medium: a tenant-owned table more than one join from a tenant column can only be scoped through joins, which a query can forget; a leak needs such a query."),
-    ("tenant-scope-missing", ISO, MED, MIN, "ddl+code", "Query by id omits the tenant column", "An UPDATE/DELETE/SELECT by id on a tenant-owned table trusts the caller to have checked ownership; one caller that forgets leaks or changes another tenant's row.", "Add the tenant column to the WHERE clause (`AND user_id = ?`).", "Always medium: a statement by id alone reaches another tenant's row only when the id comes from outside unchecked, which the check cannot always see."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 @TOPIC.implements("tenant-column-missing", requires=SCHEMA)
-def tenant_column_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def tenant_column_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report tenant-owned tables more than one join away from a tenant column."""
-    if (schema := schema_of(facts)) is None:
-        return
     roots = {t.name.lower() for t in schema.tables if t.name.lower() in OWNER_TABLES}
     if not roots:
         return
@@ -144,15 +136,15 @@ def _key_from_input(use: SqlUse, pk: list[str]) -> bool:
 
 
 @TOPIC.implements("tenant-scope-missing", requires=JOINED)
-def tenant_scope_missing(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def tenant_scope_missing(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report statements by id on tenant-owned tables that omit the tenant column."""
-    if (code := code_of(facts)) is None or facts.schema is None:
-        return
     for use in live_sql(code):
         info = use.sql
         if info.kind not in ("select", "update", "delete") or len(info.tables) != 1:
             continue
-        table = facts.schema.table(info.tables[0])
+        table = schema.table(info.tables[0])
         if table is None:
             continue
         tenant = next((c for c in TENANT_COLUMNS if table.column(c) is not None), None)

@@ -7,21 +7,15 @@ from collections import Counter
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue
-from audits.engine.schema import Column, Table
+from audits.engine.schema import Column, Schema, Table
+from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import UPDATED_AT_COLUMNS
 
-from .base import HIGH, HRS, JOINED, LOW, MIN, SCH, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_sql, short
-from .schema_facts import column_issue, engine, quote, schema_of
+from .base import JOINED, SCHEMA, CheckSpec, Topic
+from .code_facts import live_sql, short
+from .schema_facts import column_issue, engine, quote
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("naming-inconsistent-timestamp", SCH, LOW, MIN, "ddl live", "Timestamp column breaks the schema's naming convention", "Mixed names (`created` beside `created_at`) make queries and ORM mappings error-prone.", "Rename the column to the convention the rest of the schema uses.", "Always low: a naming slip that confuses readers; no data effect."),
-    ("timestamp-without-time-zone", SCH, LOW, HRS, "ddl live", "Event time stored without time zone", "PostgreSQL `timestamp` drops the offset, so times written from different zones cannot be compared.", "Use `timestamptz` (ALTER COLUMN ... TYPE timestamptz USING col AT TIME ZONE 'UTC').", "Always low: times are stored right but their zone is implicit, so a server or client in another zone reads them wrong."),
-    ("updated-at-not-maintained", SCH, HIGH, MIN, "ddl live code", "updated_at column is never maintained", "No trigger, ORM hook or UPDATE sets the column, so it keeps the insert time and misleads every reader.", "Set it in every UPDATE, add an ORM onupdate/auto_now, or add an AFTER UPDATE trigger.", "Always high: updates leave the column stale, so anything that relies on it (sync, caches, 'recently changed' lists, conflict checks) silently works on wrong data."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 
 
 _TS_ROLES = (
@@ -58,10 +52,8 @@ def _ts_style(column: Column) -> tuple[str, str] | None:
 
 
 @TOPIC.implements("naming-inconsistent-timestamp", requires=SCHEMA)
-def naming_inconsistent_timestamp(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def naming_inconsistent_timestamp(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report timestamp columns named against the schema's majority style."""
-    if (schema := schema_of(facts)) is None:
-        return
     styles: Counter[str] = Counter()
     found: list[tuple[Table, Column, str, str]] = []
     for table in schema.tables:
@@ -101,9 +93,9 @@ _EVENT_TIME = re.compile(
 
 
 @TOPIC.implements("timestamp-without-time-zone", requires=SCHEMA)
-def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def timestamp_without_time_zone(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report PostgreSQL ``timestamp`` (without time zone) event-time columns."""
-    if (schema := schema_of(facts)) is None or engine(schema) != "postgres":
+    if engine(schema) != "postgres":
         return
     for table in schema.tables:
         for col in table.columns:
@@ -124,10 +116,10 @@ def timestamp_without_time_zone(spec: CheckSpec, facts: Facts) -> Iterator[Issue
 
 
 @TOPIC.implements("updated-at-not-maintained", requires=JOINED)
-def updated_at_not_maintained(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def updated_at_not_maintained(
+    spec: CheckSpec, code: CodeFacts, schema: Schema
+) -> Iterator[Issue]:
     """Report ``updated_at`` columns that updates to their table leave stale."""
-    if (code := code_of(facts)) is None or facts.schema is None:
-        return
     updates: dict[str, list[tuple[set[str], str, int, str]]] = {}
     sets_anywhere: dict[str, set[str]] = {}
     for use in live_sql(code):
@@ -141,7 +133,7 @@ def updated_at_not_maintained(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
         if use.sql.is_write:
             sets_anywhere.setdefault(tname, set()).update(use.sql.set_columns)
     orm = {m.table.lower(): m for m in code.models}
-    for table in facts.schema.tables:
+    for table in schema.tables:
         name = table.name.lower()
         for column in table.columns:
             col = column.name.lower()
@@ -184,7 +176,7 @@ def updated_at_not_maintained(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
                     f"CREATE TRIGGER {name}_{col}_touch AFTER UPDATE ON {table.name} "
                     f"FOR EACH ROW WHEN NEW.{col} IS OLD.{col} BEGIN UPDATE {table.name} "
                     f"SET {col} = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid; END;"
-                    if facts.schema.dialect == "sqlite"
+                    if schema.dialect == "sqlite"
                     else ""
                 ),
                 remediation=(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from audits.engine.issues import Issue, Severity
 from audits.engine.sources.code import CodeFacts, FunctionInfo, SqlUse
 
-from .base import CODE, CRIT, HIGH, HRS, INT, MED, MIN, CheckSpec, Facts, Topic
+from .base import CODE, CheckSpec, Topic
 from .code_context import (
     database_receiver,
     managed_session,
@@ -16,30 +16,14 @@ from .code_context import (
     sqlite_here,
     steps,
 )
-from .code_facts import (
-    callees,
-    code_of,
-    in_function,
-    live_functions,
-    short,
-    summaries,
-    tainted,
-)
+from .code_facts import callees, in_function, live_functions, short, summaries, tainted
 
-# id, dimension, severity, effort, evidence, title, rationale, remediation, severity rule
-# fmt: off
-TOPIC = Topic(
-    ("txn-not-atomic", INT, CRIT, HRS, "code", "Multi-step write is not atomic", "A parent and its children written over several connections or commits leave partial data when anything fails half-way.", "Do the whole operation on one connection in one transaction, with `executemany` for the children.", "Critical when a parent row is committed before its children are written one by one (a crash leaves a parent with half its children: corrupted data); high for an import or batch load committed per item. Loops whose items stand alone (a status per row, a progress update, an admin action per selected item) are not reported."),
-    ("txn-lost-update", INT, CRIT, HRS, "code", "Read-modify-write without a lock (lost update)", "Two concurrent callers read the same row, compute from stale data, and the second write silently overwrites the first.", "Use `INSERT ... ON CONFLICT DO UPDATE` with the arithmetic in SQL, `SELECT ... FOR UPDATE`, `BEGIN IMMEDIATE`, or a version column.", "Always critical: two concurrent calls read the same value and the later write overwrites the earlier one, so an update is silently lost. Reported only when the value written is computed from the value read, on separate connections, with no lock or version check."),
-    ("commit-without-rollback", INT, HIGH, MIN, "code", "Commit path has no rollback on failure", "An exception between writes and commit leaves the session or connection in a failed transaction that later work reuses.", "Wrap the unit of work in `with conn:` / `session.begin()`, or roll back in an except block.", "High on a server database, where a failed commit leaves the shared connection in a failed transaction for whoever uses it next; low on SQLite, which undoes a failed statement itself. Not reported where a framework or a provider rolls back."),
-    ("commit-ownership-unclear", INT, MED, HRS, "code", "Both the unit of work and its repositories commit", "When repositories commit on their own, the caller's transaction boundary is meaningless and partial work is persisted.", "Let only the unit of work (or service) commit; repositories flush.", "Always medium: when both the unit of work and the code it serves commit, a failure part-way leaves part of the work committed; which part depends on the caller."),
-)
-# fmt: on
+TOPIC = Topic.beside(__file__)
 CRITICAL, HIGH_SEV, LOW_SEV = Severity.CRITICAL, Severity.HIGH, Severity.LOW
 
 
 @TOPIC.implements("txn-not-atomic", requires=CODE)
-def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def txn_not_atomic(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a batch expected all or nothing that commits item by item.
 
     Severity: critical when a parent row is committed before its children
@@ -48,8 +32,6 @@ def txn_not_atomic(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     stand alone (a status per row, a progress update, an admin action per
     selected item) are not reported.
     """
-    if (code := code_of(facts)) is None:
-        return
     seen: set[tuple[str, int]] = set()
     for item in per_item_commits(code):
         fn = item.fn
@@ -152,10 +134,8 @@ def _access_events(
 
 
 @TOPIC.implements("txn-lost-update", requires=CODE)
-def txn_lost_update(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def txn_lost_update(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a read and a dependent write of one table on two connections."""
-    if (code := code_of(facts)) is None:
-        return
     for fn in live_functions(code):
         uses = code.sql_by_function.get(fn.qualname, [])
         if any(u.sql.locking for u in uses):
@@ -241,7 +221,7 @@ def _version_checked(use: SqlUse) -> bool:
 
 
 @TOPIC.implements("commit-without-rollback", requires=CODE)
-def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def commit_without_rollback(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report commits on shared connections or sessions with no rollback path.
 
     Severity: high on a server database, where a failed commit leaves the
@@ -252,8 +232,6 @@ def commit_without_rollback(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
     receiver is the function's own wrapper (reported where it commits), or
     when the receiver is not a connection or session.
     """
-    if (code := code_of(facts)) is None:
-        return
     for fn in live_functions(code):
         if any(t.op == "rollback" for t in fn.txn) or fn.yields_connection:
             continue
@@ -300,10 +278,8 @@ def _commit_issue(
 
 
 @TOPIC.implements("commit-ownership-unclear", requires=CODE)
-def commit_ownership_unclear(spec: CheckSpec, facts: Facts) -> Iterator[Issue]:
+def commit_ownership_unclear(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report a unit of work that commits while the code it serves commits too."""
-    if (code := code_of(facts)) is None:
-        return
     providers = [f for f in live_functions(code) if f.commits_after_yield]
     if not providers:
         return
