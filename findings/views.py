@@ -634,6 +634,8 @@ EVIDENCE_WORDS = {
     "live": "a read-only connection to the database",
     "code": "the application's Python code",
     "history": "earlier audits of the same project",
+    "migrations": "the project's migration files, replayed in order",
+    "dry-run": "the migrations applied to a scratch database and rolled back",
 }
 # Findings of a check from the reader's own projects shown as examples.
 CHECK_EXAMPLES = 5

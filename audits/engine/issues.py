@@ -27,6 +27,10 @@ class Evidence(str, Enum):
     LIVE = "live"
     CODE = "code"
     HISTORY = "history"
+    # A migration history was read (and, with DRY_RUN, applied to a scratch
+    # database): the migration checks judge it statement by statement.
+    MIGRATIONS = "migrations"
+    DRY_RUN = "dry-run"
 
 
 _WS = re.compile(r"\s+")

@@ -29,10 +29,11 @@ from .registry import Facts, run_checks
 from .schema import Schema
 from .sources import SourceError
 from .sources.git import GitLimits
+from .sources.migrations import MigrationHistory
 
-KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder", "git")
-CODE_KINDS = ("code", "folder", "git")
-PATH_KINDS = ("sqlite", "ddl", "code", "folder")
+KINDS = ("sqlite", "postgresql", "mysql", "ddl", "code", "folder", "git", "migrations")
+CODE_KINDS = ("code", "folder", "git", "migrations")
+PATH_KINDS = ("sqlite", "ddl", "code", "folder", "migrations")
 
 Progress = Callable[[str], None]
 _DOC_FOLDERS = frozenset({"docs", "doc"})
@@ -58,6 +59,8 @@ class Target:
     git: GitLimits | None = None  # git: what one clone may cost
     # The project's settings; None reads them from the folder scanned.
     config: ProjectConfig | None = field(default=None, compare=False)
+    # A PostgreSQL URL the migrations found are applied to and rolled back.
+    scratch_db: str = field(default="", repr=False)
 
     @property
     def label(self) -> str:
@@ -179,6 +182,8 @@ def _read_schema(
         if not schema.tables:
             return None, set(), notes
         return schema, {Evidence.SCHEMA, Evidence.DDL}, notes
+    if target.kind == "migrations":
+        return None, set(), []
     raise SourceError(f"unknown target kind {target.kind!r}; use one of {KINDS}")
 
 
@@ -221,6 +226,31 @@ def _read_code(
     return facts, list(facts.notes)
 
 
+def _read_migrations(
+    target: Target, config: ProjectConfig | None = None
+) -> tuple[MigrationHistory | None, list[str]]:
+    """Return the migration history a folder holds (dry-run when asked), and notes."""
+    if target.kind not in ("code", "folder", "migrations"):
+        return None, []
+    if target.kind != "migrations" and not Path(target.location).is_dir():
+        return None, []
+    from .sources import migration_dryrun, migrations
+
+    exclude = target.exclude + (config.exclude if config else ())
+    history = migrations.load_history(
+        Path(target.location), dialect=target.dialect, exclude=expand_patterns(exclude)
+    )
+    if history is None:
+        if target.kind == "migrations":
+            raise SourceError(f"{target.location}: no migration files found")
+        return None, []
+    if target.scratch_db:
+        history = migration_dryrun.dry_run(
+            history, target.scratch_db, timeout=target.timeout, policy=target.network
+        )
+    return history, list(history.notes)
+
+
 def target_config(target: Target) -> ProjectConfig | None:
     """Return the settings that apply to ``target``.
 
@@ -256,6 +286,7 @@ def scan_target(
             config = target_config(target)
             schema, evidence, notes = _read_schema(target, config)
             code_facts, code_notes = _read_code(target, config)
+            history, history_notes = _read_migrations(target, config)
     except (SourceError, ConfigError) as exc:
         return TargetResult(
             target, ok=False, error=str(exc), duration=time.monotonic() - started
@@ -267,7 +298,11 @@ def scan_target(
             error=f"could not read the target: {type(exc).__name__}: {exc}",
             duration=time.monotonic() - started,
         )
-    notes += code_notes
+    notes += code_notes + history_notes
+    if history is not None:
+        evidence.add(Evidence.MIGRATIONS)
+        if history.dry_run:
+            evidence.add(Evidence.DRY_RUN)
     if code_facts is not None:
         evidence.add(Evidence.CODE)
         if schema is None and borrowed_schema is not None:
@@ -279,6 +314,7 @@ def scan_target(
         evidence=frozenset(evidence),
         root=target.location if target.kind in CODE_KINDS else "",
         notes=notes,
+        migrations=history,
     )
     if progress:
         progress(f"checking {target.label}")

@@ -30,11 +30,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from audits.engine import migration_command
 from audits.engine.config import ConfigError, expand_patterns, load_config
 from audits.engine.grading import grade
 from audits.engine.issues import Severity
 from audits.engine.render import FORMATS, json_out, markdown, sarif, text
 from audits.engine.scan import ScanResult, Target, scan
+from audits.engine.sources import SourceError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DDL_SUFFIXES = frozenset({".sql", ".ddl", ".md", ".markdown"})
@@ -76,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``scan`` subcommand's arguments to ``parser``."""
     parser.add_argument(
         "targets",
-        nargs="+",
+        nargs="*",
         metavar="TARGET",
         help="a folder, a .sql/.md/.py file, a SQLite file, or a database URL",
     )
@@ -133,6 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a JSON or SARIF report of an earlier scan: report (and --fail-on) "
         "only findings whose fingerprint it does not hold",
     )
+    migration_command.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -476,19 +479,30 @@ def run(args: argparse.Namespace) -> int:
             exclude=args.exclude,
             timeout=args.timeout,
         )
+        targets = migration_command.targets(args, targets)
+        if not targets:
+            raise UsageError("name a TARGET or --migrations DIR")
     except UsageError as exc:
         print(f"plumbline scan: error: {exc}", file=err)
         return EXIT_USAGE
     full = _scan(args, targets, err)
-    # The server reconciles the whole scan; the baseline narrows the report.
+    # The server reconciles the whole scan; --since and the baseline narrow
+    # the report and what --fail-on judges.
     result = full
+    if args.since:
+        try:
+            result = migration_command.only_changed(result, args.since)
+        except SourceError as exc:
+            print(f"plumbline scan: error: --since: {exc}", file=err)
+            return EXIT_USAGE
     if known is not None:
-        result = without_baseline(full, known)
+        narrowed = without_baseline(result, known)
         print(
-            f"plumbline: {len(full.issues) - len(result.issues)} finding(s) in the "
-            f"baseline left out; {len(result.issues)} new",
+            f"plumbline: {len(result.issues) - len(narrowed.issues)} finding(s) in the "
+            f"baseline left out; {len(narrowed.issues)} new",
             file=err,
         )
+        result = narrowed
     if args.output:
         content = render_result(result, args.format)
         try:

@@ -26,6 +26,8 @@ class Column:
     autoincrement: bool = False
     comment: str | None = None  # a hint from the declaration, e.g. "json"
     line: int | None = None  # where the column is declared, when known
+    # The file that declares it, when not the table's own (a later migration).
+    file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ForeignKey:
     name: str | None = None
     line: int | None = None
     validated: bool = True  # False for PostgreSQL NOT VALID constraints
+    file: str | None = None  # the file that declares it, as Column.file
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Index:
     constraint: str | None = None  # "primary key" / "unique" when a constraint backs it
     valid: bool = True  # False for a PostgreSQL index left invalid
     line: int | None = None
+    file: str | None = None  # the file that declares it, as Column.file
 
     @property
     def column_names(self) -> tuple[str, ...]:

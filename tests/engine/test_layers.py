@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "reports": 4,
     "cli": 4,
     "scan_command": 4,
+    "migration_command": 4,
 }
 
 

@@ -28,6 +28,7 @@ from . import (
     injection,
     keys,
     loops,
+    migration_safety,
     migrations,
     operations,
     orm,
@@ -57,6 +58,7 @@ TOPICS: tuple[Topic, ...] = (
     connections.TOPIC,
     operations.TOPIC,
     migrations.TOPIC,
+    migration_safety.TOPIC,
     injection.TOPIC,
     orm.TOPIC,
 )

@@ -57,6 +57,8 @@ SCHEMA = frozenset({Evidence.SCHEMA})
 CODE = frozenset({Evidence.CODE})
 LIVE = frozenset({Evidence.LIVE})
 JOINED = frozenset({Evidence.SCHEMA, Evidence.CODE})
+MIGRATIONS = frozenset({Evidence.MIGRATIONS})
+DRY_RUN = frozenset({Evidence.MIGRATIONS, Evidence.DRY_RUN})
 
 
 class Location(TypedDict):
@@ -87,6 +89,7 @@ class Facts:
     evidence: frozenset[Evidence] = frozenset()
     root: str = ""  # the scanned folder, for relative paths
     notes: list[str] = field(default_factory=list)
+    migrations: Any = None  # the MigrationHistory read, when there is one
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def fk_no_on_delete(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 spec,
                 table,
                 fk.line,
+                file=fk.file,
                 key=[table.name, *cols, fk.ref_table],
                 object=columns_object(table, fk.columns),
                 evidence=fk_text(fk),
@@ -279,6 +280,7 @@ def fk_type_mismatch(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                     spec,
                     table,
                     fk.line,
+                    file=fk.file,
                     key=[table.name, mine_name],
                     object=f"{table.name}.{mine_name}",
                     evidence=f"{table.name}.{mine_name} is {mine.type or '(untyped)'} but "

@@ -74,6 +74,7 @@ def fk_missing_index(spec: CheckSpec, schema: Schema, facts: Facts) -> Iterator[
                 spec,
                 table,
                 fk.line,
+                file=fk.file,
                 key=[table.name, *cols],
                 object=columns_object(table, fk.columns),
                 evidence=f"{fk_text(fk)}; no index on {table.name} starts with "
@@ -117,6 +118,7 @@ def index_duplicate(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 spec,
                 table,
                 first.line,
+                file=first.file,
                 key=[
                     table.name,
                     _sig_text(first),
@@ -175,6 +177,7 @@ def index_redundant(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 spec,
                 table,
                 index.line,
+                file=index.file,
                 key=[table.name, _sig_text(index), _pred(index)],
                 object=index.name,
                 evidence=f"{index.name} on {table.name} ({_sig_text(index)}) {why}",

@@ -105,8 +105,14 @@ def referenced_columns(schema: Schema, fk: ForeignKey) -> tuple[str, ...]:
     return parent.primary_key if parent else ()
 
 
-def _location(table: Table, line: int | None = None) -> dict[str, object]:
-    return {"file": table.file or "", "line": line if line is not None else table.line}
+def _location(
+    table: Table, line: int | None = None, file: str | None = None
+) -> dict[str, object]:
+    # A column, key or index a later migration added is placed in that file.
+    return {
+        "file": file or table.file or "",
+        "line": line if line is not None else table.line,
+    }
 
 
 def schema_of(facts: Facts) -> Schema | None:
@@ -128,10 +134,19 @@ def columns_object(table: Table, cols: Iterable[str]) -> str:
 
 
 def table_issue(
-    spec: CheckSpec, table: Table, line: int | None = None, **kw: object
+    spec: CheckSpec,
+    table: Table,
+    line: int | None = None,
+    *,
+    file: str | None = None,
+    **kw: object,
 ) -> Issue:
-    """Return an issue of ``spec`` placed at ``table`` (its file and line)."""
-    loc = _location(table, line)
+    """Return an issue of ``spec`` placed at ``table`` (its file and line).
+
+    ``line`` and ``file`` place it at a part of the table instead (a column,
+    a key, an index), which a later migration may have added elsewhere.
+    """
+    loc = _location(table, line, file)
     return spec.issue(file=str(loc["file"]), line=loc["line"], **kw)  # type: ignore[arg-type]
 
 
@@ -141,6 +156,7 @@ def column_issue(spec: CheckSpec, table: Table, col: Column, **kw: Any) -> Issue
         spec,
         table,
         col.line,
+        file=col.file,
         key=[table.name, col.name],
         object=f"{table.name}.{col.name}",
         **kw,

@@ -117,6 +117,7 @@ class _Loader(_TableBuilder):
             unique=unique,
             predicate=predicate,
             line=self.line,
+            file=self.file or None,
         )
 
     def alter_table(self, text: str) -> None:

@@ -178,6 +178,7 @@ class _TableBuilder(_LoaderState):
                 primary_key=primary,
                 autoincrement=autoinc,
                 line=col_line,
+                file=self.file or None,
             ),
         )
 
@@ -225,6 +226,7 @@ class _TableBuilder(_LoaderState):
                 declared=declared,
                 name=name,
                 line=line,
+                file=self.file or None,
             ),
         )
 
@@ -302,6 +304,7 @@ class _TableBuilder(_LoaderState):
                 primary_key=primary,
                 autoincrement=autoinc,
                 line=col_line,
+                file=self.file or None,
             ),
         )
 
@@ -403,6 +406,7 @@ class _TableBuilder(_LoaderState):
             declared=declared,
             name=name,
             line=line,
+            file=self.file or None,
         )
         self.add_fk_parts(state, fk)
 
@@ -441,6 +445,7 @@ class _TableBuilder(_LoaderState):
             unique=True,
             constraint=constraint,
             line=line,
+            file=self.file or None,
         )
 
     def add_index(
@@ -458,6 +463,7 @@ class _TableBuilder(_LoaderState):
             columns=self.index_columns(nodes),
             unique=unique,
             line=self.line,
+            file=self.file or None,
         )
 
     def index_columns(self, nodes: Iterable[exp.Expression]) -> tuple[IndexColumn, ...]:
