@@ -252,7 +252,9 @@ def is_small_int(type_: str, dialect: str) -> bool:
     MySQL's SERIAL is an alias of BIGINT UNSIGNED.
     """
     match = _INT.match(type_.upper())
-    return bool(match) and not (dialect == "mysql" and match.group(1) == "SERIAL")
+    if match is None:
+        return False
+    return not (dialect == "mysql" and match.group(1) == "SERIAL")
 
 
 def is_serial(type_: str) -> bool:
