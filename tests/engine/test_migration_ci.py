@@ -144,3 +144,27 @@ def test_schema_findings_name_the_migration_that_added_the_column(
     result = scan([Target("folder", str(project))])
     issue = next(i for i in result.issues if i.check == "secret-stored-plaintext")
     assert (issue.file, issue.line) == ("db/migrations/V2__secret.sql", 2)
+
+
+def test_dropping_a_column_the_code_still_reads_is_high(tmp_path: Path) -> None:
+    app = (
+        "import sqlite3\n\n\n"
+        "def nicknames(conn: sqlite3.Connection) -> list:\n"
+        '    return conn.execute("SELECT nick FROM users").fetchall()\n'
+    )
+    drop = "SET lock_timeout = '2s';\nALTER TABLE users DROP COLUMN nick;\n"
+    files = {
+        "db/migrations/V1__base.sql": "CREATE TABLE users (id bigint PRIMARY KEY, nick text, bio text);\n",
+        "db/migrations/V2__drop.sql": drop,
+        "db/migrations/V3__drop_bio.sql": drop.replace("nick", "bio"),
+    }
+    project = write(tmp_path / "p", {**files, "app.py": app})
+    result = scan([Target("folder", str(project))])
+    dropped = {
+        i.object: (i.severity.value, i.evidence)
+        for i in result.issues
+        if i.check == "migration-drop-column"
+    }
+    assert dropped["users.nick"][0] == "high"
+    assert "app.py:5" in dropped["users.nick"][1]
+    assert dropped["users.bio"][0] == "medium"

@@ -6,8 +6,6 @@ dropped afterwards.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,12 +16,15 @@ from audits.engine.scan import Target, scan
 from audits.engine.sources.migration_dryrun import dry_run
 from audits.engine.sources.migrations import load_history
 
+from . import migration_helpers
 from .migration_helpers import found, write
 from .test_migration_python import DJANGO_INITIAL
 
 pytestmark = pytest.mark.postgres
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+# A scratch database of its own for each test (plumbline_migrations_*).
+scratch = migration_helpers.scratch
+
 
 V1 = """\
 CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -36,23 +37,6 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS events_recent ON events (created_at)
     WHERE created_at > now() - interval '7 days';
 CREATE INDEX CONCURRENTLY IF NOT EXISTS events_kind ON events (kind);
 """
-
-
-@pytest.fixture
-def scratch() -> Iterator[str]:
-    """Yield the URL of a scratch database of its own, dropped afterwards."""
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    name = f"plumbline_migrations_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _folder(tmp_path: Path) -> Path:
