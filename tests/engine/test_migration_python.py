@@ -236,3 +236,19 @@ def test_a_migration_that_does_not_parse_is_a_note(tmp_path: Path) -> None:
     history = load_history(folder)
     assert history is not None
     assert any("0002_broken.py:1: could not parse" in n for n in history.notes)
+
+
+def test_alter_field_of_a_column_never_declared_stays_quiet(tmp_path: Path) -> None:
+    # 0001 of another app is not in the folder: the old field is unknown.
+    altered = DJANGO_RISKY.split("    operations = [")[0] + (
+        "    operations = [\n"
+        "        migrations.AlterField(\n"
+        '            model_name="invoice", name="total", field=models.BigIntegerField()\n'
+        "        ),\n"
+        "    ]\n"
+    )
+    folder = write(tmp_path, {"billing/migrations/0002_total.py": altered})
+    issues = scan_migrations(folder)
+    assert [
+        i.check for i in issues if i.check != "migration-lock-timeout-missing"
+    ] == []

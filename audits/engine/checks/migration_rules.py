@@ -323,6 +323,8 @@ def set_not_null(r: Replay, stmt: Statement, table: str, action: Action) -> None
     column = r.column(table, action.column)
     if not r.existing(table) or r.dialect != "postgres":
         return
+    if column is None and stmt.origin != "sql":
+        return  # an AlterField of a column the history never declared
     if column is not None and not column.nullable:
         return
     if has_not_null_check(r.table_state(table), action.column):
@@ -337,6 +339,8 @@ def drop_not_null(r: Replay, stmt: Statement, table: str, action: Action) -> Non
     column = r.column(table, action.column)
     if not r.existing(table) or (column is not None and column.nullable):
         return
+    if column is None and stmt.origin != "sql":
+        return  # an AlterField of a column the history never declared
     r.hit("migration-drop-not-null", (table, action.column), f"{table}.{action.column}",
           f"{table}.{action.column} may now hold NULL: code written when it could not "
           "(sums, comparisons, non-optional fields) meets NULLs")  # fmt: skip
