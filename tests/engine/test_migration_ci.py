@@ -168,3 +168,16 @@ def test_dropping_a_column_the_code_still_reads_is_high(tmp_path: Path) -> None:
     assert dropped["users.nick"][0] == "high"
     assert "app.py:5" in dropped["users.nick"][1]
     assert dropped["users.bio"][0] == "medium"
+
+
+def test_since_and_a_baseline_narrow_the_report_together(tmp_path: Path) -> None:
+    repo = repo_with_history(tmp_path)
+    folder = str(repo / "db" / "migrations")
+    baseline = tmp_path / "accepted.json"
+    run("--migrations", folder, "--format", "json", "--output", str(baseline))
+    # Every finding of the branch is in the accepted baseline: nothing is new.
+    both = run("--migrations", folder, "--since", "main", "--baseline",
+               str(baseline), "--fail-on", "low", "--format", "json")  # fmt: skip
+    assert both.returncode == 0, both.stderr
+    assert json.loads(both.stdout)["findings"] == []
+    assert "left out" in both.stderr
