@@ -181,3 +181,21 @@ def test_since_and_a_baseline_narrow_the_report_together(tmp_path: Path) -> None
     assert both.returncode == 0, both.stderr
     assert json.loads(both.stdout)["findings"] == []
     assert "left out" in both.stderr
+
+
+def test_a_revision_linked_from_outside_the_allowed_folders_is_not_read(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text(
+        'revision = "a1"\ndown_revision = None\n\n\n'
+        "def upgrade():\n    op.drop_table('accounts')\n"
+    )
+    project = write(tmp_path / "p", {"app.py": "x = 1\n"})
+    versions = project / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "a1_drop.py").symlink_to(outside)
+    target = Target("folder", str(project), path_roots=(str(project),))
+    result = scan([target])
+    assert result.ok, [t.error for t in result.targets]
+    assert not [i for i in result.issues if i.check.startswith("migration-")]

@@ -46,6 +46,7 @@ def changed_files(folder: Path, ref: str) -> frozenset[Path]:
         _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except SourceError:
         raise SourceError(f"{ref!r} names no commit in {top}") from None
-    names = _git(top, "diff", "--name-only", "--no-renames", ref, "--").splitlines()
-    names += _git(top, "ls-files", "--others", "--exclude-standard").splitlines()
-    return frozenset((top / name).resolve() for name in names if name.strip())
+    # -z: names as they are, not quoted when they hold unusual characters.
+    names = _git(top, "diff", "--name-only", "-z", "--no-renames", ref, "--")
+    names += _git(top, "ls-files", "-z", "--others", "--exclude-standard")
+    return frozenset((top / name).resolve() for name in names.split("\0") if name)

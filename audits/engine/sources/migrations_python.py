@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audits.engine import confine
 from audits.engine.sources.ddl_split import split_statements
 from audits.engine.sources.migrations import TRANSACTIONAL_DDL, Statement
 
@@ -30,7 +31,8 @@ def is_python_migration(path: Path, rel: Path) -> bool:
     if parent != "versions" or path.name.startswith("__"):
         return False
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+        with confine.check(path).open("rb") as handle:
+            head = handle.read(65536).decode("utf-8", errors="replace")
     except OSError:
         return False
     return "def upgrade" in head and "revision" in head
