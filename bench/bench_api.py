@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_pages  # noqa: E402  (sets the environment before Django loads)
 
 RUNS = 60
-RESULTS = bench_pages.RESULTS
 
 
 def deep_cursor(big, sort: str, depth: int) -> str:
@@ -173,15 +172,7 @@ def write_results(rows, load_before: float, load_after: float) -> None:
         "benchmarked here; their query counts are held constant by "
         "`tests/api/test_query_counts.py`.",
     ]
-    text = RESULTS.read_text()
-    section = "\n".join(["## API", "", *lines]).rstrip() + "\n"
-    start = text.find("## API\n")
-    if start == -1:
-        text = text.rstrip() + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end == -1 else text[end:])
-    RESULTS.write_text(text)
+    bench_pages.write_results(lines, heading="API")
 
 
 if __name__ == "__main__":

@@ -310,10 +310,11 @@ def measure_csv(client, url: str, runs: int = CSV_RUNS) -> dict:
     }
 
 
-def write_results(lines: list[str]) -> None:
+def write_results(lines: list[str], heading: str = "Pages") -> None:
+    """Replace the ``## heading`` section of RESULTS.md with ``lines``."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    section = "\n".join(["## Pages", "", *lines]).rstrip() + "\n"
-    start = text.find("## Pages")
+    section = "\n".join([f"## {heading}", "", *lines]).rstrip() + "\n"
+    start = text.find(f"## {heading}\n")
     if start == -1:
         text = text.rstrip() + "\n\n" + section
     else:

@@ -358,7 +358,21 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class ApiToken(models.Model):
+class UseStamped:
+    """A token whose last use is recorded, at most once a minute so a busy
+    CI job or script does not write on every request."""
+
+    STAMP_EVERY = timedelta(minutes=1)
+
+    def touch(self, now=None) -> None:
+        """Record a use now (or at ``now``) unless one was recorded lately."""
+        now = now or timezone.now()
+        if self.last_used_at is None or now - self.last_used_at > self.STAMP_EVERY:
+            self.last_used_at = now
+            type(self).objects.filter(pk=self.pk).update(last_used_at=now)
+
+
+class ApiToken(UseStamped, models.Model):
     """A personal API token: acts as its user, within the token's scope.
 
     The secret is shown once when the token is made; only its digest is
@@ -549,7 +563,7 @@ class ProjectTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
-class ProjectToken(models.Model):
+class ProjectToken(UseStamped, models.Model):
     """A secret that lets a CI job act on one project, without a user's login.
 
     Only a SHA-256 digest is stored: the token itself is shown once, when
@@ -622,13 +636,6 @@ class ProjectToken(models.Model):
             ProjectToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
                 revoked_at=self.revoked_at
             )
-
-    def touch(self, now=None) -> None:
-        """Record a use, at most once a minute so busy CI does not write every call."""
-        now = now or timezone.now()
-        if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
-            self.last_used_at = now
-            ProjectToken.objects.filter(pk=self.pk).update(last_used_at=now)
 
 
 class InvitationQuerySet(models.QuerySet):

@@ -403,7 +403,14 @@ def gate_status(answer: dict[str, Any], err: TextIO) -> int:
     1 when the gate failed (each finding that failed it is listed), 0 when
     it passed, 2 when the audit has no verdict (it failed outright).
     """
-    gate = answer.get("gate") or {}
+    gate = answer.get("gate")
+    if not isinstance(gate, dict):
+        print(
+            "plumbline scan: error: the server's answer has no quality gate verdict "
+            "(a server older than the gate?)",
+            file=err,
+        )
+        return EXIT_USAGE
     passed = gate.get("passed")
     if passed is None:
         print(

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,17 +19,24 @@ from .test_gate import CLEAN, NO_KEY, WITH_KEY
 SECRET = "whsec_test-secret"
 
 
+# The ports these tests' servers take on 127.0.0.1, the first one free.
+PORTS = range(18310, 18330)
+
+
 class Receiver:
-    """An HTTP server on 127.0.0.1 that records each POST and answers ``status``."""
+    """An HTTP server on 127.0.0.1 that records each POST (and when it came)
+    and answers ``status``."""
 
     def __init__(self, status=200):
         self.status = status
         self.requests = []
+        self.times = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.times.append(time.monotonic())
                 receiver.requests.append((dict(self.headers), body))
                 self.send_response(receiver.status)
                 self.end_headers()
@@ -37,7 +45,14 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        for port in PORTS:
+            try:
+                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+                break
+            except OSError:  # taken: the next one
+                continue
+        else:
+            raise OSError(f"no free port in {PORTS}")
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/plumbline?x=1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

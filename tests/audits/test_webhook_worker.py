@@ -3,9 +3,6 @@
 import hashlib
 import hmac
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,6 +10,7 @@ from audits import services
 from projects.models import Webhook, WebhookDelivery
 
 from .test_gate import CLEAN, NO_KEY
+from .test_notifications import Receiver
 from .test_worker import (  # noqa: F401
     clean_redis,
     pytestmark,  # noqa: F401  (Redis, real transactions)
@@ -23,41 +21,7 @@ from .test_worker import (  # noqa: F401
 )
 
 SECRET = "whsec_worker-secret"
-# This suite's own ports on 127.0.0.1.
-PORTS = range(18310, 18320)
 DELAYS = "1,2,4,8"
-
-
-class Flaky:
-    """An HTTP server on 127.0.0.1 answering ``status`` to each POST, recording when."""
-
-    def __init__(self, status):
-        self.status = status
-        self.requests = []
-        flaky = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                flaky.requests.append((time.monotonic(), dict(self.headers), body))
-                self.send_response(flaky.status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        for port in PORTS:
-            try:
-                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-                break
-            except OSError:
-                continue
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -72,8 +36,7 @@ def webhook_worker(clean_redis):  # noqa: F811
 def test_a_failing_server_is_retried_by_the_worker_with_backoff_until_it_answers(
     client, owner, project, schema_file, webhook_worker
 ):
-    server = Flaky(status=500)
-    try:
+    with Receiver(status=500) as server:
         webhook = Webhook(project=project, url=server.url)
         webhook.signing_secret = SECRET
         webhook.save()
@@ -94,13 +57,11 @@ def test_a_failing_server_is_retried_by_the_worker_with_backoff_until_it_answers
         assert wait_for(
             lambda: WebhookDelivery.objects.get().status == "delivered", timeout=60
         ), worker_output(webhook_worker)
-    finally:
-        server.close()
     delivery = WebhookDelivery.objects.get()  # one message for the audit
     assert (delivery.response_code, delivery.error) == (200, "")
     assert delivery.attempts == len(server.requests) == 4
     # Backoff: each wait at least the configured delay, and longer each time.
-    times = [t for t, _, _ in server.requests]
+    times = server.times
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     delays = [int(d) for d in DELAYS.split(",")]
     assert all(gap >= delay - 0.1 for gap, delay in zip(gaps, delays, strict=False)), (
@@ -108,8 +69,8 @@ def test_a_failing_server_is_retried_by_the_worker_with_backoff_until_it_answers
     )
     assert gaps == sorted(gaps), gaps
     # Every attempt is the same signed message.
-    assert len({body for _, _, body in server.requests}) == 1
-    _, headers, body = server.requests[-1]
+    assert len({body for _, body in server.requests}) == 1
+    headers, body = server.requests[-1]
     expected = hmac.new(
         SECRET.encode(),
         headers["X-Plumbline-Timestamp"].encode() + b"." + body,

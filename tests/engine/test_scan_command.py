@@ -257,3 +257,40 @@ def test_gate_needs_upload(tmp_path: Path) -> None:
     done = run(str(ddl), "--gate")
     assert done.returncode == 2
     assert "--gate needs --upload" in done.stderr
+
+
+def test_gate_status_reads_the_servers_verdict() -> None:
+    import io
+
+    from audits.engine.scan_command import gate_status
+
+    failed = {
+        "passed": False,
+        "rules": ["a new finding at high or above"],
+        "failed": 3,
+        "baseline": 0,
+        "findings": [
+            {
+                "severity": "high",
+                "reason": "new",
+                "title": "Table has no primary key",
+                "check": "table-no-primary-key",
+                "location": "schema.sql:3",
+            }
+        ],
+    }
+    out = io.StringIO()
+    assert gate_status({"gate": failed}, out) == 1
+    text = out.getvalue()
+    assert "quality gate FAILED: 3 finding(s)" in text
+    assert "HIGH" in text and "table-no-primary-key" in text and "schema.sql:3" in text
+    assert "... and 2 more on the audit page" in text
+    out = io.StringIO()
+    assert gate_status({"gate": {**failed, "passed": True, "baseline": 4}}, out) == 0
+    assert "4 finding(s) present when their target was first audited" in out.getvalue()
+    out = io.StringIO()
+    assert gate_status({"gate": {"passed": None}, "error": "disk gone"}, out) == 2
+    assert "the audit failed: disk gone" in out.getvalue()
+    out = io.StringIO()
+    assert gate_status({"audit": 3}, out) == 2
+    assert "no quality gate verdict" in out.getvalue()
