@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from config.api import get_object
+from config.api import get_object, keyset_page
 from projects.models import Project
 
 from . import gate, services
@@ -148,12 +148,10 @@ def audit_list(request: HttpRequest, project_id: int, cursor: int | None = None)
     audits = project.audits.only(*BRIEF_FIELDS).order_by("-number")
     if cursor is not None:
         audits = audits.filter(number__lt=cursor)
-    rows = list(audits[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+    rows, after = keyset_page(audits, size=PAGE, key="number")
     return {
         "items": [audit_brief(a) for a in rows],
-        "next": str(rows[-1].number) if more else None,
+        "next": after,
     }
 
 

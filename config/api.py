@@ -227,6 +227,15 @@ def _in_tokens_project(request, queryset, change: bool, **lookup):
     return obj
 
 
+def keyset_page(queryset, *, size: int, key: str) -> tuple[list, str | None]:
+    """Return the first ``size`` rows of an ordered queryset and the cursor
+    of the next page (the last row's ``key``), or None when there is none."""
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, str(getattr(rows[-1], key)) if more else None
+
+
 def require_write(request) -> None:
     """Refuse a change made with a read-only token (403)."""
     if not request.auth.can_write:

@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from audits.models import Audit
-from config.api import get_object
+from config.api import get_object, keyset_page
 
 from .forms import TargetForm
 from .models import Membership, Project, Target
@@ -155,13 +155,11 @@ def project_list(request: HttpRequest, cursor: int | None = None):
     )
     if cursor is not None:
         projects = projects.filter(pk__gt=cursor)
-    rows = list(projects[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+    rows, after = keyset_page(projects, size=PAGE, key="pk")
     latest = _latest_audits(p.latest_id for p in rows)
     return {
         "items": [project_out(p, latest.get(p.latest_id)) for p in rows],
-        "next": str(rows[-1].pk) if more else None,
+        "next": after,
     }
 
 
