@@ -187,3 +187,32 @@ def test_fingerprints_survive_lines_moving(tmp_path: Path) -> None:
     )
     assert [i.fingerprint for i in before] == [i.fingerprint for i in after]
     assert [i.line for i in before] != [i.line for i in after]
+
+
+def test_a_rule_failing_on_one_statement_loses_only_that_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audits.engine.checks import migration_rules
+    from audits.engine.scan import Target, scan
+
+    from .migration_helpers import BASE_PG, write
+
+    def odd(r: object, stmt: object, text: str) -> None:
+        if "odd" in text:
+            raise ValueError("a shape no rule expected")
+
+    rules = (odd, *migration_rules.STATEMENT_RULES)
+    monkeypatch.setattr(migration_rules, "STATEMENT_RULES", rules)
+    folder = write(
+        tmp_path,
+        {
+            "V1__base.sql": BASE_PG,
+            "V2__change.sql": LOCK + "ALTER TABLE users ADD COLUMN odd int;\n"
+            "ALTER TABLE users DROP COLUMN age;\n",
+        },
+    )
+    (result,) = scan([Target("migrations", str(folder))]).targets
+    assert found(list(result.issues), "migration-drop-column") == [
+        ("V2__change.sql", 3)
+    ]
+    assert any("V2__change.sql:2: could not judge" in n for n in result.notes)

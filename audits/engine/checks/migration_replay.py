@@ -71,6 +71,7 @@ class Replay:
         self.hits: list[Hit] = []
         self.file = FileState("")
         self.stmt: Statement | None = None
+        self.notes: list[str] = []  # statements a rule could not judge
 
     def run(self) -> list[Hit]:
         """Return every hit of the history, in the order the statements run."""
@@ -80,9 +81,16 @@ class Replay:
                 self.file = FileState(stmt.file)
             self.stmt = stmt
             text = sql.clean(stmt.sql)
-            if text:
+            if not text:
+                continue
+            try:
                 self.judge(stmt, text)
-                self.apply(stmt, text)
+            except Exception as exc:  # noqa: BLE001 - one statement, not the history
+                self.notes.append(
+                    f"{stmt.file}:{stmt.line}: could not judge the statement: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            self.apply(stmt, text)
         self.end_file()
         return self.hits
 

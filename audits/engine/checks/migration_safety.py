@@ -44,8 +44,10 @@ def _hits(facts: Facts) -> list[Hit]:
         return []
     cached = history.cache.get("hits")
     if not isinstance(cached, list):
-        cached = Replay(history, _code_reads(facts, history)).run()
+        replay = Replay(history, _code_reads(facts, history))
+        cached = replay.run()
         history.cache["hits"] = cached
+        facts.notes.extend(replay.notes)
     return cached
 
 
