@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -25,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_reconcile import replace_section  # noqa: E402  (RESULTS.md's section writer)
 
 from audits.engine.scan import ScanResult, Target, scan  # noqa: E402
 from audits.engine.sources.migrations import load_history  # noqa: E402
@@ -109,10 +110,10 @@ def generate() -> dict[str, Path]:
     return {"SQL (PostgreSQL)": OUT / "sql", "Django": OUT / "django"}
 
 
-def timed(folder: Path) -> tuple[float, float, ScanResult]:
+def timed(folder: Path, scratch: str = "") -> tuple[float, float, ScanResult]:
     """Return (wall, CPU) seconds of one scan of ``folder`` and its result."""
     started, cpu = time.perf_counter(), time.process_time()
-    result = scan([Target("migrations", str(folder))])
+    result = scan([Target("migrations", str(folder), scratch_db=scratch)])
     return time.perf_counter() - started, time.process_time() - cpu, result
 
 
@@ -126,13 +127,13 @@ def uptime() -> str:
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(name: str, folder: Path, runs: int) -> str:
-    """Return the table row of one history."""
-    timed(folder)  # warm-up: imports and sqlglot's start-up
+def measure(name: str, folder: Path, runs: int, scratch: str = "") -> str:
+    """Return the table row of one history (dry-run on ``scratch`` when given)."""
+    timed(folder, scratch)  # warm-up: imports and sqlglot's start-up
     walls, cpus = [], []
     result = None
     for _ in range(runs):
-        wall, cpu, result = timed(folder)
+        wall, cpu, result = timed(folder, scratch)
         walls.append(wall)
         cpus.append(cpu)
     assert result is not None and result.ok, result
@@ -146,32 +147,28 @@ def measure(name: str, folder: Path, runs: int) -> str:
     )
 
 
-def write_results(section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, or append it."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(rf"{HEADING}\n.*?(?=\n## |\Z)", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section.rstrip("\n") + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     """Generate, time and record."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--scratch-db", default="", help="also time the SQL history's dry run here"
+    )
     args = parser.parse_args()
     histories = generate()
     before = uptime()
     rows = "".join(measure(name, path, args.runs) for name, path in histories.items())
+    if args.scratch_db:
+        sql = histories["SQL (PostgreSQL)"]
+        rows += measure("SQL + dry run", sql, args.runs, args.scratch_db)
     after = uptime()
     section = (
         f"{HEADING}\n\n"
         "`bench/bench_migrations.py`: a `migrations` target of 100 generated migration "
         "files, read, replayed statement by statement and judged by every migration "
-        "rule (no dry run). The SQL history creates a table per file and adds "
+        "rule; the last row also applies the SQL history to the local PostgreSQL "
+        "(`--scratch-db`) and rolls it back. The SQL history creates a table per file and adds "
         "columns, indexes, type changes, constraints and renames to the previous one; "
         "the Django history does the same with CreateModel, AddField, AlterField, "
         "AddIndex and RunSQL. Target: under 2 s each. Median (min–max) of "
@@ -184,7 +181,7 @@ def main() -> int:
     )
     print(section)
     if not args.no_write:
-        write_results(section)
+        replace_section(RESULTS, HEADING, section)
     return 0
 
 
