@@ -436,6 +436,13 @@ class CommentIn(Schema):
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
 
 
+class DueIn(Schema):
+    due_date: date | None = Field(description="The new due date; null clears it.")
+    reason: str = Field(
+        max_length=2000, description="Why: kept in the finding's history."
+    )
+
+
 class SeverityIn(Schema):
     severity: SeverityName
     reason: str = Field(
@@ -500,6 +507,23 @@ def finding_severity(request: HttpRequest, finding_id: int, payload: SeverityIn)
         finding_id,
         lambda f: f.override_severity(
             payload.severity, by=request.user, reason=payload.reason
+        ),
+    )
+
+
+@router.post(
+    "/findings/{int:finding_id}/due",
+    response=FindingOut,
+    summary="Set or clear a finding's due date",
+)
+def finding_due(request: HttpRequest, finding_id: int, payload: DueIn):
+    """Set the due date by hand, as the finding's page does: a reason is
+    needed and kept in the history."""
+    return _edit(
+        request,
+        finding_id,
+        lambda f: f.set_due_date(
+            payload.due_date, by=request.user, reason=payload.reason
         ),
     )
 

@@ -66,6 +66,13 @@ ENDPOINTS = [
         body={"severity": "low", "reason": "Internal only"},
     ),
     Endpoint(
+        "finding due date",
+        "post",
+        "/findings/{f}/due",
+        "write",
+        body={"due_date": "2031-01-31", "reason": "Agreed with the owner"},
+    ),
+    Endpoint(
         "finding comment",
         "post",
         "/findings/{f}/comments",

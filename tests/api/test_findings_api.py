@@ -394,3 +394,28 @@ def test_bulk_severity_and_comment_follow_the_single_rules(
         "Choose an assignee, a status, a severity or a comment"
         in (response.json()["detail"])
     )
+
+
+def test_due_date_needs_a_reason_and_can_be_cleared(api_as, owner, finding):
+    api = api_as(owner)
+    path = f"/findings/{finding.pk}/due"
+    response = api.post(path, {"due_date": "2031-01-31", "reason": ""})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Changing the due date needs a reason."
+    response = api.post(path, {"due_date": "2031-01-31", "reason": "Next release"})
+    assert response.status_code == 200, response.content
+    assert response.json()["due_date"] == "2031-01-31"
+    event = response.json()["history"][-1]
+    assert (event["kind"], event["to_value"], event["note"]) == (
+        "due",
+        "2031-01-31",
+        "Next release",
+    )
+    response = api.post(path, {"due_date": "2031-01-31", "reason": "Again"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The finding is already due then."
+    response = api.post(path, {"due_date": None, "reason": "No deadline"})
+    assert response.json()["due_date"] is None
+    response = api.post(path, {"due_date": "soon", "reason": "x"})
+    assert response.status_code == 400
+    assert "due_date" in response.json()["detail"]
