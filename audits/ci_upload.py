@@ -65,3 +65,67 @@ def upload_create(request, slug):
         },
         status=201,
     )
+
+
+def _count(description: str) -> dict:
+    return {"type": "integer", "description": description}
+
+
+# The endpoint as the API's OpenAPI schema documents it (config.api adds it).
+OPENAPI = {
+    "post": {
+        "operationId": "audits_ci_upload_upload_create",
+        "summary": "Upload a scan from CI (project token)",
+        "description": (
+            "Send the JSON of `plumbline scan --format json` (what `plumbline "
+            "scan --upload URL --project SLUG` sends) with the project's CI "
+            "token. It becomes an audit of the project, reconciled as a "
+            "worker's scan would be, and the answer carries the quality "
+            "gate's verdict, on which `--gate` exits. A token of another "
+            "project gets the 404 of a project that does not exist."
+        ),
+        "tags": ["audits"],
+        "parameters": [
+            {
+                "in": "path",
+                "name": "slug",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        "responses": {
+            "201": {
+                "description": "The audit the upload became",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "audit": _count("The audit's number in the project"),
+                                "status": {"type": "string"},
+                                "url": {"type": "string"},
+                                "new": _count("Findings new with this audit"),
+                                "fixed": _count("Findings this audit fixed"),
+                                "reopened": _count("Fixed findings seen again"),
+                                "still_open": _count("Open findings seen again"),
+                                "open": _count("Unresolved findings now"),
+                                "grades": {"type": "object"},
+                                "error": {"type": "string", "nullable": True},
+                                "gate": {"$ref": "#/components/schemas/GateVerdict"},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": {"description": "The body is not a Plumbline scan"},
+            "401": {"description": "No valid project token"},
+            "404": {"description": "No such project for this token"},
+            "413": {"description": "The upload is too large"},
+        },
+        "security": [{"ProjectTokenAuth": []}],
+    }
+}

@@ -127,7 +127,20 @@ class PerCallerRate(BaseThrottle):
         return self.reset_in
 
 
-api = NinjaAPI(
+class PlumblineAPI(NinjaAPI):
+    """The API, whose schema also documents the CI upload endpoint (a plain
+    view, so that it answers machines without the API's session machinery)."""
+
+    def get_openapi_schema(self, **kwargs):
+        from audits.ci_upload import OPENAPI
+
+        schema = super().get_openapi_schema(**kwargs)
+        prefix = kwargs.get("path_prefix") or self.get_root_path({})
+        schema["paths"][f"{prefix}projects/{{slug}}/uploads"] = OPENAPI
+        return schema
+
+
+api = PlumblineAPI(
     title="Plumbline API",
     version="1",
     description=(

@@ -30,6 +30,7 @@ def test_openapi_schema_is_served_and_valid(client):
         "/api/v1/findings/{finding_id}/severity",
         "/api/v1/projects/{project_id}/findings/bulk",
         "/api/v1/projects/{project_id}/findings/export.csv",
+        "/api/v1/projects/{slug}/uploads",
     ):
         assert path in paths, path
     names = {
