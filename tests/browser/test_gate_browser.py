@@ -48,3 +48,33 @@ def test_the_first_audit_passes_and_names_its_baseline(
         "baseline, not new."
     )
     expect(card.locator(".gate-findings")).to_have_count(0)
+
+
+def test_the_settings_page_shows_each_delivery_with_its_last_response(
+    chromium, live_server, owner, project, schema_file, settings
+):
+    from audits import notifications
+    from projects.models import Webhook
+    from tests.audits.test_notifications import Receiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    with Receiver(status=500) as receiver:
+        webhook = Webhook(project=project, url=receiver.url)
+        webhook.signing_secret = "whsec_browser"
+        webhook.save()
+        audit_with(project, schema_file, CLEAN)
+        audit = audit_with(project, schema_file, CLEAN + NO_KEY)
+        # Without a broker the retries run at once, each one logged.
+        notifications.notify(audit.pk)
+    attempts = len(settings.WEBHOOK_RETRY_DELAYS) + 1
+    assert len(receiver.requests) == attempts
+    page = log_in_as(chromium, live_server, owner)
+    page.goto(f"{live_server.url}/projects/{project.pk}/settings/#deliveries")
+    row = page.locator("table.deliveries tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(1)).to_have_text(f"#{audit.number}")
+    expect(row.locator("td").nth(3)).to_have_text("new_finding, gate_failed")
+    expect(row.locator("td").nth(4)).to_have_text("failed")
+    expect(row.locator(".response-code")).to_have_text("500")
+    expect(row.locator("td").nth(5)).to_contain_text("The server answered 500.")
+    expect(row.locator("td").nth(6)).to_have_text(str(attempts))
