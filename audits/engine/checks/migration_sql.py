@@ -19,58 +19,32 @@ QNAME = rf"{IDENT}(?:\s*\.\s*{IDENT})*"
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _WS = re.compile(r"\s+")
 
-CREATE_TABLE = re.compile(
-    r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?"
-    rf"(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?({QNAME})",
-    re.I,
-)
-CREATE_INDEX = re.compile(
-    r"^CREATE\s+(UNIQUE\s+)?(?:FULLTEXT\s+|SPATIAL\s+)?INDEX\s+(CONCURRENTLY\s+)?"
-    rf"(IF\s+NOT\s+EXISTS\s+)?(?:({QNAME})\s+)?ON\s+(?:ONLY\s+)?({QNAME})",
-    re.I,
-)
-DROP_INDEX = re.compile(
-    rf"^DROP\s+INDEX\s+(CONCURRENTLY\s+)?(IF\s+EXISTS\s+)?({QNAME})"
-    rf"(?:\s+ON\s+({QNAME}))?",
-    re.I,
-)
-DROP_TABLE = re.compile(
-    r"^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(.+?)(\s+(?:CASCADE|RESTRICT))?$", re.I | re.S
-)
-TRUNCATE = re.compile(r"^TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(.+)$", re.I | re.S)
-ALTER_TABLE = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?({QNAME})\s+(.*)$", re.I | re.S
-)
-RENAME_TABLES = re.compile(rf"^RENAME\s+TABLE\s+({QNAME})\s+TO\s+({QNAME})", re.I)
-REINDEX_CONCURRENTLY = re.compile(r"^REINDEX\s+.*\bCONCURRENTLY\b", re.I | re.S)
-BEGIN = re.compile(
-    r"^(?:BEGIN(?:\s+(?:WORK|TRANSACTION))?|START\s+TRANSACTION)\b(?!\s*;?\s*\w)", re.I
-)
-END = re.compile(r"^(COMMIT|END|ROLLBACK)\b(?:\s+(?:WORK|TRANSACTION))?\s*$", re.I)
-LOCK_TIMEOUT = re.compile(
-    r"^SET\s+(?:LOCAL\s+|SESSION\s+|GLOBAL\s+)?(?:@@(?:session\.)?)?"
-    r"(lock_timeout|lock_wait_timeout|innodb_lock_wait_timeout)\b"
-    r"|set_config\s*\(\s*'lock_timeout'",
-    re.I,
-)
 
+def _sql(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I | re.S)
+
+
+# What each statement shape the rules tell apart looks like (one line each).
+CREATE_TABLE = _sql(rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?({QNAME})")  # fmt: skip
+CREATE_INDEX = _sql(rf"^CREATE\s+(UNIQUE\s+)?(?:FULLTEXT\s+|SPATIAL\s+)?INDEX\s+(CONCURRENTLY\s+)?(IF\s+NOT\s+EXISTS\s+)?(?:({QNAME})\s+)?ON\s+(?:ONLY\s+)?({QNAME})")  # fmt: skip
+DROP_INDEX = _sql(rf"^DROP\s+INDEX\s+(CONCURRENTLY\s+)?(IF\s+EXISTS\s+)?({QNAME})(?:\s+ON\s+({QNAME}))?")  # fmt: skip
+DROP_TABLE = _sql(r"^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(.+?)(\s+(?:CASCADE|RESTRICT))?$")
+TRUNCATE = _sql(r"^TRUNCATE\s+(?:TABLE\s+)?(?:ONLY\s+)?(.+)$")
+ALTER_TABLE = _sql(
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?({QNAME})\s+(.*)$"
+)
+RENAME_TABLES = _sql(rf"^RENAME\s+TABLE\s+({QNAME})\s+TO\s+({QNAME})")
+REINDEX_CONCURRENTLY = _sql(r"^REINDEX\s+.*\bCONCURRENTLY\b")
+BEGIN = _sql(
+    r"^(?:BEGIN(?:\s+(?:WORK|TRANSACTION))?|START\s+TRANSACTION)\b(?!\s*;?\s*\w)"
+)
+END = _sql(r"^(COMMIT|END|ROLLBACK)\b(?:\s+(?:WORK|TRANSACTION))?\s*$")
+LOCK_TIMEOUT = _sql(r"^SET\s+(?:LOCAL\s+|SESSION\s+|GLOBAL\s+)?(?:@@(?:session\.)?)?(lock_timeout|lock_wait_timeout|innodb_lock_wait_timeout)\b|set_config\s*\(\s*'lock_timeout'")  # fmt: skip
 # Functions whose value differs row by row: a column added with one as its
 # default is filled by rewriting the table.
-VOLATILE = re.compile(
-    r"\b(random|gen_random_uuid|uuid_generate_v[14]|uuid|clock_timestamp|"
-    r"timeofday|nextval|rand|uuid_short|sys_guid)\s*\(",
-    re.I,
-)
-_GENERATED = re.compile(
-    r"\bGENERATED\b|\bAUTO_?INCREMENT\b|\bIDENTITY\b|\bSERIAL\b|\bBIGSERIAL\b|"
-    r"\bSMALLSERIAL\b|\bAS\s*\(",
-    re.I,
-)
-_DEFAULT = re.compile(
-    r"\bDEFAULT\s+(.+?)(?=\s+(?:NOT\s+NULL|NULL|CONSTRAINT|CHECK|REFERENCES|UNIQUE|"
-    r"PRIMARY|GENERATED|COLLATE|ON\s+UPDATE|COMMENT|FIRST|AFTER)\b|\s*$)",
-    re.I | re.S,
-)
+VOLATILE = _sql(r"\b(random|gen_random_uuid|uuid_generate_v[14]|uuid|clock_timestamp|timeofday|nextval|rand|uuid_short|sys_guid)\s*\(")  # fmt: skip
+_GENERATED = _sql(r"\bGENERATED\b|\bAUTO_?INCREMENT\b|\bIDENTITY\b|\bSERIAL\b|\bBIGSERIAL\b|\bSMALLSERIAL\b|\bAS\s*\(")  # fmt: skip
+_DEFAULT = _sql(r"\bDEFAULT\s+(.+?)(?=\s+(?:NOT\s+NULL|NULL|CONSTRAINT|CHECK|REFERENCES|UNIQUE|PRIMARY|GENERATED|COLLATE|ON\s+UPDATE|COMMENT|FIRST|AFTER)\b|\s*$)")  # fmt: skip
 _NOT_WORDS = frozenset(
     {"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "INDEX", "KEY",
      "FULLTEXT", "SPATIAL", "EXCLUDE", "PARTITION"}
@@ -113,41 +87,18 @@ def actions(text: str) -> list[Action]:
         text, ",", "'\"`", nested=True) if part.strip()]  # fmt: skip
 
 
-_ADD = re.compile(
-    rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?({IDENT})\s*(.*)$", re.I | re.S
-)
-_ADD_CONSTRAINT = re.compile(
-    rf"^ADD\s+(?:CONSTRAINT\s+({IDENT})\s+)?"
-    r"(FOREIGN\s+KEY|CHECK|UNIQUE|PRIMARY\s+KEY|EXCLUDE)\b",
-    re.I,
-)
-_ADD_INDEX = re.compile(
-    r"^ADD\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?(?:INDEX|KEY)\b", re.I
-)
-_DROP_COLUMN = re.compile(
-    rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?({IDENT})(?:\s|$)", re.I
-)
-_ALTER_TYPE = re.compile(
-    rf"^ALTER\s+(?:COLUMN\s+)?({IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(.+?)(?:\s+USING\b.*|\s+COLLATE\b.*)?$",
-    re.I | re.S,
-)
-_NULLABILITY = re.compile(
-    rf"^ALTER\s+(?:COLUMN\s+)?({IDENT})\s+(SET|DROP)\s+NOT\s+NULL$", re.I
-)
-_MODIFY = re.compile(rf"^MODIFY\s+(?:COLUMN\s+)?({IDENT})\s+(.+)$", re.I | re.S)
-_CHANGE = re.compile(
-    rf"^CHANGE\s+(?:COLUMN\s+)?({IDENT})\s+({IDENT})\s+(.+)$", re.I | re.S
-)
-_RENAME_COLUMN = re.compile(
-    rf"^RENAME\s+(?:COLUMN\s+)?({IDENT})\s+TO\s+({IDENT})$", re.I
-)
-_RENAME_TABLE = re.compile(rf"^RENAME\s+(?:TO\s+|AS\s+)?({QNAME})$", re.I)
-_VALIDATE = re.compile(rf"^VALIDATE\s+CONSTRAINT\s+({IDENT})", re.I)
-_TYPE_END = re.compile(
-    r"\s+(?:NOT\s+NULL|NULL|DEFAULT|CONSTRAINT|CHECK|REFERENCES|UNIQUE|PRIMARY|"
-    r"GENERATED|COLLATE|AUTO_INCREMENT|COMMENT|FIRST|AFTER|ON\s+UPDATE|CHARACTER\s+SET)\b.*$",
-    re.I | re.S,
-)
+_ADD = _sql(rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?({IDENT})\s*(.*)$")
+_ADD_CONSTRAINT = _sql(rf"^ADD\s+(?:CONSTRAINT\s+({IDENT})\s+)?(FOREIGN\s+KEY|CHECK|UNIQUE|PRIMARY\s+KEY|EXCLUDE)\b")  # fmt: skip
+_ADD_INDEX = _sql(r"^ADD\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?(?:INDEX|KEY)\b")
+_DROP_COLUMN = _sql(rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?({IDENT})(?:\s|$)")
+_ALTER_TYPE = _sql(rf"^ALTER\s+(?:COLUMN\s+)?({IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(.+?)(?:\s+USING\b.*|\s+COLLATE\b.*)?$")  # fmt: skip
+_NULLABILITY = _sql(rf"^ALTER\s+(?:COLUMN\s+)?({IDENT})\s+(SET|DROP)\s+NOT\s+NULL$")
+_MODIFY = _sql(rf"^MODIFY\s+(?:COLUMN\s+)?({IDENT})\s+(.+)$")
+_CHANGE = _sql(rf"^CHANGE\s+(?:COLUMN\s+)?({IDENT})\s+({IDENT})\s+(.+)$")
+_RENAME_COLUMN = _sql(rf"^RENAME\s+(?:COLUMN\s+)?({IDENT})\s+TO\s+({IDENT})$")
+_RENAME_TABLE = _sql(rf"^RENAME\s+(?:TO\s+|AS\s+)?({QNAME})$")
+_VALIDATE = _sql(rf"^VALIDATE\s+CONSTRAINT\s+({IDENT})")
+_TYPE_END = _sql(r"\s+(?:NOT\s+NULL|NULL|DEFAULT|CONSTRAINT|CHECK|REFERENCES|UNIQUE|PRIMARY|GENERATED|COLLATE|AUTO_INCREMENT|COMMENT|FIRST|AFTER|ON\s+UPDATE|CHARACTER\s+SET)\b.*$")  # fmt: skip
 
 
 def column_type(definition: str) -> str:
@@ -183,31 +134,21 @@ def _action(text: str) -> Action:
     return _alter_action(text)
 
 
+def _typed(verb: str, text: str, column: str, type_: str, new: str = "") -> Action:
+    return Action(verb, text, column=unquote(column), new_name=unquote(new) if new else "",
+                  type=column_type(type_))  # fmt: skip
+
+
 def _alter_action(text: str) -> Action:
-    match = _ALTER_TYPE.match(text)
-    if match:
-        return Action(
-            "alter-type",
-            text,
-            column=unquote(match.group(1)),
-            type=column_type(match.group(2)),
-        )
-    match = _NULLABILITY.match(text)
-    if match:
+    if match := _ALTER_TYPE.match(text):
+        return _typed("alter-type", text, match.group(1), match.group(2))
+    if match := _NULLABILITY.match(text):
         verb = "set-not-null" if match.group(2).upper() == "SET" else "drop-not-null"
         return Action(verb, text, column=unquote(match.group(1)))
-    match = _MODIFY.match(text)
-    if match:
-        return Action(
-            "modify",
-            text,
-            column=unquote(match.group(1)),
-            type=column_type(match.group(2)),
-        )
-    match = _CHANGE.match(text)
-    if match:
-        return Action("modify", text, column=unquote(match.group(1)),
-                      new_name=unquote(match.group(2)), type=column_type(match.group(3)))  # fmt: skip
+    if match := _MODIFY.match(text):
+        return _typed("modify", text, match.group(1), match.group(2))
+    if match := _CHANGE.match(text):
+        return _typed("modify", text, match.group(1), match.group(3), match.group(2))
     match = _RENAME_TABLE.match(text)
     if match:
         return Action("rename-table", text, new_name=unquote(match.group(1)))

@@ -12,18 +12,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from audits.engine.sources import migrations_python as py
 from audits.engine.sources.migrations import Statement
-from audits.engine.sources.migrations_python import (
-    Emitter,
-    arg,
-    dotted,
-    last,
-    sql_literal,
-    sql_type,
-    text_of,
-    transactional,
-    value,
-)
 
 
 def read(tree: ast.Module, label: str, dialect: str) -> list[Statement]:
@@ -38,7 +28,7 @@ def read(tree: ast.Module, label: str, dialect: str) -> list[Statement]:
     )
     if upgrade is None:
         return []
-    out = Emitter(label, "alembic", transactional(dialect))
+    out = py.Emitter(label, "alembic", py.transactional(dialect))
     for call, table, tx in _calls(upgrade.body, "", None):
         _operation(out, call, table, tx, dialect)
     return out.statements
@@ -55,9 +45,9 @@ def _calls(
             inner_table, inner_tx = table, tx
             for item in node.items:
                 head = item.context_expr
-                name = last(dotted(head))
+                name = py.last(py.dotted(head))
                 if name == "batch_alter_table" and isinstance(head, ast.Call):
-                    inner_table = str(value(arg(head, 0, "table_name")) or "")
+                    inner_table = str(py.value(py.arg(head, 0, "table_name")) or "")
                 elif name == "autocommit_block":
                     inner_tx = False
             yield from _calls(node.body, inner_table, inner_tx)
@@ -76,10 +66,10 @@ class _Call:
 
     def at(self, index: int, name: str) -> ast.expr | None:
         shift = 1 if self.batch else 0
-        return arg(self.node, index - shift, name) if index >= shift else None
+        return py.arg(self.node, index - shift, name) if index >= shift else None
 
     def text(self, index: int, name: str) -> str:
-        found = value(self.at(index, name))
+        found = py.value(self.at(index, name))
         return found if isinstance(found, str) else ""
 
     @property
@@ -88,12 +78,12 @@ class _Call:
 
 
 def _operation(
-    out: Emitter, call: ast.Call, batch: str, tx: bool | None, dialect: str
+    out: py.Emitter, call: ast.Call, batch: str, tx: bool | None, dialect: str
 ) -> None:
-    kind = last(dotted(call.func))
+    kind = py.last(py.dotted(call.func))
     if kind == "execute":
-        node = arg(call, 0, "sqltext")
-        if node is not None and text_of(node) is not None:
+        node = py.arg(call, 0, "sqltext")
+        if node is not None and py.text_of(node) is not None:
             out.add_sql(node, kind, tx=tx)
         return
     for statement in _sql(kind, _Call(call, batch), dialect):
@@ -127,52 +117,55 @@ def _sql(kind: str, op: _Call, dialect: str) -> list[str]:  # noqa: C901
     if kind == "create_foreign_key":
         return [_foreign_key(call)]
     if kind == "create_unique_constraint":
-        cols = ", ".join(str(c) for c in value(arg(call, 2, "columns")) or ())
+        cols = ", ".join(str(c) for c in py.value(py.arg(call, 2, "columns")) or ())
         name, source = (
             text(0, "constraint_name"),
-            str(value(arg(call, 1, "table_name")) or table),
+            str(py.value(py.arg(call, 1, "table_name")) or table),
         )
         return [f"ALTER TABLE {source} ADD CONSTRAINT {name} UNIQUE ({cols})"]
     if kind == "create_check_constraint":
         name, source = (
             text(0, "constraint_name"),
-            str(value(arg(call, 1, "table_name")) or table),
+            str(py.value(py.arg(call, 1, "table_name")) or table),
         )
-        condition = text_of(arg(call, 2, "condition")) or "true"
+        condition = py.text_of(py.arg(call, 2, "condition")) or "true"
         return [f"ALTER TABLE {source} ADD CONSTRAINT {name} CHECK ({condition})"]
     if kind == "drop_constraint":
-        source = str(value(arg(call, 1, "table_name")) or table)
+        source = str(py.value(py.arg(call, 1, "table_name")) or table)
         return [f"ALTER TABLE {source} DROP CONSTRAINT {text(0, 'constraint_name')}"]
     return []
 
 
 def _kw(call: ast.Call, name: str) -> bool:
-    return bool(value(arg(call, 99, name)))
+    return bool(py.value(py.arg(call, 99, name)))
 
 
 def _column(node: ast.expr | None, dialect: str) -> str:
     """Return ``name type constraints`` for an ``sa.Column(...)`` call."""
-    if not isinstance(node, ast.Call) or last(dotted(node.func)) != "Column":
+    if not isinstance(node, ast.Call) or py.last(py.dotted(node.func)) != "Column":
         return ""
-    name = value(arg(node, 0, "name"))
+    name = py.value(py.arg(node, 0, "name"))
     if not isinstance(name, str):
         return ""
-    kind = node.args[1] if len(node.args) > 1 else arg(node, 99, "type_")
-    parts = [name, sql_type(kind, dialect)]
+    kind = node.args[1] if len(node.args) > 1 else py.arg(node, 99, "type_")
+    parts = [name, py.sql_type(kind, dialect)]
     options = {k.arg: k.value for k in node.keywords if k.arg}
     if "server_default" in options:
         parts.append(f"DEFAULT {_server_default(options['server_default'])}")
-    primary = value(options.get("primary_key")) is True
-    nullable = value(options.get("nullable"))
+    primary = py.value(options.get("primary_key")) is True
+    nullable = py.value(options.get("nullable"))
     if nullable is False or (primary and nullable is not True):
         parts.append("NOT NULL")
     if primary:
         parts.append("PRIMARY KEY")
-    if value(options.get("unique")) is True:
+    if py.value(options.get("unique")) is True:
         parts.append("UNIQUE")
     for extra in node.args[2:]:
-        if isinstance(extra, ast.Call) and last(dotted(extra.func)) == "ForeignKey":
-            target = str(value(arg(extra, 0, "column")) or "")
+        if (
+            isinstance(extra, ast.Call)
+            and py.last(py.dotted(extra.func)) == "ForeignKey"
+        ):
+            target = str(py.value(py.arg(extra, 0, "column")) or "")
             ref_table, _, ref_col = target.partition(".")
             parts.append(f"REFERENCES {ref_table} ({ref_col or 'id'})")
     return " ".join(parts)
@@ -181,51 +174,51 @@ def _column(node: ast.expr | None, dialect: str) -> str:
 def _server_default(node: ast.expr) -> str:
     """Return the SQL of a ``server_default``: a string constant or SQL text."""
     if isinstance(node, ast.Call):
-        name = dotted(node.func)
+        name = py.dotted(node.func)
         if name.startswith(("sa.func.", "func.", "sqlalchemy.func.")):
-            return f"{last(name)}()"
-        given = text_of(node)
+            return f"{py.last(name)}()"
+        given = py.text_of(node)
         return given if given is not None else "NULL"
-    return sql_literal(value(node))
+    return py.sql_literal(py.value(node))
 
 
 def _alter_column(call: ast.Call, table: str, column: str, dialect: str) -> list[str]:
     head = f"ALTER TABLE {table} ALTER COLUMN {column}"
     out = []
-    new_type = arg(call, 99, "type_")
+    new_type = py.arg(call, 99, "type_")
     if new_type is not None:
-        out.append(f"{head} TYPE {sql_type(new_type, dialect)}")
-    nullable = value(arg(call, 99, "nullable"))
+        out.append(f"{head} TYPE {py.sql_type(new_type, dialect)}")
+    nullable = py.value(py.arg(call, 99, "nullable"))
     if nullable is False:
         out.append(f"{head} SET NOT NULL")
     elif nullable is True:
         out.append(f"{head} DROP NOT NULL")
-    default = arg(call, 99, "server_default")
+    default = py.arg(call, 99, "server_default")
     if default is not None:
         out.append(f"{head} SET DEFAULT {_server_default(default)}")
-    new_name = value(arg(call, 99, "new_column_name"))
+    new_name = py.value(py.arg(call, 99, "new_column_name"))
     if isinstance(new_name, str):
         out.append(f"ALTER TABLE {table} RENAME COLUMN {column} TO {new_name}")
     return out
 
 
 def _create_index(call: ast.Call, name: str, table: str) -> str:
-    columns = value(arg(call, 2, "columns")) or ()
+    columns = py.value(py.arg(call, 2, "columns")) or ()
     cols = ", ".join(str(c) for c in columns) or "id"
     unique = "UNIQUE " if _kw(call, "unique") else ""
     how = "INDEX CONCURRENTLY" if _kw(call, "postgresql_concurrently") else "INDEX"
     exists = "IF NOT EXISTS " if _kw(call, "if_not_exists") else ""
-    where = text_of(arg(call, 99, "postgresql_where"))
+    where = py.text_of(py.arg(call, 99, "postgresql_where"))
     tail = f" WHERE {where}" if where else ""
     return f"CREATE {unique}{how} {exists}{name} ON {table} ({cols}){tail}"
 
 
 def _foreign_key(call: ast.Call) -> str:
-    name = value(arg(call, 0, "constraint_name")) or "fk"
-    source = value(arg(call, 1, "source_table"))
-    referent = value(arg(call, 2, "referent_table"))
-    local = ", ".join(str(c) for c in value(arg(call, 3, "local_cols")) or ())
-    remote = ", ".join(str(c) for c in value(arg(call, 4, "remote_cols")) or ())
+    name = py.value(py.arg(call, 0, "constraint_name")) or "fk"
+    source = py.value(py.arg(call, 1, "source_table"))
+    referent = py.value(py.arg(call, 2, "referent_table"))
+    local = ", ".join(str(c) for c in py.value(py.arg(call, 3, "local_cols")) or ())
+    remote = ", ".join(str(c) for c in py.value(py.arg(call, 4, "remote_cols")) or ())
     return (
         f"ALTER TABLE {source} ADD CONSTRAINT {name} FOREIGN KEY ({local}) "
         f"REFERENCES {referent} ({remote})"
