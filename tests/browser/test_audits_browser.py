@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.urls import reverse
 
 from audits import services
 from audits.models import Audit
@@ -156,3 +157,29 @@ def test_a_manual_fix_the_next_audit_still_sees_is_open_again_not_a_regression(
     expect(last).to_contain_text("Fixed → Open")
     expect(last).to_contain_text("Marked fixed by hand, but this audit still sees it.")
     assert second.summary["reopened"] == 0 and first.number == 1
+
+
+@pytest.mark.browser
+def test_a_huge_imported_report_is_shown_a_page_at_a_time(
+    chromium, live_server, project, owner
+):
+    from tests.audits.test_report_pages import big_table
+
+    audit = Audit.objects.create(
+        project=project,
+        number=1,
+        status=Audit.Status.SUCCEEDED,
+        report_markdown=big_table(4000),
+    )
+    page = log_in_as(chromium, live_server, owner)
+    page.goto(live_server.url + reverse("audits:detail", args=[audit.pk]))
+    report = page.locator("#report")
+    expect(report.locator("#report-heading")).to_contain_text("(page 1 of 3)")
+    expect(report.locator("td", has_text="Finding number 0")).to_have_count(1)
+    report.get_by_role("link", name="Next →").first.click()
+    expect(page).to_have_url(re.compile(r"report_page=2#report$"))
+    expect(report.locator("#report-heading")).to_contain_text("(page 2 of 3)")
+    expect(report.locator("td", has_text="Finding number 0")).to_have_count(0)
+    # The table's header repeats on every page.
+    expect(report.locator(".report thead th").first).to_have_text("ID")
+    no_csp_violations(page)
