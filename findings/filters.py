@@ -7,11 +7,14 @@ status=unresolved``, and the export links carry the list's parameters.
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Func, TextField
-from django.db.models.functions import Cast
+from django.db import connection
+from django.db.models import Count, F, Func, Q, TextField, Value
+from django.db.models.functions import Cast, StrIndex
 from django.forms.models import ModelChoiceIterator
 
 from .models import Dimension, Effort, Finding, Severity
@@ -123,6 +126,7 @@ class FindingFilter(django_filters.FilterSet):
             *((str(u.pk), u.username) for u in members),
         ]
         self.filters["target"].queryset = project.targets.all()
+        self._index_parts: dict[str, str] = {}
 
     @property
     def status_tab(self) -> str:
@@ -153,14 +157,53 @@ class FindingFilter(django_filters.FilterSet):
         return queryset.overdue()
 
     def filter_text(self, queryset, name, value):
-        value = value.strip()
-        if not value:
+        term = value.strip().upper()
+        if not term:
             return queryset
         # One expression over the three fields, as finding_search_trgm_idx
         # indexes it on PostgreSQL: a single trigram index scan.
-        return queryset.alias(search_text=search_text()).filter(
-            search_text__contains=value.upper()
+        queryset = queryset.alias(search_text=search_text())
+        part = self.index_part(term)
+        if part == term:
+            return queryset.filter(search_text__contains=term)
+        # The index looks up the rare part; STRPOS, which no index serves,
+        # keeps the findings that hold the whole term.
+        return (
+            queryset.filter(search_text__contains=part)
+            .alias(term_at=StrIndex(search_text(), Value(term)))
+            .filter(term_at__gt=0)
         )
+
+    def index_part(self, term: str) -> str:
+        """Return the part of a search term the trigram index should look up.
+
+        A trigram shared by most findings ("TAB" of every ``table_...``) costs
+        a read of a posting list as long as the table, while the rarest word
+        of the term alone already narrows the findings to a few. Each word
+        (with the characters around it, which bound it) is counted in the
+        project's newest ``SEARCH_SAMPLE`` findings, one query; the rarest is
+        looked up in the index and the whole term checked on those rows.
+        Elsewhere than PostgreSQL, and for a one-word term, the term itself.
+        """
+        if term in self._index_parts:
+            return self._index_parts[term]
+        parts = search_parts(term)
+        part = term
+        if len(parts) > 1 and connection.vendor == "postgresql":
+            sample = self.project.findings.order_by("-id")[:SEARCH_SAMPLE]
+            counts = (
+                Finding.objects.filter(pk__in=sample.values("pk"))
+                .alias(search_text=search_text())
+                .aggregate(
+                    **{
+                        f"p{i}": Count("pk", filter=Q(search_text__contains=p))
+                        for i, p in enumerate(parts)
+                    }
+                )
+            )
+            part = min(parts, key=lambda p: (counts[f"p{parts.index(p)}"], -len(p)))
+        self._index_parts[term] = part
+        return part
 
     def without_status(self):
         """Return the findings matching every filter but the status tab."""
@@ -201,6 +244,29 @@ class SearchText(Func):
     template = "UPPER(%(expressions)s)"
     arg_joiner = " || ' ' || "
     output_field = TextField()
+
+
+# How many of a project's newest findings a search samples to find the
+# rarest word of its term (FindingFilter.index_part).
+SEARCH_SAMPLE = 500
+# A word as the trigram index splits text: letters and digits.
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_parts(term: str) -> list[str]:
+    """Return each word of ``term`` with the character either side of it.
+
+    The characters around a word make the index read it as a whole word
+    (``_42.`` is the word 42, not any number holding 42). Words too short to
+    give the index a trigram of their own are left out.
+    """
+    parts = []
+    for word in _WORD.finditer(term):
+        start, end = max(word.start() - 1, 0), min(word.end() + 1, len(term))
+        bounded = start < word.start() and end > word.end()
+        if len(word.group()) >= 3 or (len(word.group()) == 2 and bounded):
+            parts.append(term[start:end])
+    return list(dict.fromkeys(parts))
 
 
 def search_text():

@@ -171,7 +171,8 @@ def _page_records(table: FindingTable, total: int) -> list[Finding]:
 def prepare_rows(table: FindingTable, *, total: int, today: date) -> None:
     """Load the page's findings and give each what its row shows, ready made.
 
-    Labels, the overdue flag and the link are worked out once per row here
+    Labels, dates as text, the overdue flag and the link are worked out once
+    per row here
     rather than through model methods from the template, which makes the
     row template several times cheaper.
     """
@@ -187,6 +188,12 @@ def prepare_rows(table: FindingTable, *, total: int, today: date) -> None:
         )
         record.status_label = STATUS_LABELS.get(record.status, record.status)
         record.effort_label = EFFORT_LABELS.get(record.effort, record.effort) or "–"
+        # Plain strings: a date filter per cell is the row's largest cost.
+        record.ref = str(record.pk)
+        record.due_text = record.due_date.isoformat() if record.due_date else ""
+        found = timezone.localtime(record.first_seen_at)
+        record.found_at = found.strftime("%Y-%m-%d %H:%M")
+        record.found_day = record.found_at[:10]
     page.object_list.data = records
 
 

@@ -1,6 +1,7 @@
 """Query counts of the findings pages do not grow with findings or audits."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from audits.models import Audit
@@ -50,6 +51,7 @@ def urls_for(project, first):
         "list": reverse("findings:list", args=[project.pk]),
         "list-filtered": reverse("findings:list", args=[project.pk])
         + "?severity=critical&status=all&sort=-title&q=Finding&assignee=me&page=1",
+        "list-search": reverse("findings:list", args=[project.pk]) + "?q=table_1.user",
         "detail": reverse("findings:detail", args=[first.pk]),
         "mine": reverse("findings:mine"),
         "csv": reverse("findings:export-csv", args=[project.pk]),
@@ -62,6 +64,8 @@ def urls_for(project, first):
 EXPECTED = {
     "list": 7,
     "list-filtered": 7,
+    # On PostgreSQL a search of several words counts them in a sample first.
+    "list-search": 8 if connection.vendor == "postgresql" else 7,
     "detail": 7,  # the last audit that saw it by its number; findings nearby
     "mine": 4,
     "csv": 5,

@@ -200,6 +200,28 @@ def test_text_search_pages_counts_and_order_whatever_the_match_count(
     assert titles(response) == [] and response.context["total"] == 0
 
 
+def test_a_search_looks_up_its_rarest_word_and_keeps_only_the_whole_term(
+    client, owner, project
+):
+    from findings.filters import FindingFilter, search_parts
+
+    make_finding(project, 1, title="On table_42", object="table_42.user_id")
+    make_finding(project, 2, title="On table_420", object="table_420.user_id")
+    make_finding(project, 3, title="On table_142", object="table_142.id")
+    # Both words, but never together: not a match.
+    make_finding(project, 4, title="On table_9", object="view_42.id")
+    make_finding(project, 5, title="In a file", object="", file="app/TABLE_42.py")
+    assert search_parts("TABLE_42.") == ["TABLE_", "_42."]
+    filterset = FindingFilter({}, project=project, user=owner)
+    # On PostgreSQL the index looks up the word fewer findings hold.
+    rare = "_42." if connection.vendor == "postgresql" else "TABLE_42."
+    assert filterset.index_part("TABLE_42.") == rare
+    client.force_login(owner)
+    response = client.get(list_url(project, "q=table_42.&status=all"))
+    assert sorted(titles(response)) == ["In a file", "On table_42"]
+    assert response.context["total"] == 2
+
+
 def test_status_counts_follow_the_other_filters(client, owner, findings):
     client.force_login(owner)
     response = client.get(list_url(findings[0].project, "severity=high"))
