@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from .checks import TOPICS
 from .checks.base import CheckSpec, Facts, Implementation
 from .issues import Issue
+from .sources.code.loader import fewer_collections
 
 __all__ = [
     "SPECS",
@@ -70,13 +71,16 @@ def run_checks(facts: Facts) -> tuple[list[Issue], set[str], list[str]]:
     issues: list[Issue] = []
     ran: set[str] = set()
     errors: list[str] = []
-    for impl in _IMPLEMENTATIONS:
-        if not impl.can_run(facts.evidence):
-            continue
-        try:
-            issues.extend(impl.run(facts))
-        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-            errors.append(f"check {impl.spec.id} failed: {type(exc).__name__}: {exc}")
-            continue
-        ran.add(impl.spec.id)
+    with fewer_collections():
+        for impl in _IMPLEMENTATIONS:
+            if not impl.can_run(facts.evidence):
+                continue
+            try:
+                issues.extend(impl.run(facts))
+            except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+                errors.append(
+                    f"check {impl.spec.id} failed: {type(exc).__name__}: {exc}"
+                )
+                continue
+            ran.add(impl.spec.id)
     return issues, ran, errors

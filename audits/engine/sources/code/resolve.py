@@ -306,10 +306,19 @@ class Resolution(Knowledge):
         key = id(call)
         known = self.mod.placeholder_joins.get(key)
         if known is None:
-            text = ast.unparse(call.args[0])
-            has_placeholder = _QUOTED_PLACEHOLDER.search(text) is not None
-            names_only = not _FSTRING_START.search(text)
-            known = self.mod.placeholder_joins[key] = has_placeholder and names_only
+            # Only a string holding ``?`` or ``%s`` can make a quoted placeholder:
+            # look for one before writing the argument out as text.
+            known = any(
+                isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and ("?" in n.value or "%s" in n.value)
+                for n in ast.walk(call.args[0])
+            )
+            if known:
+                text = ast.unparse(call.args[0])
+                has_placeholder = _QUOTED_PLACEHOLDER.search(text) is not None
+                known = has_placeholder and not _FSTRING_START.search(text)
+            self.mod.placeholder_joins[key] = known
         return known
 
     def _safe(

@@ -150,6 +150,28 @@ def _snippet(lines: list[str], line: int) -> str:
     return ""
 
 
+def _any_accumulates(body: list[ast.stmt]) -> bool:
+    """Return True when a statement in ``body``, nested blocks included, accumulates.
+
+    Only statements can assign, so the walk follows statement blocks and never
+    looks inside expressions.
+    """
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if _accumulates(node):
+            return True
+        for field in _BLOCK_FIELDS:
+            block = getattr(node, field, None)
+            if block:
+                stack.extend(block)
+    return False
+
+
+# The fields of a statement (or handler, or match case) that hold statements.
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def _accumulates(node: ast.AST) -> bool:
     """Return True for ``x += v`` and ``x[k] = x.get(k, 0) + v``."""
     if isinstance(node, ast.AugAssign):

@@ -27,7 +27,7 @@ from .patterns import (
 from .recording import SqlRecording
 from .syntax import (
     _LEAF_TYPES,
-    _accumulates,
+    _any_accumulates,
     _child_fields,
     _dotted,
     _is_literal,
@@ -199,7 +199,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             self.assigns.append((node.lineno, _targets(node.target), iter_names))
             self._derive(_targets(node.target), iter_names)
             self.bound.update(_targets(node.target))
-        accumulates = any(_accumulates(n) for stmt in node.body for n in _walk(stmt))
+        accumulates = _any_accumulates(node.body)
         self.loops.append(node.lineno)
         self.loop_exit_depth.append(len(self.exits))
         self._visit_block(node.body)
