@@ -12,6 +12,9 @@ when every target failed, or when ``--upload`` could not deliver the result.
 earlier scan) leaves out every finding whose fingerprint that report holds:
 the output and ``--fail-on`` then speak only of what is new since, with no
 server. Fingerprints survive line moves, so an unchanged problem is never new.
+``--migrations DIR``, ``--since REF`` and ``--scratch-db URL`` judge a
+migration folder, keep the findings of files changed since a git ref, and
+try the migrations on a scratch PostgreSQL (see :mod:`.migration_command`).
 """
 
 from __future__ import annotations
