@@ -6,8 +6,9 @@ code facts they came from, so every check that follows calls shares them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from audits.engine.sources.code import (
     CallSite,
@@ -195,6 +196,22 @@ def table_names(facts: Facts) -> set[str]:
 def use_location(use: SqlUse) -> Location:
     """Return the file, line and function of a SQL use, as issue keywords."""
     return {"file": use.file, "line": use.line, "function": use.function}
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+def at(file: str, line: int | None, function: str) -> Location:
+    """Return a file, line and function as issue keywords."""
+    return {"file": file, "line": line, "function": function}
+
+
+def first_sight(seen: set[Key], key: Key) -> bool:
+    """Return True the first time ``key`` is seen, and remember it."""
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def in_function(fn: FunctionInfo, line: int | None = None) -> Place:

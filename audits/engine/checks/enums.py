@@ -26,7 +26,7 @@ from audits.engine.vocabulary import (
 )
 
 from .base import JOINED, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import code_of, live_sql, short
+from .code_facts import at, code_of, first_sight, live_sql, short
 from .schema_facts import (
     checks_on,
     column_issue,
@@ -100,16 +100,13 @@ def check_incomplete_enum(
             if allowed is None or value in allowed:
                 continue
             key = (table.name.lower(), column.lower(), value)
-            if key in seen:
+            if not first_sight(seen, key):
                 continue
-            seen.add(key)
             listed = ", ".join(f"'{v}'" for v in allowed)
             yield spec.issue(
                 key=list(key),
                 object=f"{table.name}.{column}",
-                file=file,
-                line=line,
-                function=function,
+                **at(file, line, function),
                 evidence=f"{snippet or function}  # writes '{value}', CHECK allows {listed}",
                 fix_sql=(
                     f"-- add '{value}' to the CHECK on {table.name}.{column}: "
@@ -146,9 +143,7 @@ def check_missing_enum_in_code(
         yield spec.issue(
             key=[tname.lower(), cname.lower()],
             object=f"{tname}.{cname}",
-            file=file,
-            line=line,
-            function=function,
+            **at(file, line, function),
             evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it"
             + _orm_enforced(code, schema),
             severity=Severity.LOW if _orm_enforced(code, schema) else None,

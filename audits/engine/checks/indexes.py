@@ -21,7 +21,7 @@ from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
 
 from .base import CODE, JOINED, LIVE, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import live_sql
+from .code_facts import at, first_sight, live_sql
 from .probe_facts import column_list, engine_of
 from .schema_facts import (
     column_text,
@@ -327,9 +327,8 @@ def index_missing_soft_delete_joined(
         if table is None or table.column(column) is None:
             continue
         key = (table.name.lower(), column)
-        if key in seen:
+        if not first_sight(seen, key):
             continue
-        seen.add(key)
         covered = any(
             (ix.column_names and ix.column_names[0] == column)
             or (ix.predicate and column in ix.predicate.lower())
@@ -340,9 +339,7 @@ def index_missing_soft_delete_joined(
         yield spec.issue(
             key=list(key),
             object=f"{table.name}.{column}",
-            file=file,
-            line=line,
-            function=function,
+            **at(file, line, function),
             evidence=f"queries filter {table.name} on {column} and no index covers it",
             fix_sql=(
                 f"CREATE INDEX idx_{table.name}_{column} ON {table.name} ({column});"
@@ -375,15 +372,12 @@ def index_missing_soft_delete_in_orm(
         ):
             continue
         key = (model.table.lower(), col.name)
-        if key in seen:
+        if not first_sight(seen, key):
             continue
-        seen.add(key)
         yield spec.issue(
             key=list(key),
             object=f"{model.table}.{col.name}",
-            file=file,
-            line=line,
-            function=function,
+            **at(file, line, function),
             evidence=f"{model.name}.{col.attr} is filtered on and declared without index=True",
             remediation=f"Declare `{col.attr} = Column(..., index=True)` (and add the index in a migration).",
         )

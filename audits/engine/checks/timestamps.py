@@ -12,7 +12,7 @@ from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import UPDATED_AT_COLUMNS
 
 from .base import JOINED, SCHEMA, CheckSpec, Topic
-from .code_facts import live_sql, short
+from .code_facts import at, live_sql, short
 from .schema_facts import column_issue, engine, quote
 
 TOPIC = Topic.beside(__file__)
@@ -168,9 +168,7 @@ def updated_at_not_maintained(
             yield spec.issue(
                 key=[name, col],
                 object=f"{table.name}.{column.name}",
-                file=file,
-                line=line,
-                function=function,
+                **at(file, line, function),
                 evidence=evidence,
                 fix_sql=(
                     f"CREATE TRIGGER {name}_{col}_touch AFTER UPDATE ON {table.name} "

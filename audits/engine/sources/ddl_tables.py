@@ -167,20 +167,8 @@ class _TableBuilder(_LoaderState):
                 state.checks.append(
                     plain_check(constraint.check, name=constraint.name, column=name)
                 )
-        self.append_column(
-            state,
-            Column(
-                name=name,
-                type=type_text,
-                nullable=nullable,
-                default=default,
-                collation=collation,
-                primary_key=primary,
-                autoincrement=autoinc,
-                line=col_line,
-                file=self.file or None,
-            ),
-        )
+        traits = (nullable, default, collation, primary, autoinc)
+        self.append_column(state, self.read_column(name, type_text, traits, col_line))
 
     def add_plain_table_constraint(
         self, state: _TableState, item: PlainConstraint
@@ -293,20 +281,22 @@ class _TableBuilder(_LoaderState):
             state.checks.append(
                 Check(expression=f"{name} IN ({quoted})", column=name, values=values)
             )
-        self.append_column(
-            state,
-            Column(
-                name=name,
-                type=type_text,
-                nullable=nullable,
-                default=default,
-                collation=collation,
-                primary_key=primary,
-                autoincrement=autoinc,
-                line=col_line,
-                file=self.file or None,
-            ),
-        )
+        traits = (nullable, default, collation, primary, autoinc)
+        self.append_column(state, self.read_column(name, type_text, traits, col_line))
+
+    def read_column(
+        self,
+        name: str,
+        type_text: str,
+        traits: tuple[bool, str | None, str | None, bool, bool],
+        line: int | None,
+    ) -> Column:
+        """Return a column as a CREATE TABLE of this file declares it.
+
+        ``traits``: nullable, default, collation, primary key, autoincrement,
+        in the order of :class:`Column`'s fields.
+        """
+        return Column(name, type_text, *traits, line=line, file=self.file or None)
 
     def append_column(self, state: _TableState, column: Column) -> None:
         """Add a read column with its declared comment; an inline PRIMARY KEY
