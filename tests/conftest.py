@@ -90,3 +90,18 @@ def close_stray_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(scope="session")
+def private_pg():
+    """Start a private PostgreSQL with pg_stat_statements loaded, for the session.
+
+    Skips with a message where initdb is not installed.
+    """
+    from tests.engine.private_postgres import find_binaries, private_server
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("initdb is not installed: no private PostgreSQL server to start")
+    with private_server(binaries) as server:
+        yield server

@@ -18,6 +18,7 @@ live in :mod:`audits.engine.vocabulary`. Check ids are a public contract
 from __future__ import annotations
 
 from . import (
+    activity,
     columns,
     connections,
     constraints,
@@ -37,6 +38,7 @@ from . import (
     tenancy,
     timestamps,
     transactions,
+    upkeep,
 )
 from .base import Topic
 
@@ -57,6 +59,8 @@ TOPICS: tuple[Topic, ...] = (
     growth.TOPIC,
     connections.TOPIC,
     operations.TOPIC,
+    activity.TOPIC,
+    upkeep.TOPIC,
     migrations.TOPIC,
     migration_safety.TOPIC,
     injection.TOPIC,

@@ -49,3 +49,31 @@ def user_tables(schema: Schema) -> list[str]:
         for t in schema.tables
         if t.name.rsplit(".", 1)[-1].lower() not in VERSION_TABLES
     ]
+
+
+def duration_text(seconds: float) -> str:
+    """Return a duration as people say it: ``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def size_text(size: float) -> str:
+    """Return a byte count in the largest unit that keeps it above one."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if abs(size) < 1024:
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def listed(items: list[str], limit: int = 5) -> str:
+    """Return the first ``limit`` items joined by "; ", saying how many more."""
+    shown = "; ".join(items[:limit])
+    if len(items) > limit:
+        shown += f"; and {len(items) - limit} more"
+    return shown

@@ -19,6 +19,7 @@ Engine facts (``Schema.facts``):
   first row, for tables under :data:`._probe.ORPHAN_SCAN_ROW_LIMIT` rows
   (see :func:`._probe.fk_violation`).
 - ``version_tables``, ``tables_with_rows``, ``probe_notes``.
+- the running-health facts listed in :mod:`.mysql_health`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from audits.engine.schema import (
     Table,
     Trigger,
 )
-from audits.engine.sources import SourceError
+from audits.engine.sources import SourceError, mysql_health
 from audits.engine.sources._probe import (
     SECRET_SAMPLE_SIZE,
     OrphanScans,
@@ -249,11 +250,14 @@ class _Probe:
     def q(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
         return query(self.conn, statement, params or None)
 
-    def optional(self, statement: str, *params: Any) -> list[tuple[Any, ...]] | None:
+    def optional(
+        self, statement: str, *params: Any, what: str = ""
+    ) -> list[tuple[Any, ...]] | None:
+        """Run a statement that may fail; on failure note ``what`` and why."""
         try:
             return self.q(statement, *params)
         except SourceError as exc:
-            self.notes.append(str(exc))
+            self.notes.append(f"{what}: {exc}" if what else str(exc))
             return None
 
     def run(self) -> Schema:
@@ -263,6 +267,7 @@ class _Probe:
         self.facts["version_tables"] = version_tables(names)
         self.facts["fk_violations"] = tuple(self._orphans(tables))
         self.facts["secret_samples"] = tuple(self._secret_samples(tables))
+        mysql_health.read(self)
         self.facts["probe_notes"] = tuple(self.notes)
         return Schema(
             tables=tuple(tables),

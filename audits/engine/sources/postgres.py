@@ -35,6 +35,7 @@ Engine facts (``Schema.facts``):
   :data:`._probe.ORPHAN_SCAN_ROW_LIMIT` rows. Each scan is a sequential
   read of the child table, counted in its ``seq_scan``.
 - ``version_tables``, ``tables_with_rows``, ``probe_notes``.
+- the running-health facts listed in :mod:`.pg_health`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from audits.engine.schema import (
     Table,
     Trigger,
 )
-from audits.engine.sources import SourceError
+from audits.engine.sources import SourceError, pg_health
 from audits.engine.sources._probe import (
     SECRET_SAMPLE_SIZE,
     OrphanScans,
@@ -284,15 +285,18 @@ class _Probe:
             self.watchdog.kick(_answer_window(self.timeout))
 
     def optional(
-        self, statement: str | sql.Composed, *params: Any
+        self, statement: str | sql.Composed, *params: Any, what: str = ""
     ) -> list[tuple[Any, ...]] | None:
-        """Run a statement that may fail (privileges, timeouts) in a savepoint."""
+        """Run a statement that may fail (privileges, timeouts) in a savepoint.
+
+        On failure note ``what`` could not be read, and why, and return None.
+        """
         self._kick()
         try:
             with self.conn.transaction():
                 return self.q(statement, *params)
         except SourceError as exc:
-            self.notes.append(str(exc))
+            self.notes.append(f"{what}: {exc}" if what else str(exc))
             return None
 
     def run(self) -> Schema:
@@ -322,6 +326,7 @@ class _Probe:
         self.facts["tables_with_rows"] = sum(1 for t in tables if t.row_count)
         self.facts["version_tables"] = version_tables(list(self.names.values()))
         self._sequences()
+        pg_health.read(self)
         self.facts["fk_violations"] = tuple(self._orphans(fks, rows))
         self.facts["secret_samples"] = tuple(self._secret_samples(tables))
         self.facts["probe_notes"] = tuple(self.notes)
