@@ -31,6 +31,8 @@ class Evidence(str, Enum):
     # database): the migration checks judge it statement by statement.
     MIGRATIONS = "migrations"
     DRY_RUN = "dry-run"
+    # The code's statements planned on the live database (sources/pg_plans).
+    PLAN = "plan"
 
 
 _WS = re.compile(r"\s+")

@@ -267,15 +267,18 @@ def scan_target(
     target: Target,
     *,
     borrowed_schema: Schema | None = None,
+    explain_on: Target | None = None,
     progress: Progress | None = None,
 ) -> TargetResult:
     """Scan one target and return its issues, or its error.
 
     ``borrowed_schema`` gives a code target the schema of its project's
-    database, so the checks that join code and schema can run.
+    database, so the checks that join code and schema can run;
+    ``explain_on`` is the project's live PostgreSQL, where the code's
+    statements are planned.
     """
     if target.kind == "git":
-        return _scan_git(target, borrowed_schema=borrowed_schema, progress=progress)
+        return _scan_git(target, borrowed_schema, explain_on, progress)
     started = time.monotonic()
     if progress:
         progress(f"reading {target.label}")
@@ -304,10 +307,9 @@ def scan_target(
         if history.dry_run:
             evidence.add(Evidence.DRY_RUN)
     if code_facts is not None:
-        evidence.add(Evidence.CODE)
-        if schema is None and borrowed_schema is not None:
-            schema = borrowed_schema
-            evidence.add(Evidence.SCHEMA)
+        schema = _code_schema(
+            code_facts, schema, borrowed_schema, explain_on, (evidence, notes), progress
+        )
     facts = Facts(
         schema=schema,
         code=code_facts,
@@ -341,10 +343,65 @@ def scan_target(
     )
 
 
+def _code_schema(
+    code: object,
+    schema: Schema | None,
+    borrowed: Schema | None,
+    explain_on: Target | None,
+    found: tuple[set[Evidence], list[str]],
+    progress: Progress | None,
+) -> Schema | None:
+    """Return the schema a code target's checks read, and add its evidence.
+
+    Its own schema, else the one borrowed from the project's database, with
+    the plans of its statements when a live PostgreSQL is given.
+    """
+    evidence, _notes = found
+    evidence.add(Evidence.CODE)
+    if schema is None and borrowed is not None:
+        schema = borrowed
+        evidence.add(Evidence.SCHEMA)
+    if explain_on is not None:
+        schema = _join_plans(code, schema, explain_on, found, progress)
+    return schema
+
+
+def _join_plans(
+    code: object,
+    schema: Schema | None,
+    live: Target,
+    found: tuple[set[Evidence], list[str]],
+    progress: Progress | None,
+) -> Schema | None:
+    """Return ``schema`` with the plans of the code's statements on ``live``.
+
+    ``found`` is the target's evidence and notes, both added to.
+    """
+    from .sources import pg_plans
+
+    evidence, notes = found
+    if progress:
+        progress(f"planning the code's statements on {live.label}")
+    plans, plan_notes = pg_plans.explain_code(
+        code,
+        schema,
+        live.location,
+        password=live.password,
+        timeout=live.timeout,
+        policy=live.network,
+    )
+    notes.extend(plan_notes)
+    if not plans:
+        return schema
+    evidence.add(Evidence.PLAN)
+    base = schema if schema is not None else Schema()
+    return replace(base, facts=(*base.facts, ("query_plans", plans)))
+
+
 def _scan_git(
     target: Target,
-    *,
     borrowed_schema: Schema | None,
+    explain_on: Target | None,
     progress: Progress | None,
 ) -> TargetResult:
     """Clone one commit of a repository, scan it as code, and delete it."""
@@ -371,7 +428,10 @@ def _scan_git(
                 ref="",
             )
             result = scan_target(
-                inner, borrowed_schema=borrowed_schema, progress=progress
+                inner,
+                borrowed_schema=borrowed_schema,
+                explain_on=explain_on,
+                progress=progress,
             )
     except SourceError as exc:
         return TargetResult(
@@ -401,14 +461,20 @@ def scan_each(
     """Scan the targets one by one, yielding each with its result.
 
     Code targets go last and borrow the schema of the first database or DDL
-    target that was read, so the checks joining code and schema can run.
+    target that was read, so the checks joining code and schema can run;
+    their statements are planned on the first PostgreSQL target read.
     """
     ordered = sorted(targets, key=lambda t: t.kind in CODE_KINDS)
     borrowed: Schema | None = None
+    live: Target | None = None
     for target in ordered:
-        result = scan_target(target, borrowed_schema=borrowed, progress=progress)
+        result = scan_target(
+            target, borrowed_schema=borrowed, explain_on=live, progress=progress
+        )
         if borrowed is None and target.kind not in CODE_KINDS:
             borrowed = result.schema
+        if live is None and target.kind == "postgresql" and result.ok:
+            live = target
         yield target, result
 
 

@@ -18,13 +18,15 @@ import pytest
 from django.urls import reverse
 
 from audits import services
-from audits.engine.checks import activity, upkeep
+from audits.engine.checks import activity, plans, upkeep
 from audits.engine.registry import get_check
 from audits.models import Audit
 from findings.models import Finding
 from projects.models import Project, Target
 
-HEALTH_CHECKS = tuple(sorted({*activity.TOPIC.specs, *upkeep.TOPIC.specs}))
+HEALTH_CHECKS = tuple(
+    sorted({*activity.TOPIC.specs, *upkeep.TOPIC.specs, *plans.TOPIC.specs})
+)
 
 
 def audit_of(team, kind: str, location: str) -> Audit:

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from audits.engine.checks import activity, upkeep
+from audits.engine.checks import activity, plans, upkeep
 from audits.engine.checks.probe_facts import size_text
 from audits.engine.issues import Evidence, Issue, Severity
 from audits.engine.registry import Facts, get_check, run_checks
 from audits.engine.schema import Schema
 from audits.engine.sources._health import bloat, mask_literals, query_stats, statement
+from audits.engine.sources.plan_reading import LARGE_TABLE_ROWS
 
 LIVE = frozenset({Evidence.SCHEMA, Evidence.LIVE})
 
@@ -252,6 +253,9 @@ def thresholds() -> list[tuple[str, str]]:
         ("innodb-history-long", f"length of {u.HISTORY_LENGTH:,}"),
         ("innodb-history-long", f"High from {u.HISTORY_HIGH_LENGTH:,}"),
         ("database-space", f"databases of {size_text(u.SPACE_REPORT_BYTES)}"),
+        ("query-plan-missing-index", f"{LARGE_TABLE_ROWS:,} rows or more"),
+        ("query-plan-missing-index", f"high from {plans.PLAN_CALLS_HIGH:,} calls"),
+        ("query-plan-missing-index", f"low under {plans.PLAN_CALLS_LOW}"),
     ]
 
 

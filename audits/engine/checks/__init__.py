@@ -33,6 +33,7 @@ from . import (
     migrations,
     operations,
     orm,
+    plans,
     secrets,
     sqlite_pragmas,
     tenancy,
@@ -65,4 +66,5 @@ TOPICS: tuple[Topic, ...] = (
     migration_safety.TOPIC,
     injection.TOPIC,
     orm.TOPIC,
+    plans.TOPIC,
 )

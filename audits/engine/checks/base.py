@@ -59,6 +59,7 @@ LIVE = frozenset({Evidence.LIVE})
 JOINED = frozenset({Evidence.SCHEMA, Evidence.CODE})
 MIGRATIONS = frozenset({Evidence.MIGRATIONS})
 DRY_RUN = frozenset({Evidence.MIGRATIONS, Evidence.DRY_RUN})
+PLANNED = frozenset({Evidence.CODE, Evidence.PLAN})
 
 
 class Location(TypedDict):
