@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from audits.engine.sources.code import (
     CallSite,
     CodeFacts,
     ConnectSite,
     FunctionInfo,
+    OrmModel,
     SqlUse,
 )
 from audits.engine.vocabulary import is_growth_table
@@ -212,6 +213,16 @@ def first_sight(seen: set[Key], key: Key) -> bool:
         return False
     seen.add(key)
     return True
+
+
+def in_model(model: OrmModel, attr: str, line: int | None, obj: str) -> dict[str, Any]:
+    """Return the key and place of an issue about one attribute of an ORM model."""
+    return {
+        "key": [model.file, model.name, attr],
+        "file": model.file,
+        "line": line,
+        "object": obj,
+    }
 
 
 def in_function(fn: FunctionInfo, line: int | None = None) -> Place:

@@ -10,7 +10,7 @@ from audits.engine.schema import Column, Schema
 from audits.engine.vocabulary import is_text_type, words
 
 from .base import SCHEMA, CheckSpec, Topic
-from .schema_facts import column_issue, column_text, distinct_fks, table_issue
+from .schema_facts import column_issue, column_text, distinct_fks, whole_table_issue
 
 TOPIC = Topic.beside(__file__)
 
@@ -55,11 +55,9 @@ def json_blob_columns(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
         blobs = [c.name for c in table.columns if is_json_blob(c)]
         if not blobs:
             continue
-        yield table_issue(
+        yield whole_table_issue(
             spec,
             table,
-            key=[table.name],
-            object=table.name,
             title=f"Table stores structured data in {len(blobs)} JSON/TEXT blob "
             f"column{'s' if len(blobs) != 1 else ''}",
             evidence=f"{table.name}: {len(blobs)} blob column"

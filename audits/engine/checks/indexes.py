@@ -202,6 +202,18 @@ def _index_text(table: str, index: Index) -> str:
     return f"Index {index.name} on {table}({', '.join(index.column_names)})"
 
 
+def _index_issue(
+    spec: CheckSpec, table: Table, index: Index, said: str, fix: str
+) -> Issue:
+    """Return an issue of ``spec`` about one index: what is ``said`` of it, its fix."""
+    return spec.issue(
+        key=_index_key(table.name, index.column_names),
+        object=index.name,
+        evidence=f"{_index_text(table.name, index)} {said}",
+        fix_sql=fix,
+    )
+
+
 @TOPIC.implements("index-invalid", requires=LIVE)
 def index_invalid(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report indexes left invalid (key: table, index columns)."""
@@ -209,15 +221,12 @@ def index_invalid(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
         for index in table.indexes:
             if index.valid:
                 continue
-            yield spec.issue(
-                key=_index_key(table.name, index.column_names),
-                object=index.name,
-                evidence=(
-                    f"{_index_text(table.name, index)} is marked invalid: it is "
-                    "maintained on every write but the planner never uses it."
-                ),
-                fix_sql=f"REINDEX INDEX CONCURRENTLY {index.name};",
+            said = (
+                "is marked invalid: it is maintained on every write but the planner "
+                "never uses it."
             )
+            fix = f"REINDEX INDEX CONCURRENTLY {index.name};"
+            yield _index_issue(spec, table, index, said, fix)
 
 
 @TOPIC.implements("index-unused", requires=LIVE)
@@ -252,16 +261,12 @@ def index_unused(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 continue
             if scans.get((table.name, index.name), -1) != 0:
                 continue
-            yield spec.issue(
-                key=_index_key(table.name, index.column_names),
-                object=index.name,
-                evidence=(
-                    f"{_index_text(table.name, index)} has had no scan since "
-                    f"statistics were last reset, while {table.name} was read "
-                    f"{reads[table.name]} times."
-                ),
-                fix_sql=f"DROP INDEX CONCURRENTLY {index.name};",
+            said = (
+                f"has had no scan since statistics were last reset, while "
+                f"{table.name} was read {reads[table.name]} times."
             )
+            fix = f"DROP INDEX CONCURRENTLY {index.name};"
+            yield _index_issue(spec, table, index, said, fix)
 
 
 def _stats_too_young(reset: Any) -> bool:

@@ -14,8 +14,8 @@ from .schema_facts import (
     engine,
     indexes_of,
     quote,
-    table_issue,
     tenant_columns,
+    whole_table_issue,
 )
 
 TOPIC = Topic.beside(__file__)
@@ -36,11 +36,9 @@ def table_no_primary_key(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
             fix = f"ALTER TABLE {t} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
         elif eng == "mysql":
             fix = f"ALTER TABLE {t} ADD COLUMN id BIGINT AUTO_INCREMENT PRIMARY KEY FIRST;"
-        yield table_issue(
+        yield whole_table_issue(
             spec,
             table,
-            key=[table.name],
-            object=table.name,
             evidence=f"{table.name} ({column_text(table.column_names[:6])}"
             f"{', ...' if len(table.columns) > 6 else ''}) declares no PRIMARY KEY",
             fix_sql=fix,

@@ -8,6 +8,7 @@ from audits.engine.issues import Issue
 from audits.engine.sources.code import CodeFacts
 
 from .base import CODE, CheckSpec, Topic
+from .code_facts import in_model
 
 TOPIC = Topic.beside(__file__)
 
@@ -87,10 +88,7 @@ def orm_relationship_one_sided(spec: CheckSpec, code: CodeFacts) -> Iterator[Iss
             if other is not None and other.back_populates in (rel.attr, None):
                 continue
             yield spec.issue(
-                key=[model.file, model.name, rel.attr],
-                file=model.file,
-                line=rel.line,
-                object=f"{model.name}.{rel.attr}",
+                **in_model(model, rel.attr, rel.line, f"{model.name}.{rel.attr}"),
                 evidence=(
                     f"{model.name}.{rel.attr} back_populates='{rel.back_populates}' but "
                     f"{target.name} has no matching relationship"
@@ -110,10 +108,7 @@ def orm_column_type_unset(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
             if not col.type_unset:
                 continue
             yield spec.issue(
-                key=[model.file, model.name, col.attr],
-                file=model.file,
-                line=col.line,
-                object=f"{model.table}.{col.name}",
+                **in_model(model, col.attr, col.line, f"{model.table}.{col.name}"),
                 evidence=f"{model.name}.{col.attr} = Column(... no type ...)",
                 remediation="Declare the column type in the model (e.g. `JSON`, `String(255)`) so the ORM and migrations agree.",
             )

@@ -150,6 +150,11 @@ def table_issue(
     return spec.issue(file=str(loc["file"]), line=loc["line"], **kw)  # type: ignore[arg-type]
 
 
+def whole_table_issue(spec: CheckSpec, table: Table, **kw: Any) -> Issue:
+    """Return an issue of ``spec`` about a whole table, keyed on its name."""
+    return table_issue(spec, table, key=[table.name], object=table.name, **kw)
+
+
 def column_issue(spec: CheckSpec, table: Table, col: Column, **kw: Any) -> Issue:
     """Return an issue of ``spec`` about one column, keyed on table and column."""
     return table_issue(

@@ -13,7 +13,7 @@ from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts, ConnectSite
 
 from .base import CODE, LIVE, CheckSpec, Facts, Topic
-from .code_facts import at_site, live_sql, short
+from .code_facts import at, at_site, live_sql, short
 from .probe_facts import database_of, engine_of
 
 TOPIC = Topic.beside(__file__)
@@ -179,9 +179,7 @@ def sqlite_wal_disabled_in_code(
         first = sites[0]
         yield spec.issue(
             key=["project", "journal_mode"],
-            file=first.file,
-            line=first.line,
-            function=first.function,
+            **at(first.file, first.line, first.function),
             object="project",
             evidence=f"{len(sites)} SQLite connection sites and no `PRAGMA journal_mode = WAL`",
             remediation=(

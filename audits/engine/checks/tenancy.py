@@ -16,8 +16,8 @@ from .schema_facts import (
     column_text,
     quote,
     referenced_columns,
-    table_issue,
     tenant_columns,
+    whole_table_issue,
 )
 
 TOPIC = Topic.beside(__file__)
@@ -83,11 +83,9 @@ def tenant_column_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                     f"{quote(owner_fk.ref_table, schema)}"
                     f"{' (' + column_text(ref_cols) + ')' if ref_cols else ''};"
                 )
-        yield table_issue(
+        yield whole_table_issue(
             spec,
             table,
-            key=[table.name],
-            object=table.name,
             evidence=f"{table.name} reaches {tenant or 'its tenant'} only through "
             f"{' -> '.join(chain)} ({d} joins)",
             fix_sql=fix,
