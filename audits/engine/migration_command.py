@@ -43,7 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def targets(args: argparse.Namespace, found: list[Target]) -> list[Target]:
-    """Return ``found`` with the ``--migrations`` folders and the scratch database."""
+    """Return ``found`` with the ``--migrations`` folders and the scratch database.
+
+    With ``--since`` every migration of a folder is judged as pending, so a
+    branch's older migrations are not taken for history already applied.
+    """
+    if args.since:
+        found = [replace(t, whole_history=True) for t in found]
     extra = [
         Target(
             "migrations",

@@ -61,6 +61,9 @@ class Target:
     config: ProjectConfig | None = field(default=None, compare=False)
     # A PostgreSQL URL the migrations found are applied to and rolled back.
     scratch_db: str = field(default="", repr=False)
+    # Judge every migration of a folder scan as pending, not only each
+    # folder's newest (``--since`` narrows the report to a branch instead).
+    whole_history: bool = False
 
     @property
     def label(self) -> str:
@@ -248,6 +251,15 @@ def _read_migrations(
         history = migration_dryrun.dry_run(
             history, target.scratch_db, timeout=target.timeout, policy=target.network
         )
+    if target.kind != "migrations" and not target.whole_history:
+        # Git's dates are read on the customer's machine only (a server's
+        # clones are one commit deep, and its folders are not theirs).
+        pending = (
+            migrations.pending_migrations(history)
+            if target.path_roots is None
+            else migrations.newest_per_folder(history.files)
+        )
+        history = replace(history, pending=pending)
     return history, list(history.notes)
 
 

@@ -14,14 +14,23 @@ high when the code scanned still reads what is dropped; what only matters
 later (a 32-bit key, no lock timeout, a file that cannot be re-run) is low.
 Critical is kept for data loss beyond what the statement names (TRUNCATE
 ... CASCADE reaching tables that reference it).
+
+A whole-project scan judges only the newest migration of each folder as
+pending: an older one has run wherever a later one has, so what it risked
+has happened or passed, and its findings are info, kept as the record. A
+drop that the code still reads stays at its severity while the history
+never brings the column or table back: that breaks the code today. A
+migration folder named on its own, or a scan with ``--since``, judges every
+migration as pending.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
-from audits.engine.issues import Issue
+from audits.engine.issues import Issue, Severity
 from audits.engine.sources.migrations import MigrationHistory
 
 from .base import DRY_RUN, MIGRATIONS, CheckSpec, Facts, Topic
@@ -45,10 +54,35 @@ def _hits(facts: Facts) -> list[Hit]:
     cached = history.cache.get("hits")
     if not isinstance(cached, list):
         replay = Replay(history, _code_reads(facts, history))
-        cached = replay.run()
+        cached = [_settled(hit, history.pending, replay) for hit in replay.run()]
         history.cache["hits"] = cached
         facts.notes.extend(replay.notes)
     return cached
+
+
+HISTORY = (
+    "; already applied history: a later migration in its folder follows it, so it "
+    "has run wherever that one has (scan with --since REF to judge a branch's "
+    "migrations)"
+)
+
+
+def _settled(hit: Hit, pending: frozenset[str] | None, replay: Replay) -> Hit:
+    """Return ``hit`` as info when its migration is history, not pending."""
+    if pending is None or hit.stmt.file in pending or _breaks_code_now(hit, replay):
+        return hit
+    return replace(hit, severity=Severity.INFO, evidence=hit.evidence + HISTORY)
+
+
+def _breaks_code_now(hit: Hit, replay: Replay) -> bool:
+    """Return True for a drop the code still reads that the history never undoes."""
+    if hit.severity is not Severity.HIGH:
+        return False
+    if hit.check == "migration-drop-column":
+        return replay.column(hit.key[1], hit.key[2]) is None
+    if hit.check == "migration-drop-table":
+        return replay.table_state(hit.key[1]) is None
+    return False
 
 
 def _issue(spec: CheckSpec, hit: Hit) -> Issue:

@@ -50,3 +50,31 @@ def changed_files(folder: Path, ref: str) -> frozenset[Path]:
     names = _git(top, "diff", "--name-only", "-z", "--no-renames", ref, "--")
     names += _git(top, "ls-files", "-z", "--others", "--exclude-standard")
     return frozenset((top / name).resolve() for name in names.split("\0") if name)
+
+
+def added_times(folder: Path, files: list[Path]) -> tuple[dict[Path, int], int] | None:
+    """Return when each of ``files`` was first committed under its name, and HEAD.
+
+    Times are seconds since the epoch, from the commit dates; a file git
+    has no commit for is left out. Return None when ``folder`` is not in a
+    git working copy with commits.
+    """
+    start = folder if folder.is_dir() else folder.parent
+    try:
+        top = Path(_git(start, "rev-parse", "--show-toplevel").strip())
+        head = int(_git(top, "log", "-1", "--format=%ct").strip() or 0)
+        folders = sorted({p.parent.relative_to(top).as_posix() for p in files})
+        out = _git(top, "-c", "core.quotePath=false", "log", "--format=%x01%ct",
+                   "--name-only", "--no-renames", "--", *folders)  # fmt: skip
+    except (SourceError, ValueError):
+        return None
+    added: dict[Path, int] = {}
+    when = 0
+    for line in out.splitlines():
+        if line.startswith("\x01"):
+            when = int(line[1:])
+        elif line:
+            # Newest first: the last commit seen touching a path is the
+            # first under that name (a move starts it again).
+            added[(top / line).resolve()] = when
+    return added, head

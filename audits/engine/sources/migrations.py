@@ -66,6 +66,10 @@ class MigrationHistory:
     notes: tuple[str, ...] = ()
     rejected: tuple[Rejection, ...] = ()
     dry_run: str = ""  # the scratch database a dry run applied them to
+    # The migrations still to be judged as pending: None judges them all; a
+    # whole-project scan names each folder's newest (see newest_per_folder),
+    # since the older ones have run wherever a later one has.
+    pending: frozenset[str] | None = None
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -216,3 +220,45 @@ def _guess(sql_text: str, texts: dict[Path, str]) -> str:
     if "mysql" in joined.lower() and "postgres" not in joined.lower():
         return "mysql"
     return "postgres"
+
+
+# A migration committed this long before the commit scanned has, in all
+# likelihood, been deployed: it is history, whatever follows it.
+DEPLOYED_AFTER = 30 * 24 * 3600  # seconds
+
+
+def pending_migrations(history: MigrationHistory) -> frozenset[str]:
+    """Return the migrations of ``history`` that may not have run yet.
+
+    Each folder's newest migration, unless git says it was committed more
+    than :data:`DEPLOYED_AFTER` before the commit scanned.
+    """
+    from audits.engine.sources.git_changes import added_times
+
+    newest = newest_per_folder(history.files)
+    folder = Path(history.root)
+    ages = added_times(folder, [folder / name for name in newest])
+    if ages is None:
+        return newest
+    added, head = ages
+    return frozenset(
+        name
+        for name in newest
+        if head - added.get((folder / name).resolve(), head) <= DEPLOYED_AFTER
+    )
+
+
+def newest_per_folder(files: tuple[str, ...]) -> frozenset[str]:
+    """Return the last migration to run in each migration folder of ``files``.
+
+    ``files`` is in run order. A folder holding one migration per subfolder
+    (``2024-01-01-000000_users/up.sql``) counts as one folder.
+    """
+    newest: dict[str, str] = {}
+    for name in files:
+        path = Path(name)
+        folder = path.parent
+        if path.stem.lower() == "up" and _SQL_VERSION.match(folder.name):
+            folder = folder.parent
+        newest[folder.as_posix()] = name
+    return frozenset(newest.values())
