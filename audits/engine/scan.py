@@ -131,6 +131,17 @@ def _probe_notes(schema: Schema) -> list[str]:
     return [str(note) for note in schema.fact("probe_notes", ()) or ()]
 
 
+def _server_probe(kind: str) -> Callable[..., Schema]:
+    """Return the probe of a database server kind, importing its driver only now."""
+    if kind == "postgresql":
+        from .sources import postgres
+
+        return postgres.probe
+    from .sources import mysql
+
+    return mysql.probe
+
+
 def _read_schema(
     target: Target, config: ProjectConfig | None = None
 ) -> tuple[Schema | None, set[Evidence], list[str]]:
@@ -140,20 +151,8 @@ def _read_schema(
 
         schema = sqlite.probe(target.location, timeout=target.timeout)
         return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
-    if target.kind == "postgresql":
-        from .sources import postgres
-
-        schema = postgres.probe(
-            target.location,
-            password=target.password,
-            timeout=target.timeout,
-            policy=target.network,
-        )
-        return schema, {Evidence.SCHEMA, Evidence.LIVE}, _probe_notes(schema)
-    if target.kind == "mysql":
-        from .sources import mysql
-
-        schema = mysql.probe(
+    if target.kind in ("postgresql", "mysql"):
+        schema = _server_probe(target.kind)(
             target.location,
             password=target.password,
             timeout=target.timeout,

@@ -2,7 +2,20 @@
 
 Kept apart from the probes so each engine module stays about one engine:
 parsing CHECK expressions into value sets, naming known migration version
-tables, and shaping facts the live checks read on every engine alike.
+tables, shaping facts the live checks read on every engine alike, and the
+run of a server probe (:class:`ServerRun`).
+
+Facts every probe gives, in ``Schema.facts``:
+
+- ``fk_violations``: orphan rows, one entry per violated foreign key as
+  :func:`fk_violation` builds it. The server probes run an anti-join that
+  stops at the first row, only for tables under
+  :data:`ORPHAN_SCAN_ROW_LIMIT` rows (:class:`OrphanScans`).
+- ``secret_samples``: per secret-looking column, how many sampled values
+  look hashed (:func:`secret_samples`); never the values.
+- ``version_tables``: known migration version tables; ``tables_with_rows``;
+  ``probe_notes``: what the probe could not do (timeouts, privileges,
+  unparsed SQL).
 """
 
 from __future__ import annotations
@@ -13,12 +26,15 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from audits.engine.schema import ForeignKey
+from audits.engine.schema import ForeignKey, Schema, Table
+from audits.engine.sources import SourceError
 from audits.engine.vocabulary import is_numeric_type, password_like, secret_like
 
 # Tables that migration tools keep their applied versions in. A database
@@ -268,6 +284,91 @@ def secret_sample(table: str, column: str, values: list[Any]) -> dict[str, Any]:
         "sampled": len(present),
         "hashed": sum(1 for v in present if looks_hashed(v, password=password)),
     }
+
+
+def secret_sample_sql(table: str, column: str) -> str:
+    """Return the statement reading a few non-empty values of ``column``.
+
+    ``table`` and ``column`` come quoted for the engine that runs it.
+    """
+    return (
+        f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL "
+        f"AND {column} <> '' LIMIT {SECRET_SAMPLE_SIZE}"
+    )
+
+
+def secret_samples(
+    tables: Iterable[Table],
+    read: Callable[[Table, str], Sequence[tuple[Any, ...]] | None],
+) -> list[dict[str, Any]]:
+    """Return the ``secret_samples`` facts of ``tables``.
+
+    ``read(table, column)`` returns the sampled rows of one secret-looking
+    column, or None when it could not read them (having noted why).
+    """
+    found = []
+    for table in tables:
+        for column in secret_columns(table):
+            rows = read(table, column)
+            if rows is not None:
+                found.append(secret_sample(table.name, column, [r[0] for r in rows]))
+    return found
+
+
+class ServerRun:
+    """One run of a server probe: the facts and notes it gathers, and its reads.
+
+    A probe subclasses it with :meth:`q`, one statement on its connection,
+    and, where a failed statement spoils the transaction, :meth:`attempt`.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.notes: list[str] = []
+        self.facts: dict[str, Any] = {}
+
+    def q(self, statement: Any, *params: Any) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows; raise SourceError on failure."""
+        raise NotImplementedError
+
+    def attempt(self) -> AbstractContextManager[object]:
+        """Return what an optional read runs inside (nothing by default)."""
+        return contextlib.nullcontext()
+
+    def optional(
+        self, statement: Any, *params: Any, what: str = ""
+    ) -> list[tuple[Any, ...]] | None:
+        """Run a statement that may fail (privileges, timeouts).
+
+        On failure note ``what`` could not be read, and why, and return None.
+        """
+        try:
+            with self.attempt():
+                return self.q(statement, *params)
+        except SourceError as exc:
+            self.notes.append(f"{what}: {exc}" if what else str(exc))
+            return None
+
+    def schema(self, tables: Iterable[Table], dialect: str, source: str) -> Schema:
+        """Return the schema read, with the facts and the notes gathered."""
+        return probed_schema(tables, dialect, source, self.facts, self.notes)
+
+
+def probed_schema(
+    tables: Iterable[Table],
+    dialect: str,
+    source: str,
+    facts: dict[str, Any],
+    notes: list[str],
+) -> Schema:
+    """Return a probe's schema: its tables, its facts and, last, its notes."""
+    facts["probe_notes"] = tuple(notes)
+    return Schema(
+        tables=tuple(tables),
+        dialect=dialect,
+        facts=tuple(facts.items()),
+        source=source,
+    )
 
 
 class Watchdog:

@@ -15,10 +15,7 @@ Engine facts (``Schema.facts``):
   ``performance_schema`` (bool).
 - ``table_engines``: ``{table: storage engine}``; only InnoDB enforces
   foreign keys.
-- ``fk_violations``: orphan rows found by an anti-join stopping at the
-  first row, for tables under :data:`._probe.ORPHAN_SCAN_ROW_LIMIT` rows
-  (see :func:`._probe.fk_violation`).
-- ``version_tables``, ``tables_with_rows``, ``probe_notes``.
+- the facts every probe gives, listed in :mod:`._probe`.
 - the running-health facts listed in :mod:`.mysql_health`.
 """
 
@@ -47,12 +44,12 @@ from audits.engine.schema import (
 )
 from audits.engine.sources import SourceError, mysql_health
 from audits.engine.sources._probe import (
-    SECRET_SAMPLE_SIZE,
     OrphanScans,
+    ServerRun,
     check_parts,
     scrub,
-    secret_columns,
-    secret_sample,
+    secret_sample_sql,
+    secret_samples,
     version_tables,
 )
 
@@ -239,26 +236,14 @@ def _column_type(column_type: str) -> str:
     return _INT_WIDTH.sub(r"\1", upper)
 
 
-class _Probe:
+class _Probe(ServerRun):
     def __init__(self, conn: ProbeConnection, database: str, timeout: float) -> None:
+        super().__init__(timeout)
         self.conn = conn
         self.db = database
-        self.timeout = timeout
-        self.notes: list[str] = []
-        self.facts: dict[str, Any] = {}
 
     def q(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
         return query(self.conn, statement, params or None)
-
-    def optional(
-        self, statement: str, *params: Any, what: str = ""
-    ) -> list[tuple[Any, ...]] | None:
-        """Run a statement that may fail; on failure note ``what`` and why."""
-        try:
-            return self.q(statement, *params)
-        except SourceError as exc:
-            self.notes.append(f"{what}: {exc}" if what else str(exc))
-            return None
 
     def run(self) -> Schema:
         self._settings()
@@ -266,15 +251,9 @@ class _Probe:
         names = [t.name for t in tables]
         self.facts["version_tables"] = version_tables(names)
         self.facts["fk_violations"] = tuple(self._orphans(tables))
-        self.facts["secret_samples"] = tuple(self._secret_samples(tables))
+        self.facts["secret_samples"] = tuple(secret_samples(tables, self._sample))
         mysql_health.read(self)
-        self.facts["probe_notes"] = tuple(self.notes)
-        return Schema(
-            tables=tuple(tables),
-            dialect="mysql",
-            facts=tuple(self.facts.items()),
-            source=self.conn.label,
-        )
+        return self.schema(tables, "mysql", self.conn.label)
 
     def _settings(self) -> None:
         version = str(self.conn.get_server_info())
@@ -497,21 +476,8 @@ class _Probe:
             )
         return triggers
 
-    def _secret_samples(self, tables: list[Table]) -> list[dict[str, Any]]:
-        """Classify a few values of each secret-looking column as hash or not."""
-        found = []
-        for table in tables:
-            for column in secret_columns(table):
-                c = _quote(column)
-                rows = self.optional(
-                    f"SELECT {c} FROM {_quote(table.name)} WHERE {c} IS NOT NULL "
-                    f"AND {c} <> '' LIMIT {SECRET_SAMPLE_SIZE}"
-                )
-                if rows is not None:
-                    found.append(
-                        secret_sample(table.name, column, [r[0] for r in rows])
-                    )
-        return found
+    def _sample(self, table: Table, column: str) -> list[tuple[Any, ...]] | None:
+        return self.optional(secret_sample_sql(_quote(table.name), _quote(column)))
 
     def _orphans(self, tables: list[Table]) -> list[dict[str, Any]]:
         scans = OrphanScans(self.notes, self.timeout)

@@ -30,11 +30,9 @@ Engine facts (``Schema.facts``):
 - ``not_valid_constraints``: ``table``, ``name``, ``kind`` (``"foreign
   key"``/``"check"``), ``definition`` of constraints added ``NOT VALID``
   and never validated.
-- ``fk_violations``: orphan rows found by an anti-join stopping at the
-  first row (see :func:`._probe.fk_violation`); only for tables under
-  :data:`._probe.ORPHAN_SCAN_ROW_LIMIT` rows. Each scan is a sequential
-  read of the child table, counted in its ``seq_scan``.
-- ``version_tables``, ``tables_with_rows``, ``probe_notes``.
+- the facts every probe gives, listed in :mod:`._probe`. Each orphan scan
+  behind ``fk_violations`` is a sequential read of the child table, counted
+  in its ``seq_scan``.
 - the running-health facts listed in :mod:`.pg_health`.
 """
 
@@ -42,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -64,12 +63,12 @@ from audits.engine.sources import SourceError, pg_health
 from audits.engine.sources._probe import (
     SECRET_SAMPLE_SIZE,
     OrphanScans,
+    ServerRun,
     Watchdog,
     check_parts,
     first_line,
     scrub,
-    secret_columns,
-    secret_sample,
+    secret_samples,
     version_tables,
 )
 
@@ -261,18 +260,16 @@ def _pg_type(text: str) -> str:
     return text.upper()
 
 
-class _Probe:
+class _Probe(ServerRun):
     def __init__(
         self,
         conn: psycopg.Connection[Any],
         timeout: float,
         watchdog: Watchdog | None = None,
     ) -> None:
+        super().__init__(timeout)
         self.conn = conn
         self.watchdog = watchdog
-        self.timeout = timeout
-        self.notes: list[str] = []
-        self.facts: dict[str, Any] = {}
         self.names: dict[int, str] = {}  # table oid -> display name
         self.qualified: dict[int, tuple[str, str]] = {}  # oid -> (schema, table)
 
@@ -284,20 +281,10 @@ class _Probe:
         if self.watchdog is not None:
             self.watchdog.kick(_answer_window(self.timeout))
 
-    def optional(
-        self, statement: str | sql.Composed, *params: Any, what: str = ""
-    ) -> list[tuple[Any, ...]] | None:
-        """Run a statement that may fail (privileges, timeouts) in a savepoint.
-
-        On failure note ``what`` could not be read, and why, and return None.
-        """
+    def attempt(self) -> AbstractContextManager[object]:
+        """Return a savepoint: a failed optional read spoils nothing else."""
         self._kick()
-        try:
-            with self.conn.transaction():
-                return self.q(statement, *params)
-        except SourceError as exc:
-            self.notes.append(f"{what}: {exc}" if what else str(exc))
-            return None
+        return self.conn.transaction()
 
     def run(self) -> Schema:
         self._settings()
@@ -328,14 +315,12 @@ class _Probe:
         self._sequences()
         pg_health.read(self)
         self.facts["fk_violations"] = tuple(self._orphans(fks, rows))
-        self.facts["secret_samples"] = tuple(self._secret_samples(tables))
-        self.facts["probe_notes"] = tuple(self.notes)
+        self.facts["secret_samples"] = tuple(secret_samples(tables, self._sample))
         info = self.conn.info
-        return Schema(
-            tables=tuple(sorted(tables, key=lambda t: t.name.lower())),
-            dialect="postgres",
-            facts=tuple(self.facts.items()),
-            source=f"postgresql://{info.host}:{info.port}/{info.dbname}",
+        return self.schema(
+            sorted(tables, key=lambda t: t.name.lower()),
+            "postgres",
+            f"postgresql://{info.host}:{info.port}/{info.dbname}",
         )
 
     # --- settings and activity ----------------------------------------------
@@ -667,30 +652,21 @@ class _Probe:
             )
         self.facts["sequences"] = tuple(sequences)
 
-    def _secret_samples(self, tables: list[Table]) -> list[dict[str, Any]]:
-        """Classify a few values of each secret-looking column as hash or not."""
-        oids = {name: oid for oid, name in self.names.items()}
-        found = []
-        for table in tables:
-            oid = oids.get(table.name)
-            if oid is None:
-                continue
-            for column in secret_columns(table):
-                col = sql.Identifier(column)
-                statement = sql.SQL(
-                    "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL "
-                    "AND {col}::text <> '' LIMIT {limit}"
-                ).format(
-                    col=col,
-                    table=sql.Identifier(*self.qualified[oid]),
-                    limit=sql.Literal(SECRET_SAMPLE_SIZE),
-                )
-                rows = self.optional(statement)
-                if rows is not None:
-                    found.append(
-                        secret_sample(table.name, column, [r[0] for r in rows])
-                    )
-        return found
+    def _sample(self, table: Table, column: str) -> list[tuple[Any, ...]] | None:
+        oid = next((o for o, name in self.names.items() if name == table.name), None)
+        if oid is None:
+            return None
+        col = sql.Identifier(column)
+        return self.optional(
+            sql.SQL(
+                "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL "
+                "AND {col}::text <> '' LIMIT {limit}"
+            ).format(
+                col=col,
+                table=sql.Identifier(*self.qualified[oid]),
+                limit=sql.Literal(SECRET_SAMPLE_SIZE),
+            )
+        )
 
     def _orphans(
         self,

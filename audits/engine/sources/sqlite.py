@@ -54,15 +54,12 @@ from audits.engine.schema import (
 )
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
-    SECRET_SAMPLE_SIZE,
     fk_violation,
-    secret_columns,
-    secret_sample,
+    probed_schema,
+    secret_sample_sql,
+    secret_samples,
     version_tables,
 )
-
-# Above this size the probe runs quick_check instead of integrity_check and
-# reads row counts from sqlite_stat1 only, never with COUNT(*).
 from audits.engine.sources.sqlite_sql import (
     _parse_index_sql,
     _parse_table_sql,
@@ -300,13 +297,7 @@ def _probe(conn: ProbeConnection, path: Path) -> Schema:
         notes.append(f"{kind} did not finish within the statement timeout")
     facts["fk_violations"] = tuple(_fk_violations(conn, fk_ids, notes))
     facts["secret_samples"] = tuple(_secret_samples(conn, tables, notes))
-    facts["probe_notes"] = tuple(notes)
-    return Schema(
-        tables=tuple(tables),
-        dialect="sqlite",
-        facts=tuple(facts.items()),
-        source=str(path),
-    )
+    return probed_schema(tables, "sqlite", str(path), facts, notes)
 
 
 def _with_rows(table: Table, rows: int | None) -> Table:
@@ -567,21 +558,15 @@ def _secret_samples(
     conn: ProbeConnection, tables: list[Table], notes: list[str]
 ) -> list[dict[str, Any]]:
     """Classify a few values of each secret-looking column as hash or not."""
-    found = []
-    for table in tables:
-        for column in secret_columns(table):
-            c = _quote(column)
-            try:
-                rows = _rows(
-                    conn,
-                    f"SELECT {c} FROM {_quote(table.name)} WHERE {c} IS NOT NULL "
-                    f"AND {c} <> '' LIMIT {SECRET_SAMPLE_SIZE}",
-                )
-            except (_Timeout, sqlite3.Error):
-                notes.append(f"could not sample {table.name}.{column}")
-                continue
-            found.append(secret_sample(table.name, column, [r[0] for r in rows]))
-    return found
+
+    def read(table: Table, column: str) -> list[tuple[Any, ...]] | None:
+        try:
+            return _rows(conn, secret_sample_sql(_quote(table.name), _quote(column)))
+        except (_Timeout, sqlite3.Error):
+            notes.append(f"could not sample {table.name}.{column}")
+            return None
+
+    return secret_samples(tables, read)
 
 
 def _fk_violations(
