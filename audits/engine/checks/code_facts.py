@@ -15,7 +15,9 @@ from audits.engine.sources.code import (
     CodeFacts,
     ConnectSite,
     FunctionInfo,
+    OrmFilter,
     OrmModel,
+    OrmWrite,
     SqlUse,
 )
 from audits.engine.vocabulary import is_growth_table
@@ -223,6 +225,26 @@ def in_model(model: OrmModel, attr: str, line: int | None, obj: str) -> dict[str
         "line": line,
         "object": obj,
     }
+
+
+OrmUse = TypeVar("OrmUse", OrmFilter, OrmWrite)
+
+
+def mapped(
+    code: CodeFacts, uses: Iterable[OrmUse]
+) -> Iterator[tuple[OrmUse, str, str]]:
+    """Yield each ORM filter or write on a model the code declares, placed.
+
+    With the use come the model's table and the column its attribute maps to
+    (the attribute's own name when the model does not map it).
+    """
+    models = {m.name: m for m in code.models}
+    for use in uses:
+        model = models.get(use.model)
+        if model is None:
+            continue
+        col = model.column(use.column)
+        yield use, model.table, col.name if col is not None else use.column
 
 
 def in_function(fn: FunctionInfo, line: int | None = None) -> Place:

@@ -26,7 +26,7 @@ from audits.engine.vocabulary import (
 )
 
 from .base import JOINED, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import at, code_of, first_sight, live_sql, short
+from .code_facts import at, code_of, first_sight, live_sql, mapped, short
 from .schema_facts import (
     checks_on,
     column_issue,
@@ -63,14 +63,8 @@ def _literal_writes(
                 use.function,
                 use.snippet,
             )
-    models = {m.name: m for m in code.models}
-    for write in code.orm_writes:
-        model = models.get(write.model)
-        if model is None:
-            continue
-        col = model.column(write.column)
-        name = col.name if col is not None else write.column
-        yield model.table, name, write.value, write.file, write.line, write.function, ""
+    for write, table, column in mapped(code, code.orm_writes):
+        yield table, column, write.value, write.file, write.line, write.function, ""
 
 
 def _check_value_lists(table: Table, column: str) -> list[tuple[str, ...] | None]:

@@ -21,7 +21,7 @@ from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
 
 from .base import CODE, JOINED, LIVE, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import at, first_sight, live_sql
+from .code_facts import at, first_sight, live_sql, mapped
 from .probe_facts import column_list, engine_of
 from .schema_facts import (
     column_text,
@@ -310,15 +310,9 @@ def _soft_delete_filters(code: CodeFacts) -> Iterator[tuple[str, str, str, int, 
             if column in SOFT_DELETE_COLUMNS:
                 for table in use.sql.tables:
                     yield table, column, use.file, use.line, use.function
-    models = {m.name: m for m in code.models}
-    for flt in code.filters:
-        model = models.get(flt.model)
-        if model is None:
-            continue
-        col = model.column(flt.column)
-        name = col.name if col is not None else flt.column
-        if name in SOFT_DELETE_COLUMNS:
-            yield model.table, name, flt.file, flt.line, flt.function
+    for flt, table, column in mapped(code, code.filters):
+        if column in SOFT_DELETE_COLUMNS:
+            yield table, column, flt.file, flt.line, flt.function
 
 
 @TOPIC.implements("index-missing-soft-delete", requires=JOINED)
