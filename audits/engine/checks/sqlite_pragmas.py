@@ -47,16 +47,44 @@ def sqlite_foreign_keys_off(
             continue
         if not _site_writes(code, site, facts):
             continue
-        yield spec.issue(
-            key=[site.file, site.function, site.factory],
-            **at_site(site),
-            evidence=f"{site.snippet}  # no PRAGMA foreign_keys = ON on this connection",
-            remediation=(
-                f"Run `PRAGMA foreign_keys = ON` right after connecting in "
-                f"`{short(site.function)}`; SQLite enforces foreign keys only on "
-                "connections that ask for it."
-            ),
+        yield _connection_issue(
+            spec,
+            site,
+            "no PRAGMA foreign_keys = ON on this connection",
+            f"Run `PRAGMA foreign_keys = ON` right after connecting in "
+            f"`{short(site.function)}`; SQLite enforces foreign keys only on "
+            "connections that ask for it.",
         )
+
+
+def _connection_issue(
+    spec: CheckSpec, site: ConnectSite, note: str, remediation: str
+) -> Issue:
+    """Return an issue about the connection a site opens (key: its factory)."""
+    return spec.issue(
+        key=[site.file, site.function, site.factory],
+        **at_site(site),
+        evidence=f"{site.snippet}  # {note}",
+        remediation=remediation,
+    )
+
+
+def _pragma_issue(
+    spec: CheckSpec,
+    site: ConnectSite,
+    pragma: str,
+    value: str,
+    remediation: str,
+    severity: Severity | None = None,
+) -> Issue:
+    """Return an issue about a pragma a site sets (key: the pragma's name)."""
+    return spec.issue(
+        key=[site.file, site.function, pragma],
+        severity=severity,
+        **at_site(site),
+        evidence=f"PRAGMA {pragma} = {value.upper()} in `{short(site.function)}`",
+        remediation=remediation,
+    )
 
 
 def _site_writes(code: CodeFacts, site: ConnectSite, facts: Facts) -> bool:
@@ -93,15 +121,14 @@ def sqlite_synchronous_normal_in_code(
         if site.in_test or value not in ("normal", "1", "off", "0"):
             continue
         off = value in ("off", "0")
-        yield spec.issue(
-            key=[site.file, site.function, "synchronous"],
+        yield _pragma_issue(
+            spec,
+            site,
+            "synchronous",
+            value,
+            "Keep `synchronous = NORMAL` only if losing the last transactions on "
+            "power loss is acceptable; otherwise set `PRAGMA synchronous = FULL`.",
             severity=Severity.MEDIUM if off else None,
-            **at_site(site),
-            evidence=f"PRAGMA synchronous = {value.upper()} in `{short(site.function)}`",
-            remediation=(
-                "Keep `synchronous = NORMAL` only if losing the last transactions on "
-                "power loss is acceptable; otherwise set `PRAGMA synchronous = FULL`."
-            ),
         )
 
 
@@ -143,15 +170,13 @@ def sqlite_busy_timeout_missing(spec: CheckSpec, code: CodeFacts) -> Iterator[Is
             zero = site.timeout_given and site.timeout == 0
         if not zero:
             continue
-        yield spec.issue(
-            key=[site.file, site.function, site.factory],
-            **at_site(site),
-            evidence=f"{site.snippet}  # waits 0 ms on a locked database",
-            remediation=(
-                f"Give the connection in `{short(site.function)}` a busy timeout: "
-                "drop `timeout=0` (the driver default waits 5 s) or run "
-                "`PRAGMA busy_timeout = 5000` after connecting."
-            ),
+        yield _connection_issue(
+            spec,
+            site,
+            "waits 0 ms on a locked database",
+            f"Give the connection in `{short(site.function)}` a busy timeout: "
+            "drop `timeout=0` (the driver default waits 5 s) or run "
+            "`PRAGMA busy_timeout = 5000` after connecting.",
         )
 
 
@@ -164,11 +189,13 @@ def sqlite_wal_disabled_in_code(
     modes = [(s, dict(s.pragmas).get("journal_mode")) for s in sites]
     for site, mode in modes:
         if mode and mode != "wal":
-            yield spec.issue(
-                key=[site.file, site.function, "journal_mode"],
-                **at_site(site),
-                evidence=f"PRAGMA journal_mode = {mode.upper()} in `{short(site.function)}`",
-                remediation="Set `PRAGMA journal_mode = WAL` once at start-up (it persists in the file).",
+            yield _pragma_issue(
+                spec,
+                site,
+                "journal_mode",
+                mode,
+                "Set `PRAGMA journal_mode = WAL` once at start-up (it persists in "
+                "the file).",
             )
     if facts.schema is not None and facts.schema.is_live:
         return  # the live probe reads the mode the file really has
