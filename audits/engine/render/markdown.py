@@ -193,18 +193,24 @@ def evidence_lines(issue: Issue) -> list[str]:
 def _suppressed(result: ScanResult) -> list[str]:
     if not result.suppressed:
         return []
-    lines = [
-        "## 5. Suppressed by the project",
-        "",
-        "| Check | Location | Why |",
-        "|-------|----------|-----|",
-    ]
+    lines = _table("## 5. Suppressed by the project", "Check", "Location", "Why")
     for item in result.suppressed:
+        issue = item.issue
         lines.append(
-            f"| {code(item.issue.check)} | {_location_cell(item.issue)} "
-            f"| {escape(item.reason)} |"
+            _row(code(issue.check), _location_cell(issue), escape(item.reason))
         )
     return [*lines, ""]
+
+
+def _table(heading: str, *columns: str) -> list[str]:
+    """Return a section's heading and the head of its table: names and rule."""
+    rule = "|".join("-" * (len(c) + 2) for c in columns)
+    return [heading, "", _row(*columns), f"|{rule}|"]
+
+
+def _row(*cells: str | int) -> str:
+    """Return one row of a Markdown table."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def _header(result: ScanResult, title: str, project: str, date: str) -> list[str]:
@@ -236,15 +242,10 @@ def _header(result: ScanResult, title: str, project: str, date: str) -> list[str
 
 
 def _summary(grades: Grades) -> list[str]:
-    lines = [
-        "## Executive Summary",
-        "",
-        "| Dimension | Grade | Summary |",
-        "|-----------|-------|---------|",
-    ]
+    lines = _table("## Executive Summary", "Dimension", "Grade", "Summary")
     for dimension in Dimension:
         g = grades[dimension]
-        lines.append(f"| {dimension.label} | **{g.letter}** | {prose(g.summary)} |")
+        lines.append(_row(dimension.label, f"**{g.letter}**", prose(g.summary)))
     overall = grades.overall
     lines += [
         "",
@@ -267,19 +268,17 @@ def _by_severity(
         rows = [(ref, i) for ref, i in pairs if i.severity is severity]
         if not rows:
             continue
-        lines += [
+        lines += _table(
             f"### {HEADINGS[severity]} ({len(rows)})",
-            "",
-            "| ID | Finding | Location | Status |",
-            "|----|---------|----------|--------|",
-        ]
+            "ID",
+            "Finding",
+            "Location",
+            "Status",
+        )
         for ref, issue in rows:
             status = statuses.get(issue.fingerprint, "open")
             label = STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
-            lines.append(
-                f"| {ref} | {_finding_cell(issue)} | {_location_cell(issue)} "
-                f"| {label} |"
-            )
+            lines.append(_row(ref, _finding_cell(issue), _location_cell(issue), label))
         lines.append("")
     return lines
 
@@ -294,12 +293,7 @@ def _recommendations(pairs: list[tuple[str, Issue]]) -> list[str]:
                 groups.setdefault(issue.check, []).append((ref, issue))
         if not groups:
             continue
-        lines += [
-            f"### {heading}",
-            "",
-            "| # | Action | Effort |",
-            "|---|--------|--------|",
-        ]
+        lines += _table(f"### {heading}", "#", "Action", "Effort")
         for items in groups.values():
             number += 1
             first = items[0][1]
@@ -311,7 +305,7 @@ def _recommendations(pairs: list[tuple[str, Issue]]) -> list[str]:
                 where += f" and {len(items) - 5} more"
             text = f"{prose(action)} ({refs}"
             text += f": {where})" if where else ")"
-            lines.append(f"| {number} | {text} | {first.effort.value} |")
+            lines.append(_row(number, text, first.effort.value))
         lines.append("")
     if number == 0:
         lines += ["Nothing to fix above info.", ""]
@@ -321,18 +315,12 @@ def _recommendations(pairs: list[tuple[str, Issue]]) -> list[str]:
 def _targets(result: ScanResult) -> list[str]:
     if not result.targets:
         return []
-    lines = [
-        "## 4. Targets",
-        "",
-        "| Target | Status | Findings | Notes |",
-        "|--------|--------|----------|-------|",
-    ]
+    lines = _table("## 4. Targets", "Target", "Status", "Findings", "Notes")
     for t in result.targets:
         status = "scanned" if t.ok else f"failed: {t.error}"
         notes = "; ".join(t.notes) or "—"
         lines.append(
-            f"| {code(t.target.label)} | {escape(status)} | {len(t.issues)} "
-            f"| {escape(notes)} |"
+            _row(code(t.target.label), escape(status), len(t.issues), escape(notes))
         )
     return [*lines, ""]
 
