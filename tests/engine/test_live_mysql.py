@@ -254,3 +254,27 @@ def test_migrations_unversioned_follows_the_version_table(my: Any) -> None:
     assert len(issues_of(probe_mysql.probe(url), "migrations-unversioned")) == 1
     run(cur, "CREATE TABLE schema_migrations (version VARCHAR(255) PRIMARY KEY)")
     assert issues_of(probe_mysql.probe(url), "migrations-unversioned") == []
+
+
+def test_probe_samples_secret_columns_as_counts_and_never_keeps_the_values(
+    my: Any,
+) -> None:
+    url, cur = my
+    run(
+        cur,
+        "CREATE TABLE accounts (id INT AUTO_INCREMENT PRIMARY KEY,"
+        " password VARCHAR(128), api_token VARCHAR(64)) ENGINE=InnoDB",
+        "INSERT INTO accounts (password, api_token) VALUES"
+        " ('pbkdf2_sha256$600000$abcdefgh$0123456789abcdefABCDEF=', 'open-sesame'),"
+        " ('$2b$12$abcdefghijklmnopqrstuv0123456789abcdefghijklmnopqrs', '')",
+    )
+    schema = probe_mysql.probe(url)
+    samples = {(s["table"], s["column"]): s for s in schema.fact("secret_samples")}
+    assert samples[("accounts", "password")]["sampled"] == 2
+    assert samples[("accounts", "password")]["hashed"] == 2
+    assert samples[("accounts", "api_token")]["sampled"] == 1
+    assert samples[("accounts", "api_token")]["hashed"] == 0
+    assert "open-sesame" not in repr(schema.facts)
+    reported = {i.object: i for i in issues_of(schema, "secret-stored-plaintext")}
+    assert set(reported) == {"accounts.api_token"}
+    assert "1 of 1 sampled values" in reported["accounts.api_token"].evidence

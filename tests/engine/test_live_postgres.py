@@ -445,3 +445,36 @@ def test_probe_silences_a_password_column_whose_sampled_values_are_hashes(
     reported = {i.object: i for i in issues_of(schema, "secret-stored-plaintext")}
     assert set(reported) == {"accounts.client_secret"}
     assert "1 of 1 sampled values" in reported["accounts.client_secret"].evidence
+
+
+def test_a_secret_column_the_probe_may_not_read_is_a_note_and_the_rest_is_read(
+    pg: tuple[str, psycopg.Connection[Any]],
+) -> None:
+    url, conn = pg
+    role = f"pl_reader_{uuid.uuid4().hex[:8]}"
+    conn.execute("CREATE SCHEMA billing")
+    conn.execute(
+        "CREATE TABLE billing.accounts (id bigserial PRIMARY KEY, password text,"
+        " api_token text)"
+    )
+    conn.execute(
+        "INSERT INTO billing.accounts (password, api_token) VALUES "
+        "('hunter2-plain', 'open-sesame')"
+    )
+    conn.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        conn.execute(f"GRANT USAGE ON SCHEMA billing TO {role}")
+        conn.execute(f"GRANT SELECT (id, api_token) ON billing.accounts TO {role}")
+        schema = probe_pg.probe(url.replace("postgres@", f"{role}@"))
+    finally:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+    samples = {(s["table"], s["column"]): s for s in schema.fact("secret_samples")}
+    # The refused read of password rolled back to its savepoint only: the
+    # token column after it was still read in the same transaction.
+    assert set(samples) == {("billing.accounts", "api_token")}
+    assert samples[("billing.accounts", "api_token")]["sampled"] == 1
+    notes = schema.fact("probe_notes")
+    assert any("permission denied" in note for note in notes)
+    assert "hunter2" not in repr(schema.facts)
+    assert "open-sesame" not in repr(schema.facts)

@@ -42,6 +42,7 @@ import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -652,8 +653,13 @@ class _Probe(ServerRun):
             )
         self.facts["sequences"] = tuple(sequences)
 
+    @cached_property
+    def _oids(self) -> dict[str, int]:
+        """Return each table's oid by its display name (read once tables are)."""
+        return {name: oid for oid, name in self.names.items()}
+
     def _sample(self, table: Table, column: str) -> list[tuple[Any, ...]] | None:
-        oid = next((o for o, name in self.names.items() if name == table.name), None)
+        oid = self._oids.get(table.name)
         if oid is None:
             return None
         col = sql.Identifier(column)
