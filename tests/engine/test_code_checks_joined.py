@@ -283,3 +283,59 @@ def test_joined_checks_do_not_run_without_a_schema(tmp_path: Path) -> None:
     )
     assert of(issues, "tenant-scope-missing") == []
     assert Evidence.SCHEMA.value == "schema"
+
+
+ORM_JOBS = {
+    "models.py": """
+    from sqlalchemy import Column, DateTime, Integer, String
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Job(Base):
+        __tablename__ = "jobs"
+        id = Column(Integer, primary_key=True)
+        state = Column("status", String(20))
+        removed_at = Column("deleted_at", DateTime, nullable=True)
+
+    def interrupt(session):
+        session.add(Job(state="interrupted"))
+
+    def live_jobs(session):
+        return session.query(Job).filter(Job.removed_at.is_(None)).limit(10).all()
+    """
+}
+
+
+def test_orm_writes_and_filters_reach_the_column_their_attribute_maps_to(
+    tmp_path: Path,
+) -> None:
+    status = Check(
+        "status IN ('queued', 'running', 'done')",
+        column="status",
+        values=("queued", "running", "done"),
+    )
+    jobs = schema(table("jobs", "status", "deleted_at", checks=(status,)))
+    issues = scan_code(tmp_path, ORM_JOBS, jobs)
+    enum = of(issues, "check-incomplete-enum")
+    assert [(i.object, i.function) for i in enum] == [
+        ("jobs.status", "models.interrupt")
+    ]
+    assert "'interrupted'" in enum[0].evidence
+    soft = of(issues, "index-missing-soft-delete")
+    assert [(i.object, i.function) for i in soft] == [
+        ("jobs.deleted_at", "models.live_jobs")
+    ]
+
+
+def test_orm_writes_and_filters_on_an_undeclared_model_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    status = Check("...", column="status", values=("queued", "running", "done"))
+    jobs = schema(table("jobs", "status", "deleted_at", checks=(status,)))
+    code = ORM_JOBS["models.py"].replace("class Job(Base):", "class Task(Base):")
+    code = code.replace('__tablename__ = "jobs"', '__tablename__ = "tasks"')
+    issues = scan_code(tmp_path, {"models.py": code}, jobs)
+    assert of(issues, "check-incomplete-enum") == []
+    assert of(issues, "index-missing-soft-delete") == []
