@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    # sqlglot warns of every statement it reads as a bare command; what the
+    # scan could not read is in its own notes, so the warnings are muted.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(
         prog="plumbline",
         description="Audit databases and the code that talks to them.",

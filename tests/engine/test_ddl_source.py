@@ -355,3 +355,24 @@ def test_a_code_folder_applies_its_schema_file_before_the_alters_in_its_code(tmp
     jobs = schema.table("jobs")
     assert jobs is not None and jobs.column("kind") is not None
     assert not [n for n in notes if "not defined" in n]
+
+
+def test_a_ddl_template_with_braces_is_noted_not_fatal(tmp_path: Path) -> None:
+    """A library building DDL from a str.format template: the parse error
+    quotes the braces, and the scan of the folder still succeeds."""
+    from audits.engine.scan import Target, scan
+
+    (tmp_path / "db.py").write_text(
+        "import sqlite3\n\n\n"
+        "def create(conn, table, columns_sql, if_not_exists=''):\n"
+        '    sql = """CREATE TABLE {if_not_exists}{table} (\n'
+        "{columns_sql}\n"
+        ')""".format(if_not_exists=if_not_exists, table=table, columns_sql=columns_sql)\n'
+        "    conn.execute(sql)\n\n\n"
+        "def setup(conn):\n"
+        '    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")\n'
+    )
+    result = scan([Target("folder", str(tmp_path))])
+    assert result.ok, [t.error for t in result.targets]
+    schema = result.targets[0].schema
+    assert schema is not None and "users" in {t.name for t in schema.tables}

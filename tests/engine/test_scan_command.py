@@ -294,3 +294,21 @@ def test_gate_status_reads_the_servers_verdict() -> None:
     out = io.StringIO()
     assert gate_status({"audit": 3}, out) == 2
     assert "no quality gate verdict" in out.getvalue()
+
+
+def test_sql_the_parser_reads_as_a_bare_command_does_not_spill_into_stderr(
+    tmp_path: Path,
+) -> None:
+    """sqlglot warns of each statement it cannot fully parse, quoting it; the
+    command line keeps its stderr for the scan's own messages."""
+    (tmp_path / "search.py").write_text(
+        "import sqlite3\n\n\n"
+        "def setup(conn: sqlite3.Connection) -> None:\n"
+        '    conn.execute("CREATE VIRTUAL TABLE docs_fts USING FTS5 (title, body)")\n'
+        '    conn.execute("CREATE TRIGGER docs_ai AFTER INSERT ON docs BEGIN '
+        'INSERT INTO docs_fts (rowid, title) VALUES (new.id, new.title); END")\n'
+    )
+    result = run(str(tmp_path), "--format", "json")
+    assert result.returncode in (0, 1), result.stderr
+    assert "Falling back" not in result.stderr
+    assert "unsupported syntax" not in result.stderr

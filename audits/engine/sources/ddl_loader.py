@@ -60,13 +60,14 @@ class _Loader(_TableBuilder):
             elif verb == "DROP" and kind in ("TABLE", "INDEX", "TRIGGER"):
                 self.drop(text, kind)
         except (ParseError, TokenError) as exc:
-            self.recover(text, line, f"could not parse {{}}: {_error_reason(exc)}")
+            self.recover(text, line, "could not parse", _error_reason(exc))
         except Exception as exc:  # noqa: BLE001 - bad content never sinks a scan
             reason = f"{type(exc).__name__}: {_error_reason(exc)}"
-            self.recover(text, line, f"could not read {{}}: {reason}")
+            self.recover(text, line, "could not read", reason)
 
-    def recover(self, text: str, line: int, message: str) -> None:
-        """Note a failed statement and apply any statement glued onto it.
+    def recover(self, text: str, line: int, failed: str, reason: str) -> None:
+        """Note a failed statement (``failed`` it, for ``reason``) and apply
+        any statement glued onto it.
 
         A truncated statement has no terminator, so the splitter glues the
         next statement onto it; a DDL keyword at the start of a later line
@@ -75,7 +76,8 @@ class _Loader(_TableBuilder):
         glued = _NEXT_STATEMENT.search(text, 1)
         head = text[: glued.start()] if glued else text
         self.text, self.line = head, line
-        self.note(message.format(_first_words(head)))
+        # The reason may quote the statement, braces and all: never a template.
+        self.note(f"{failed} {_first_words(head)}: {reason}")
         if glued:
             rest_line = line + text.count("\n", 0, glued.start()) + 1
             self.apply(text[glued.start() :].strip(), rest_line)
