@@ -15,20 +15,20 @@ later (a 32-bit key, no lock timeout, a file that cannot be re-run) is low.
 Critical is kept for data loss beyond what the statement names (TRUNCATE
 ... CASCADE reaching tables that reference it).
 
-A whole-project scan judges only the newest migration of each folder as
-pending: an older one has run wherever a later one has, so what it risked
-has happened or passed, and its findings are info, kept as the record. A
-drop that the code still reads stays at its severity while the history
-never brings the column or table back: that breaks the code today. A
-migration folder named on its own, or a scan with ``--since``, judges every
-migration as pending.
+A whole-project scan judges only the migrations still to be deployed:
+each folder's newest, unless git dates it long before the commit scanned.
+An older one has run wherever a later one has, so what it risked has
+happened or passed; its findings are not reported (the scan's notes say
+how many), except a drop the code still reads while the history never
+brings the column or table back: that breaks the code today. A migration
+folder named on its own, or a scan with ``--since``, judges every
+migration.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 
 from audits.engine.issues import Issue, Severity
 from audits.engine.sources.migrations import MigrationHistory
@@ -52,26 +52,30 @@ def _hits(facts: Facts) -> list[Hit]:
     if history is None:
         return []
     cached = history.cache.get("hits")
-    if not isinstance(cached, list):
-        replay = Replay(history, _code_reads(facts, history))
-        cached = [_settled(hit, history.pending, replay) for hit in replay.run()]
-        history.cache["hits"] = cached
-        facts.notes.extend(replay.notes)
-    return cached
+    if isinstance(cached, list):
+        return cached
+    replay = Replay(history, _code_reads(facts, history))
+    kept: list[Hit] = []
+    applied: list[Hit] = []
+    for hit in replay.run():
+        (kept if _pending(hit, history.pending, replay) else applied).append(hit)
+    history.cache["hits"] = kept
+    facts.notes.extend(replay.notes)
+    if applied:
+        files = {hit.stmt.file for hit in applied}
+        facts.notes.append(
+            f"{len(applied)} migration finding(s) in {len(files)} migration(s) "
+            "already applied are not reported: a later migration in the same "
+            "folder follows each, or git dates it over 30 days before the commit "
+            "scanned; name the folder with --migrations, or scan with --since REF, "
+            "to judge them"
+        )
+    return kept
 
 
-HISTORY = (
-    "; already applied history: a later migration in its folder follows it, so it "
-    "has run wherever that one has (scan with --since REF to judge a branch's "
-    "migrations)"
-)
-
-
-def _settled(hit: Hit, pending: frozenset[str] | None, replay: Replay) -> Hit:
-    """Return ``hit`` as info when its migration is history, not pending."""
-    if pending is None or hit.stmt.file in pending or _breaks_code_now(hit, replay):
-        return hit
-    return replace(hit, severity=Severity.INFO, evidence=hit.evidence + HISTORY)
+def _pending(hit: Hit, pending: frozenset[str] | None, replay: Replay) -> bool:
+    """Return True unless ``hit`` is in a migration already applied."""
+    return pending is None or hit.stmt.file in pending or _breaks_code_now(hit, replay)
 
 
 def _breaks_code_now(hit: Hit, replay: Replay) -> bool:
