@@ -642,3 +642,184 @@ def test_secret_columns_are_graded_by_what_they_guard(tmp_path: Path) -> None:
         "sync.access_token": Severity.MEDIUM,
         "history.password": Severity.LOW,
     }
+
+
+# ------------------------------------------------- where a formatted value comes from
+
+
+def test_a_parameter_left_to_its_default_is_not_filled_by_the_caller(
+    tmp_path: Path,
+) -> None:
+    """``rows()`` calls ``rows_where()`` with no arguments: nothing reaches it."""
+    issues = scan_code(
+        tmp_path,
+        {
+            "db.py": SERVER_DB,
+            "table.py": """
+            from flask import request
+
+            from db import connect
+
+
+            class Table:
+                def rows(self):
+                    return self.rows_where()
+
+                def search(self):
+                    return self.rows_where(request.args["q"])
+
+                def rows_where(self, text=None):
+                    return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+
+
+            class Quiet:
+                def rows(self):
+                    return self.rows_where()
+
+                def rows_where(self, text=None):
+                    return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+            """,
+        },
+    )
+    found = {i.function: i for i in of(issues, "sql-injection")}
+    assert found["table.Table.rows_where"].severity is Severity.HIGH
+    assert "table.Quiet.rows_where" not in found
+
+
+def test_a_parameter_passed_on_is_followed_to_where_it_comes_from(
+    tmp_path: Path,
+) -> None:
+    issues = scan_code(
+        tmp_path,
+        {
+            "db.py": SERVER_DB,
+            "app.py": """
+            import click
+            from flask import Blueprint
+
+            from db import connect
+
+            bp = Blueprint("v", __name__)
+
+
+            def _run(text):
+                return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+
+
+            def _middle(text):
+                return _run(text)
+
+
+            @bp.route("/find/<name>")
+            def find(name):
+                return _middle(name)
+
+
+            def _own(text):
+                return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+
+
+            def _from_rows():
+                first = connect().execute("SELECT name FROM t LIMIT 1").fetchone()
+                return _own(first[0])
+
+
+            def _cli_run(text):
+                return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+
+
+            @click.command()
+            @click.option("--name")
+            def show(name):
+                _cli_run(name)
+
+
+            def _unknown_run(text):
+                return connect().execute(f"SELECT * FROM t WHERE name = '{text}'").fetchall()
+
+
+            def _unknown_middle(text):
+                return _unknown_run(text)
+            """,
+        },
+    )
+    found = {i.function.rsplit(".", 1)[-1]: i for i in of(issues, "sql-injection")}
+    # Request input passed on through two helpers: likely, so high, not critical.
+    assert found["_run"].severity is Severity.HIGH
+    assert any("passed on by `_middle`" in s.message for s in found["_run"].trace)
+    # A value the caller read from its own rows is the code's own.
+    assert "_own" not in found
+    # A command-line option is typed by whoever runs the tool.
+    assert found["_cli_run"].severity is Severity.LOW
+    # Passed on from a function nobody calls: unknown.
+    assert found["_unknown_run"].severity is Severity.MEDIUM
+
+
+def test_a_parameter_named_for_sql_with_no_caller_is_the_callers_to_fill(
+    tmp_path: Path,
+) -> None:
+    """A library's ``rows_where(where=...)`` takes SQL by contract."""
+    issues = scan_code(
+        tmp_path,
+        {
+            "db.py": SERVER_DB,
+            "lib.py": """
+            from db import connect
+
+
+            def rows_where(where=None, order_by=None, limit: int | None = None):
+                sql = "SELECT * FROM t"
+                if where:
+                    sql += f" WHERE {where}"
+                if order_by:
+                    sql += f" ORDER BY {order_by}"
+                if limit is not None:
+                    sql += f" LIMIT {limit}"
+                return connect().execute(sql).fetchall()
+
+
+            def find_by_name(name):
+                return connect().execute(f"SELECT * FROM t WHERE name = '{name}'").fetchall()
+            """,
+        },
+    )
+    found = functions(issues, "sql-injection") | functions(
+        issues, "sql-dynamic-identifier"
+    )
+    assert found == {"find_by_name"}
+
+
+def test_names_quoted_one_by_one_and_joined_carry_no_sql(tmp_path: Path) -> None:
+    issues = scan_code(
+        tmp_path,
+        {
+            "db.py": SERVER_DB,
+            "lib.py": """
+            from db import connect
+
+
+            def quote_identifier(name):
+                return '"' + name.replace('"', '""') + '"'
+
+
+            def select_quoted(columns):
+                cols = ", ".join(quote_identifier(c) for c in columns)
+                return connect().execute(f"SELECT {cols} FROM t").fetchall()
+
+
+            def where_quoted(values):
+                wheres = [f"{quote_identifier(c)} IS %s" for c in values]
+                sql = "SELECT * FROM t WHERE " + " AND ".join(wheres)
+                return connect().execute(sql, list(values.values())).fetchall()
+
+
+            def select_raw(columns):
+                cols = ", ".join(c for c in columns)
+                return connect().execute(f"SELECT {cols} FROM t").fetchall()
+            """,
+        },
+    )
+    found = functions(issues, "sql-injection") | functions(
+        issues, "sql-dynamic-identifier"
+    )
+    assert found == {"select_raw"}

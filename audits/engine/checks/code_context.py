@@ -282,36 +282,117 @@ def value_origin(
 
     "sure": request data, or a parameter of a function a framework calls;
     "callers": a parameter some caller fills with a value that is not a
-    constant; "unknown": a parameter no resolved caller fills; "" when the
-    value is the code's own (a constant, a row it read, a count) or every
-    caller passes a constant.
+    constant; "unknown": a parameter no resolved caller fills; "operator":
+    a command-line option, typed by whoever runs the tool and so already
+    holds the database; "" when the value is the code's own (a constant, a
+    row it read, a count) or every caller passes a constant. A caller that
+    passes on a parameter of its own is followed to where that one comes from.
     """
     if not interp.external:
         return "", "computed inside the function from its own values"
     if not interp.params:
         return "sure", f"`{interp.expr}` comes from request or command-line input"
-    given = [fn.params[i] for i in interp.params if i < len(fn.params)]
+    return _param_origin(code, fn, interp.params, names, frozenset())
+
+
+# How far a parameter passed on from caller to caller is followed.
+_PASSED_ON_DEPTH = 4
+_COMMAND_LINE = re.compile(r"(^|\.)(command|group|option|argument|callback)$")
+# A parameter named for the SQL it takes: a function's contract, as in a
+# library's ``rows_where(where=..., order_by=...)``.
+_SQL_PARAM = re.compile(
+    r"^(sql|query|where|where_clause|clause|condition|conditions|select|order_by)$",
+    re.I,
+)
+# From the surest to the least sure an origin is outside the code.
+ORIGINS = ("sure", "callers", "unknown", "operator", "")
+
+
+def _param_origin(
+    code: CodeFacts,
+    fn: FunctionInfo,
+    params: tuple[int, ...],
+    names: bool,
+    seen: frozenset[str],
+) -> tuple[str, str]:
+    """Return (how sure, why) parameters ``params`` of ``fn`` come from outside."""
+    given = [fn.params[i] for i in params if i < len(fn.params)]
     shown = ", ".join(f"`{n}`" for n in given)
-    if fn.entry_point or is_web_entry(fn):
+    if is_web_entry(fn):
+        return "sure", f"parameter {shown} of `{fn.name}`, which a framework calls"
+    if fn.entry_point:
+        if any(_COMMAND_LINE.search(d.split("(")[0]) for d in fn.decorators):
+            return "operator", (
+                f"parameter {shown} of `{fn.name}`, a command-line option typed by "
+                "whoever runs the tool"
+            )
         return "sure", f"parameter {shown} of `{fn.name}`, which a framework calls"
     sites = callers_of(code).get(fn.qualname, [])
     if not sites:
+        if all(_SQL_PARAM.match(n) for n in given):
+            return "", (
+                f"parameter {shown} of `{fn.name}` is named for the SQL it takes: "
+                "what goes in is its callers' to decide, and none was found"
+            )
         return "unknown", f"parameter {shown} of `{fn.name}`; no caller was found"
-    if names and all(fn.params[i] == fn.kwargs_param for i in interp.params):
+    if names and all(fn.params[i] == fn.kwargs_param for i in params):
         return "", f"names are the keywords `{fn.name}`'s callers pass"
     offset = 1 if fn.params[:1] in (("self",), ("cls",)) else 0
+    found = ("", f"every caller of `{fn.name}` passes a constant or its own value")
     for caller, call in sites:
-        for index in interp.params:
-            position = index - offset
-            if position < 0 or fn.params[index] in call.const_kwargs:
+        for index in params:
+            position, param = index - offset, fn.params[index]
+            if position < 0 or param in call.const_kwargs:
                 continue
-            if position >= len(call.const_args) or not call.const_args[position]:
+            if _takes_default(call, position, param):
+                continue
+            if position < len(call.const_args) and call.const_args[position]:
+                continue
+            origins = _origins_of_argument(call, position, param)
+            if origins == ():
+                continue  # the caller computes it from its own values
+            through = tuple(
+                caller.params.index(o) for o in origins or () if o in caller.params
+            )
+            if (
+                origins is None
+                or len(through) < len(origins)
+                or len(seen) >= _PASSED_ON_DEPTH
+                or caller.qualname in seen
+            ):
                 return (
                     "callers",
                     f"parameter {shown} of `{fn.name}`, filled by `{caller.name}` "
                     f"({caller.file}:{call.line}) with a value that is not a constant",
                 )
-    return "", f"every caller of `{fn.name}` passes a constant"
+            how, why = _param_origin(code, caller, through, names, seen | {fn.qualname})
+            # Input passed on through helpers is likely, not sure: high at most.
+            how = "callers" if how == "sure" else how
+            if ORIGINS.index(how) < ORIGINS.index(found[0]):
+                found = (how, f"`{param}` of `{fn.name}`, passed on by `{caller.name}` "
+                              f"({caller.file}:{call.line}) from its {why}")  # fmt: skip
+    return found
+
+
+def _origins_of_argument(
+    call: CallSite, position: int, param: str
+) -> tuple[str, ...] | None:
+    """Return what the argument filling ``param`` is computed from, None if unknown."""
+    if not call.arg_origins:
+        return None
+    if 0 <= position < len(call.const_args):
+        return call.arg_origins[position]
+    if param in call.keywords:
+        at = len(call.const_args) + call.keywords.index(param)
+        return call.arg_origins[at] if at < len(call.arg_origins) else None
+    return None
+
+
+def _takes_default(call: CallSite, position: int, param: str) -> bool:
+    """Return True when ``call`` leaves the parameter to its default value."""
+    if position < len(call.const_args) or "*" in call.keywords or "**" in call.keywords:
+        return False
+    return param not in call.keywords
 
 
 # A lookup by a row identifier returns the rows of one thing; a filter by an

@@ -20,10 +20,12 @@ def sql_injection(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
 
     Severity: critical when request data or a parameter of a function a
     framework calls reaches the SQL text; high when a caller fills the
-    parameter with a value that is not a constant; medium when no caller is
-    known. Constants, allow-listed or quoted values, numbers, placeholder
+    parameter with a value that is not a constant, or passes on input it
+    was given; medium when no caller is known; low for a command-line
+    option, which whoever runs the tool types and who already holds the
+    database. Constants, allow-listed or quoted values, numbers, placeholder
     lists and values the code computes itself are not injection, nor a
-    parameter every caller fills with a constant.
+    parameter every caller fills with a constant or leaves to its default.
     """
     for use in live_sql(code):
         fn = code.by_qualname.get(use.function)
@@ -69,8 +71,8 @@ def sql_injection(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
         )
 
 
-_SURE = ("sure", "callers", "unknown")
-_SEVERITY = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
+_SURE = ("sure", "callers", "unknown", "operator")
+_SEVERITY = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 @TOPIC.implements("sql-dynamic-identifier", requires=CODE)
@@ -79,7 +81,8 @@ def sql_dynamic_identifier(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
 
     Names the code builds from its own constants (a class's column list, a
     list of constant fragments, keywords callers pass) are not reported;
-    names from a parameter no caller is known to fill are low.
+    names from a parameter no caller is known to fill, or from a
+    command-line option, are low.
     """
     for use in live_sql(code):
         fn = code.by_qualname.get(use.function)
@@ -100,7 +103,7 @@ def sql_dynamic_identifier(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
         if not reaching:
             continue
         names = ", ".join(f"`{i.expr}`" for i, _how, _why in reaching)
-        unsure = all(how == "unknown" for _i, how, _why in reaching)
+        unsure = all(how in ("unknown", "operator") for _i, how, _why in reaching)
         issue = spec.issue(
             key=sql_key(use),
             severity=Severity.LOW if unsure else None,

@@ -114,6 +114,14 @@ class CallSite:
     once: bool = False  # the loop ends right after it (break/return/raise)
     const_args: tuple[bool, ...] = ()  # which positional arguments are constants
     const_kwargs: tuple[str, ...] = ()  # keyword arguments given as constants
+    # Every keyword the call names, "**" when it splats a mapping and "*"
+    # when it splats a sequence: a parameter neither given by position nor
+    # named takes its default.
+    keywords: tuple[str, ...] = ()
+    # For each argument, positional ones first, then each keyword's in the
+    # order of ``keywords``: the caller's parameters and request names it is
+    # computed from (empty: the caller's own value, or a constant).
+    arg_origins: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

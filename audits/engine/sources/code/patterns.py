@@ -101,9 +101,14 @@ _QUOTING = re.compile(
     re.I,
 )
 # Annotations that carry no SQL: numbers, booleans, a closed set of strings.
+_SAFE_TYPE = (
+    r"(?:int|float|bool|datetime|date|timedelta|uuid|UUID|Decimal|"
+    r"(?:typing\.)?Literal\[.*\]|[A-Z]\w*(?:Enum|ID|Id))"
+)
+# A parameter annotated as one of these carries no SQL, optional or not.
 _SAFE_ANNOTATION = re.compile(
-    r"^(int|float|bool|datetime|date|timedelta|uuid|UUID|Decimal|"
-    r"(typing\.)?Literal\[.*\]|[A-Z]\w*(Enum|ID|Id))$"
+    rf"^(?:{_SAFE_TYPE}(?: \| None)?|None \| {_SAFE_TYPE}"
+    rf"|(?:typing\.)?Optional\[{_SAFE_TYPE}\])$"
 )
 
 

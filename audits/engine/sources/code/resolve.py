@@ -331,6 +331,9 @@ class Resolution(Knowledge):
             return True
         if isinstance(expr, ast.List | ast.Tuple | ast.Set):
             return all(self._safe(e, depth + 1, seen) for e in expr.elts)
+        if isinstance(expr, ast.ListComp | ast.GeneratorExp | ast.SetComp):
+            # [f"{quote_identifier(c)} = ?" for c in cols]: every item is safe.
+            return self._safe(expr.elt, depth + 1, seen)
         if isinstance(expr, ast.Call):
             return self._safe_call(expr, depth, seen)
         if isinstance(expr, ast.Name):
@@ -429,6 +432,11 @@ class Resolution(Knowledge):
         if isinstance(arg, ast.GeneratorExp | ast.ListComp):
             gen = arg.generators[0]
             if self._constant_collection(gen.iter):
+                return True
+            # Each item passed through a quoting function: quote_identifier(c).
+            if isinstance(arg.elt, ast.Call) and _QUOTING.search(
+                _dotted(arg.elt.func).rsplit(".", 1)[-1]
+            ):
                 return True
             for cond in gen.ifs:
                 if isinstance(cond, ast.Compare) and any(

@@ -114,6 +114,9 @@ def _walk_class(mod: _Module, col: _Collector, node: ast.ClassDef, outer: str) -
             class_walker.visit(stmt)
 
 
+_RECEIVERS = frozenset({"self", "cls"})
+
+
 class FunctionWalker(SqlRecording, OrmCalls):
     """Walk one function body (or a module's top level) in source order."""
 
@@ -147,6 +150,17 @@ class FunctionWalker(SqlRecording, OrmCalls):
 
     def _skip(self, node: ast.AST) -> None:
         return None
+
+    def _arg_origin(self, used: tuple[str, ...]) -> tuple[str, ...]:
+        """Return the parameters and request names an argument is computed from.
+
+        The receiver (``self``, ``cls``) is the object, not data, and a
+        parameter annotated as a number or literal carries no SQL.
+        """
+        if not used:
+            return ()
+        found = self._origins_of(used) - self.safe_params
+        return tuple(sorted(found - _RECEIVERS)) if found else ()
 
     def run(self) -> None:
         if isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -566,38 +580,52 @@ class FunctionWalker(SqlRecording, OrmCalls):
         ):
             self.aggregates.append((node.lineno, _names(node.args[0])))
         if name and not handled:
-            arg_names: tuple[str, ...] = ()
-            conn_args: list[str] = []
-            for arg in list(node.args) + [kw.value for kw in node.keywords]:
-                arg_names += _names(arg)
-                if isinstance(arg, ast.Name | ast.Attribute):
-                    d = _dotted(arg)
-                    if d in self.conns:
-                        conn_args.append(self.conns[d])
-                        self.col.conn_args.append(
-                            (self.qualname, dotted, node.lineno, self.conns[d], -1)
-                        )
-            self.calls.append(
-                CallSite(
-                    name=name,
-                    dotted=dotted,
-                    line=node.lineno,
-                    loop_depth=len(self.loops),
-                    loop_line=self._loop_line(),
-                    result_names=self.pending_targets,
-                    arg_names=arg_names,
-                    conn_args=tuple(conn_args),
-                    snippet=_snippet(self.mod.lines, node.lineno),
-                    target=self._call_target(func),
-                    once=self._runs_once(),
-                    const_args=tuple(self._constant_arg(a) for a in node.args),
-                    const_kwargs=tuple(
-                        k.arg for k in node.keywords if k.arg and _is_literal(k.value)
-                    ),
-                )
-            )
+            self.calls.append(self._call_site(node, name, dotted, func))
             self._maybe_wrapper_call(node, name, dotted, receiver)
         self.generic_visit(node)
+
+    def _call_site(
+        self, node: ast.Call, name: str, dotted: str, func: ast.expr
+    ) -> CallSite:
+        """Return the call graph's record of one call, its arguments' origins."""
+        arg_names: tuple[str, ...] = ()
+        conn_args: list[str] = []
+        # Where each argument comes from: the caller's parameters or
+        # request names (see CallSite.arg_origins).
+        origins: list[tuple[str, ...]] = []
+        for arg in list(node.args) + [kw.value for kw in node.keywords]:
+            used = _names(arg)
+            arg_names += used
+            origin = self._arg_origin(used)
+            # A value passed through quoting or an allow-list carries no SQL.
+            origins.append(origin if origin and not self._safe(arg) else ())
+            if isinstance(arg, ast.Name | ast.Attribute):
+                d = _dotted(arg)
+                if d in self.conns:
+                    conn_args.append(self.conns[d])
+                    self.col.conn_args.append(
+                        (self.qualname, dotted, node.lineno, self.conns[d], -1)
+                    )
+        return CallSite(
+            name=name,
+            dotted=dotted,
+            line=node.lineno,
+            loop_depth=len(self.loops),
+            loop_line=self._loop_line(),
+            result_names=self.pending_targets,
+            arg_names=arg_names,
+            conn_args=tuple(conn_args),
+            snippet=_snippet(self.mod.lines, node.lineno),
+            target=self._call_target(func),
+            once=self._runs_once(),
+            const_args=tuple(self._constant_arg(a) for a in node.args),
+            const_kwargs=tuple(
+                k.arg for k in node.keywords if k.arg and _is_literal(k.value)
+            ),
+            keywords=tuple(k.arg or "**" for k in node.keywords)
+            + (("*",) if any(isinstance(a, ast.Starred) for a in node.args) else ()),
+            arg_origins=tuple(origins),
+        )
 
     def _note_append(self, func: ast.expr, args: list[ast.expr], name: str) -> None:
         """Remember what a list is filled with: constant fragments stay constant."""
