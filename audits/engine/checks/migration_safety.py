@@ -8,10 +8,12 @@ real and rolled back, and what the database refuses is a finding too.
 
 Severity rule: a statement that fails on a table with rows, or that
 rewrites a table under an exclusive lock, is high; one that blocks writes
-(an index built in place, a constraint validated in place) or breaks the
-code still running during a deploy (a rename, a dropped column) is medium,
-high when the code scanned still reads what is dropped; what only matters
-later (a 32-bit key, no lock timeout, a file that cannot be re-run) is low.
+while it validates (a constraint validated in place) or breaks the code
+still running during a deploy (a rename, a dropped column) is medium, high
+when the code scanned still reads what is dropped; an index built in place
+is low, since how long writes wait depends on the table's size, which a
+migration does not show; what only matters later (a 32-bit key, no lock
+timeout, a file that cannot be re-run) is low.
 Critical is kept for data loss beyond what the statement names (TRUNCATE
 ... CASCADE reaching tables that reference it).
 
