@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -211,7 +212,7 @@ def audit_detail(request: AppRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
-def _link_code(targets: list[dict], findings) -> None:
+def _link_code(targets: list[dict[str, Any]], findings: Iterable[Finding]) -> None:
     """Give git targets a commit link and their findings a file+line link.
 
     Links exist for repositories on GitHub and GitLab, at the commit the
@@ -230,7 +231,7 @@ def _link_code(targets: list[dict], findings) -> None:
         f.code_url = git.blob_url(where[0], where[1], f.file, f.line) if where else ""
 
 
-def _report_context(request, audit) -> dict:
+def _report_context(request: AppRequest, audit: Audit) -> dict[str, Any]:
     """Return the page of the audit's report the request asks for, as HTML."""
     pages = page_count(audit)
     try:

@@ -1,6 +1,8 @@
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -376,7 +378,7 @@ def _detail_context(request: AppRequest, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _code_url(finding) -> str:
+def _code_url(finding: Finding) -> str:
     """Return a link to the finding's file and line at the commit last scanned."""
     target = finding.target
     if target is None or target.kind != "git" or not finding.file:
@@ -560,7 +562,12 @@ def finding_due(request: AppRequest, pk: int) -> HttpResponse:
 
 
 def _edit_with_reason(
-    request: AppRequest, pk: int, form_class: type, *, field: str, change
+    request: AppRequest,
+    pk: int,
+    form_class: type[forms.Form],
+    *,
+    field: str,
+    change: Callable[[Finding, dict[str, Any], Any], object],
 ) -> HttpResponse:
     """Validate a hand edit's form, apply it in a transaction, answer in place."""
     finding = scoped(
@@ -579,7 +586,7 @@ def _edit_with_reason(
     return _after_change(request, finding)
 
 
-def _first_error(form) -> str:
+def _first_error(form: forms.BaseForm) -> str:
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
         text = " ".join(errors)
@@ -587,7 +594,7 @@ def _first_error(form) -> str:
     return "Check the form."
 
 
-def _bad_field(form) -> str | None:
+def _bad_field(form: forms.BaseForm) -> str | None:
     return next((name for name in form.errors if name in form.fields), None)
 
 

@@ -1,8 +1,10 @@
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.core.mail import send_mail
 from django.db import transaction
@@ -106,7 +108,7 @@ def signup(request: AppRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def create_personal_team(user) -> Team:
+def create_personal_team(user: AbstractBaseUser) -> Team:
     """Create the user's personal team, owned by them."""
     slug = _free_slug(slugify(user.username) or "team")
     team = Team.objects.create(name=f"{user.username}'s team", slug=slug, personal=True)
@@ -391,7 +393,7 @@ def project_delete(request: AppRequest, pk: int) -> HttpResponse:
     return redirect("projects:list")
 
 
-def delete_project(project) -> None:
+def delete_project(project: Project) -> None:
     """Delete ``project`` and everything under it in one transaction.
 
     Findings and their history go by plain DELETEs, children first, rather
@@ -545,7 +547,14 @@ def team_members(request: AppRequest, slug: str) -> HttpResponse:
     )
 
 
-def invite(team, *, recipient: str, role: str, by, link) -> Invitation:
+def invite(
+    team: Team,
+    *,
+    recipient: str,
+    role: str,
+    by: AbstractBaseUser,
+    link: Callable[[Invitation], str],
+) -> Invitation:
     """Invite ``recipient`` (a username or email) to ``team``, emailing an address."""
     invitation = (
         Invitation.objects.pending().filter(team=team, recipient=recipient).first()
