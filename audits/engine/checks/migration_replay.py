@@ -203,5 +203,17 @@ def has_not_null_check(state: _TableState | None, column: str) -> bool:
     """Return True when a CHECK (col IS NOT NULL) already holds on the table."""
     if state is None:
         return False
-    pattern = re.compile(rf"\b{re.escape(column)}\W*\s+IS\s+NOT\s+NULL\b", re.I)
-    return any(pattern.search(c.expression) and c.validated for c in state.checks)
+    # As written (col IS NOT NULL), or as the DDL reader keeps it (NOT col IS
+    # NULL); one of the terms of an AND, never of an OR, which proves nothing.
+    name = re.escape(column)
+    pattern = re.compile(
+        rf"^(?:{name}\W*\s+IS\s+NOT\s+NULL|NOT\s+\W*{name}\W*\s+IS\s+NULL)$", re.I
+    )
+
+    def holds(expression: str) -> bool:
+        if re.search(r"\bOR\b", expression, re.I):
+            return False
+        terms = re.split(r"\s+AND\s+", expression, flags=re.I)
+        return any(pattern.match(t.strip(' ()"`')) for t in terms)
+
+    return any(c.validated and holds(c.expression) for c in state.checks)

@@ -10,6 +10,7 @@ Django does, so it is a constant; ``db_default`` stays in the table.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from audits.engine.sources.migrations_python import (
     transactional,
     value,
 )
+from audits.engine.sources.migrations_q import Unreadable, condition_sql
 
 _AUTO = ("AutoField", "BigAutoField", "SmallAutoField")
 _RELATIONS = ("ForeignKey", "OneToOneField")
@@ -56,6 +58,12 @@ class Reader:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self.tables: dict[tuple[str, str], str] = {}
+        # Each model's field names and the columns they are stored in.
+        self.columns: dict[tuple[str, str], dict[str, str]] = {}
+        # Each model's unique_together and index_together, as column tuples.
+        self.together: dict[tuple[str, str, str], set[tuple[str, ...]]] = {}
+        self.notes: list[str] = []
+        self.label = ""
 
     def table(self, app: str, model: str) -> str:
         """Return the table of ``app``'s model ``model``."""
@@ -66,9 +74,27 @@ class Reader:
         """Return the table of the model an operation names first."""
         return self.table(app, str(value(arg(call, 0, "model_name")) or ""))
 
+    def model_columns(self, app: str, model: str) -> dict[str, str]:
+        """Return the field-to-column map of a model, made empty on first use."""
+        return self.columns.setdefault((app.lower(), model.lower()), {})
+
+    def field_column(self, app: str, model: str, field: str) -> str:
+        """Return the column a model's field is stored in (the field's name if unknown)."""
+        return self.model_columns(app, model).get(field.lower(), field)
+
+    def take_notes(self) -> list[str]:
+        """Return the notes gathered since the last call, and forget them."""
+        notes, self.notes = self.notes, []
+        return notes
+
+    def note(self, line: int, text: str) -> None:
+        """Note something of the file being read that was not read as SQL."""
+        self.notes.append(f"{self.label}:{line}: {text}")
+
     def read(self, tree: ast.Module, label: str, path: Path) -> list[Statement]:
         """Return the statements of one Django migration file."""
         app = path.parent.parent.name
+        self.label = label
         body = _migration_class(tree)
         if body is None:
             return []
@@ -111,16 +137,36 @@ class Reader:
 
     def op_CreateModel(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         model = str(value(arg(call, 0, "name")) or "")
-        options = value(arg(call, 99, "options")) or {}
-        if isinstance(options, dict) and options.get("db_table"):
-            self.tables[(app.lower(), model.lower())] = str(options["db_table"])
+        options = _options(arg(call, 99, "options"))
+        db_table = value(options.get("db_table"))
+        if isinstance(db_table, str) and db_table:
+            self.tables[(app.lower(), model.lower())] = db_table
         table = self.table(app, model)
-        columns = self.fields(app, arg(call, 1, "fields"))
-        body = ", ".join(f"{c.name} {c.definition}" for c in columns)
-        out.add(call.lineno, f"CREATE TABLE {table} ({body})", kind)
+        mapping = self.model_columns(app, model)
+        mapping.clear()
+        columns = self.fields(app, arg(call, 1, "fields"), mapping)
+        parts = [f"{c.name} {c.definition}" for c in columns]
+        after: list[str] = []
+        unique = self.together_of(app, model, "unique", options.get("unique_together"))
+        parts += [f"UNIQUE ({', '.join(cols)})" for cols in sorted(unique)]
+        for node in _items(options.get("constraints")):
+            inline = self.constraint(app, model, table, node)
+            if inline is not None:
+                (after if inline.startswith("CREATE ") else parts).append(inline)
+        out.add(call.lineno, f"CREATE TABLE {table} ({', '.join(parts)})", kind)
         for column in columns:
             if column.index:
                 out.add(call.lineno, _index_sql(table, column.name), kind)
+        for cols in sorted(
+            self.together_of(app, model, "index", options.get("index_together"))
+        ):
+            out.add(call.lineno, _together_index_sql(table, cols), kind)
+        for node in _items(options.get("indexes")):
+            index = self.index(app, model, table, node, kind)
+            if index:
+                out.add(getattr(node, "lineno", call.lineno), index, kind)
+        for statement in after:
+            out.add(call.lineno, statement, kind)
 
     def op_DeleteModel(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         model = str(value(arg(call, 0, "name")) or "")
@@ -131,6 +177,10 @@ class Reader:
         new = str(value(arg(call, 1, "new_name")) or "")
         before, after = self.table(app, old), f"{app.lower()}_{new.lower()}"
         self.tables[(app.lower(), new.lower())] = after
+        self.columns[(app.lower(), new.lower())] = self.model_columns(app, old)
+        for which in ("unique", "index"):
+            found = self.together.get((app.lower(), old.lower(), which), set())
+            self.together[(app.lower(), new.lower(), which)] = set(found)
         out.add(call.lineno, f"ALTER TABLE {before} RENAME TO {after}", kind)
 
     def op_AlterModelTable(
@@ -145,32 +195,47 @@ class Reader:
 
     def op_AddField(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         table = self.model_table(app, call)
-        column = self.column(
-            app,
-            str(value(arg(call, 1, "name")) or ""),
-            arg(call, 2, "field"),
-            adding=True,
-        )
+        model = str(value(arg(call, 0, "model_name")) or "")
+        name = str(value(arg(call, 1, "name")) or "")
+        column = self.column(app, name, arg(call, 2, "field"), adding=True)
+        self.model_columns(app, model)[name.lower()] = column.name
         out.add(
             call.lineno,
             f"ALTER TABLE {table} ADD COLUMN {column.name} {column.definition}",
             kind,
         )
         if column.references:
-            out.add(call.lineno, _fk_sql(table, column), kind)
+            out.add(call.lineno, _fk_sql(table, column, self.dialect), kind)
         if column.index:
             out.add(call.lineno, _index_sql(table, column.name), kind)
 
     def op_RemoveField(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         table = self.model_table(app, call)
+        model = str(value(arg(call, 0, "model_name")) or "")
         name = str(value(arg(call, 1, "name")) or "")
-        out.add(call.lineno, f"ALTER TABLE {table} DROP COLUMN {name}", kind)
+        column = self.model_columns(app, model).pop(name.lower(), name)
+        out.add(call.lineno, f"ALTER TABLE {table} DROP COLUMN {column}", kind)
 
     def op_RenameField(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         table = self.model_table(app, call)
+        model = str(value(arg(call, 0, "model_name")) or "")
         old = str(value(arg(call, 1, "old_name")) or "")
         new = str(value(arg(call, 2, "new_name")) or "")
-        out.add(call.lineno, f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}", kind)
+        mapping = self.model_columns(app, model)
+        before = mapping.pop(old.lower(), old)
+        # A foreign key's column follows its field's name; a db_column stays.
+        after = (
+            f"{new}_id"
+            if before.lower() == f"{old.lower()}_id"
+            else (new if before.lower() == old.lower() else before)
+        )
+        mapping[new.lower()] = after
+        if after != before:
+            out.add(
+                call.lineno,
+                f"ALTER TABLE {table} RENAME COLUMN {before} TO {after}",
+                kind,
+            )
 
     def op_AlterField(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
         table = self.model_table(app, call)
@@ -188,15 +253,12 @@ class Reader:
         out.add(call.lineno, head + null, kind)
 
     def op_AddIndex(self, out: Emitter, app: str, call: ast.Call, kind: str) -> None:  # noqa: N802
-        table = self.model_table(app, call)
-        index = arg(call, 1, "index")
-        if not isinstance(index, ast.Call):
-            return
-        fields = value(arg(index, 99, "fields")) or []
-        name = value(arg(index, 99, "name")) or f"{table}_idx"
-        cols = ", ".join(str(f).lstrip("-") for f in fields) or "id"
-        how = "INDEX CONCURRENTLY" if kind == "AddIndexConcurrently" else "INDEX"
-        out.add(call.lineno, f"CREATE {how} {name} ON {table} ({cols})", kind)
+        model = str(value(arg(call, 0, "model_name")) or "")
+        index = self.index(
+            app, model, self.table(app, model), arg(call, 1, "index"), kind
+        )
+        if index:
+            out.add(call.lineno, index, kind)
 
     op_AddIndexConcurrently = op_AddIndex  # noqa: N815
 
@@ -211,17 +273,151 @@ class Reader:
     def op_AddConstraint(
         self, out: Emitter, app: str, call: ast.Call, kind: str
     ) -> None:  # noqa: N802
-        table = self.model_table(app, call)
-        constraint = arg(call, 1, "constraint")
-        if not isinstance(constraint, ast.Call):
+        model = str(value(arg(call, 0, "model_name")) or "")
+        table = self.table(app, model)
+        found = self.constraint(app, model, table, arg(call, 1, "constraint"))
+        if found is None:
             return
-        name = value(arg(constraint, 99, "name")) or f"{table}_check"
-        fields = value(arg(constraint, 99, "fields"))
-        if last(dotted(constraint.func)) == "UniqueConstraint" and fields:
-            body = f"UNIQUE ({', '.join(str(f) for f in fields)})"
+        if found.startswith("CREATE "):
+            out.add(call.lineno, found, kind)
         else:
-            body = "CHECK (true)"  # the condition is a Python expression
-        out.add(call.lineno, f"ALTER TABLE {table} ADD CONSTRAINT {name} {body}", kind)
+            out.add(call.lineno, f"ALTER TABLE {table} ADD {found}", kind)
+
+    def op_AlterUniqueTogether(  # noqa: N802
+        self, out: Emitter, app: str, call: ast.Call, kind: str
+    ) -> None:
+        self.alter_together(out, app, call, kind, "unique")
+
+    def op_AlterIndexTogether(  # noqa: N802
+        self, out: Emitter, app: str, call: ast.Call, kind: str
+    ) -> None:
+        self.alter_together(out, app, call, kind, "index")
+
+    def alter_together(
+        self, out: Emitter, app: str, call: ast.Call, kind: str, which: str
+    ) -> None:
+        """Drop the sets no longer listed and add the new ones, as Django does."""
+        model = str(value(arg(call, 0, "name")) or "")
+        table = self.table(app, model)
+        key = (app.lower(), model.lower(), which)
+        before = set(self.together.get(key, set()))
+        after = self.together_of(app, model, which, arg(call, 1, f"{which}_together"))
+        for cols in sorted(before - after):
+            name = _together_name(table, cols, which)
+            if which == "unique":
+                out.add(
+                    call.lineno, f"ALTER TABLE {table} DROP CONSTRAINT {name}", kind
+                )
+            else:
+                out.add(call.lineno, f"DROP INDEX {name}", kind)
+        for cols in sorted(after - before):
+            if which == "unique":
+                name = _together_name(table, cols, which)
+                out.add(
+                    call.lineno,
+                    f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({', '.join(cols)})",
+                    kind,
+                )
+            else:
+                out.add(call.lineno, _together_index_sql(table, cols), kind)
+
+    def together_of(
+        self, app: str, model: str, which: str, node: ast.expr | None
+    ) -> set[tuple[str, ...]]:
+        """Return (and remember) a unique_together or index_together as columns."""
+        found = value(node)
+        sets: set[tuple[str, ...]] = set()
+        if isinstance(found, list | tuple | set) and found:
+            groups = [found] if all(isinstance(f, str) for f in found) else found
+            for group in groups:
+                if isinstance(group, list | tuple) and group:
+                    sets.add(
+                        tuple(self.field_column(app, model, str(f)) for f in group)
+                    )
+        self.together[(app.lower(), model.lower(), which)] = sets
+        return sets
+
+    def constraint(
+        self, app: str, model: str, table: str, node: ast.expr | None
+    ) -> str | None:
+        """Return a constraint as ``CONSTRAINT name ...``, or a CREATE UNIQUE INDEX.
+
+        A unique constraint with a condition or expressions is a unique
+        index in Django; a condition that is not read keeps ``CHECK (true)``
+        (asserting nothing, so no rule reads more into it) and says so.
+        """
+        if not isinstance(node, ast.Call):
+            return None
+        kind = last(dotted(node.func))
+        name = str(value(arg(node, 99, "name")) or f"{table}_check")
+        columns = self.model_columns(app, model)
+        if kind == "UniqueConstraint":
+            fields = value(arg(node, 99, "fields")) or ()
+            cols = [self.field_column(app, model, str(f)) for f in fields]
+            if not cols:
+                cols = self.expressions(app, model, node)
+            if not cols:
+                self.note(node.lineno, f"the expressions of UniqueConstraint {name} "
+                          "are not read; the constraint is left out of the replay")  # fmt: skip
+                return None
+            condition = arg(node, 99, "condition")
+            if condition is None and not any("(" in c for c in cols):
+                return f"CONSTRAINT {name} UNIQUE ({', '.join(cols)})"
+            where = ""
+            if condition is not None:
+                try:
+                    where = f" WHERE {condition_sql(condition, columns)}"
+                except Unreadable as exc:
+                    self.note(node.lineno, f"the condition of UniqueConstraint {name} is "
+                              f"not read ({exc}); the constraint is left out of the replay")  # fmt: skip
+                    return None
+            return f"CREATE UNIQUE INDEX {name} ON {table} ({', '.join(cols)}){where}"
+        if kind != "CheckConstraint":
+            return None
+        condition = arg(node, 99, "condition") or arg(node, 99, "check")
+        try:
+            body = condition_sql(condition, columns)
+        except Unreadable as exc:
+            self.note(node.lineno, f"the condition of CheckConstraint {name} is not "
+                      f"read ({exc}); it is replayed as CHECK (true)")  # fmt: skip
+            body = "true"
+        return f"CONSTRAINT {name} CHECK ({body})"
+
+    def index(
+        self, app: str, model: str, table: str, node: ast.expr | None, kind: str
+    ) -> str:
+        """Return the CREATE INDEX of a ``models.Index``, or '' when not readable."""
+        if not isinstance(node, ast.Call):
+            return ""
+        fields = value(arg(node, 99, "fields")) or []
+        name = value(arg(node, 99, "name")) or f"{table}_idx"
+        cols = (
+            [self.field_column(app, model, str(f).lstrip("-")) for f in fields]
+            or self.expressions(app, model, node)
+            or ["id"]
+        )
+        how = "INDEX CONCURRENTLY" if kind == "AddIndexConcurrently" else "INDEX"
+        where = ""
+        condition = arg(node, 99, "condition")
+        if condition is not None:
+            try:
+                where = (
+                    f" WHERE {condition_sql(condition, self.model_columns(app, model))}"
+                )
+            except Unreadable as exc:
+                self.note(node.lineno, f"the condition of index {name} is not read "
+                          f"({exc}); it is replayed as an index of every row")  # fmt: skip
+        return f"CREATE {how} {name} ON {table} ({', '.join(cols)}){where}"
+
+    def expressions(self, app: str, model: str, node: ast.Call) -> list[str]:
+        """Return index expressions read as SQL (a field, F(), Lower/Upper of one)."""
+        out: list[str] = []
+        for item in node.args:
+            found = _expression(item, lambda f: self.field_column(app, model, f))
+            if found is None:
+                return []
+            out.append(found)
+        return out
 
     def op_RemoveConstraint(
         self, out: Emitter, app: str, call: ast.Call, kind: str
@@ -233,14 +429,18 @@ class Reader:
 
     # Fields
 
-    def fields(self, app: str, node: ast.expr | None) -> list[Column]:
-        """Return the columns of CreateModel's ``fields`` list."""
+    def fields(
+        self, app: str, node: ast.expr | None, mapping: dict[str, str]
+    ) -> list[Column]:
+        """Return the columns of CreateModel's ``fields`` list, filling ``mapping``."""
         columns = []
         for item in node.elts if isinstance(node, ast.List | ast.Tuple) else []:
             if isinstance(item, ast.Tuple) and len(item.elts) == 2:
                 name = value(item.elts[0])
                 if isinstance(name, str):
-                    columns.append(self.column(app, name, item.elts[1]))
+                    column = self.column(app, name, item.elts[1])
+                    mapping[name.lower()] = column.name
+                    columns.append(column)
         return columns
 
     def column(
@@ -262,7 +462,11 @@ class Reader:
             sql = sql_type(field, self.dialect)
         parts = [sql]
         if kind in _AUTO:
-            parts.append("GENERATED BY DEFAULT AS IDENTITY")
+            parts.append(
+                "AUTO_INCREMENT"
+                if self.dialect == "mysql"
+                else "GENERATED BY DEFAULT AS IDENTITY"
+            )
         if "db_default" in options:
             parts.append(f"DEFAULT {_db_default(options['db_default'])}")
         elif adding and not null:
@@ -288,6 +492,51 @@ class Reader:
             other, model = target.split(".", 1)
             return self.table(other, model)
         return self.table(app, target)
+
+
+def _options(node: ast.expr | None) -> dict[str, ast.expr]:
+    """Return CreateModel's ``options`` as name -> value node.
+
+    Read key by key: ``indexes`` and ``constraints`` hold calls, which a
+    literal reading of the whole dict would refuse (and lose ``db_table``).
+    """
+    if not isinstance(node, ast.Dict):
+        return {}
+    return {
+        key.value: item
+        for key, item in zip(node.keys, node.values, strict=True)
+        if isinstance(key, ast.Constant) and isinstance(key.value, str)
+    }
+
+
+def _items(node: ast.expr | None) -> list[ast.expr]:
+    return list(node.elts) if isinstance(node, ast.List | ast.Tuple) else []
+
+
+def _expression(node: ast.expr, column: Callable[[str], str]) -> str | None:
+    """Return an index expression as SQL, or None when it is not read."""
+    found = value(node)
+    if isinstance(found, str):
+        return column(found)
+    if not isinstance(node, ast.Call):
+        return None
+    name = last(dotted(node.func))
+    if name == "F":
+        field = value(arg(node, 0, "name"))
+        return column(field) if isinstance(field, str) and "__" not in field else None
+    if name in ("Lower", "Upper") and len(node.args) == 1:
+        inner = _expression(node.args[0], column)
+        return f"({name.lower()}({inner}))" if inner else None
+    return None
+
+
+def _together_name(table: str, cols: tuple[str, ...], which: str) -> str:
+    return f"{table}_{'_'.join(cols)}_{'uniq' if which == 'unique' else 'idx'}"
+
+
+def _together_index_sql(table: str, cols: tuple[str, ...]) -> str:
+    name = _together_name(table, cols, "index")
+    return f"CREATE INDEX {name} ON {table} ({', '.join(cols)})"
 
 
 def _migration_class(tree: ast.Module) -> list[ast.stmt] | None:
@@ -324,9 +573,9 @@ def _index_sql(table: str, column: str) -> str:
     return f"CREATE INDEX {table}_{column}_idx ON {table} ({column})"
 
 
-def _fk_sql(table: str, column: Column) -> str:
+def _fk_sql(table: str, column: Column, dialect: str) -> str:
+    deferred = "" if dialect == "mysql" else " DEFERRABLE INITIALLY DEFERRED"
     return (
         f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column.name}_fk "
-        f"FOREIGN KEY ({column.name}) REFERENCES {column.references} (id) "
-        "DEFERRABLE INITIALLY DEFERRED"
+        f"FOREIGN KEY ({column.name}) REFERENCES {column.references} (id)" + deferred
     )

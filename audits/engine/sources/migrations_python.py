@@ -312,4 +312,5 @@ def read(
     if path.parent.name == "versions":
         return migrations_alembic.read(tree, label, dialect), []
     django = reader if reader is not None else migrations_django.Reader(dialect)
-    return django.read(tree, label, path), []
+    statements = django.read(tree, label, path)
+    return statements, django.take_notes()
