@@ -9,8 +9,14 @@ A project configures Plumbline the way linters are configured: in
     extend-exclude = ["scripts/old_*"]    # adds to them
     code-exclude = ["migrations"]         # skipped by the code checks only
     disable = ["backup-missing"]
+    deploy-lock-timeout = "3s"            # the deploy sets lock_timeout itself
     [tool.plumbline.severity]
     query-n-plus-one = "low"
+
+``deploy-lock-timeout`` says the deploy runs migrations with a lock
+timeout set outside the migration files (on the role or the database, or
+by the migration runner), so ``migration-lock-timeout-missing`` does not
+ask each file to set one.
 
 One finding is suppressed in the code itself with
 ``# plumbline: ignore[check-id] reason`` on its line, on the line above it,
@@ -56,7 +62,18 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 # schema but run once, so the code checks leave them alone.
 DEFAULT_CODE_EXCLUDE: tuple[str, ...] = ("migrations", "alembic", "migrate")
 CONFIG_FILE = ".plumbline.toml"
-_KEYS = frozenset({"exclude", "extend-exclude", "code-exclude", "disable", "severity"})
+_KEYS = frozenset(
+    {
+        "exclude",
+        "extend-exclude",
+        "code-exclude",
+        "disable",
+        "severity",
+        "deploy-lock-timeout",
+    }
+)
+# A lock timeout: milliseconds, or a number with PostgreSQL's units.
+_TIMEOUT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$")
 _IGNORE = re.compile(
     r"#\s*plumbline:\s*ignore\[(?P<checks>[A-Za-z0-9_,\s-]+)\](?P<reason>[^#\n]*)"
 )
@@ -85,16 +102,21 @@ class ProjectConfig:
     disable: frozenset[str] = frozenset()
     severity: tuple[tuple[str, Severity], ...] = ()
     source: str = "defaults"
+    # The lock_timeout the deploy sets outside the migrations ('' when none).
+    deploy_lock_timeout: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as plain data, as an audit records them."""
-        return {
+        data: dict[str, Any] = {
             "source": self.source,
             "exclude": list(self.exclude),
             "code_exclude": list(self.code_exclude),
             "disable": sorted(self.disable),
             "severity": {check: sev.value for check, sev in self.severity},
         }
+        if self.deploy_lock_timeout:
+            data["deploy_lock_timeout"] = self.deploy_lock_timeout
+        return data
 
     def severity_for(self, check: str) -> Severity | None:
         """Return the overriding severity of ``check``, if the project set one."""
@@ -176,7 +198,26 @@ def parse_config(data: Mapping[str, Any], where: str) -> ProjectConfig:
         disable=disable,
         severity=tuple(severity),
         source=where,
+        deploy_lock_timeout=_lock_timeout(data.get("deploy-lock-timeout"), where),
     )
+
+
+def _lock_timeout(value: object, where: str) -> str:
+    """Return ``deploy-lock-timeout`` as text, refusing what sets no timeout.
+
+    PostgreSQL reads 0 as "wait forever", so a zero would only hide the
+    finding it is meant to answer.
+    """
+    if value is None:
+        return ""
+    text = str(value) if isinstance(value, int | str) and value is not True else ""
+    match = _TIMEOUT.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(
+            f"{where}: `deploy-lock-timeout` must be the lock timeout the deploy "
+            f'sets, more than zero, e.g. "3s" or 3000 (milliseconds), not {value!r}'
+        )
+    return text.strip()
 
 
 def load_config(root: Path) -> ProjectConfig:

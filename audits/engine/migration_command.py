@@ -5,6 +5,12 @@ migrations, Alembic revisions); ``--scratch-db URL`` also applies what it
 finds to a scratch PostgreSQL and rolls it back; ``--since REF`` keeps only
 the findings in files changed or added since a git ref, so a pull request
 is judged on its own migrations and ``--fail-on`` gates on those alone.
+
+A ``--migrations`` folder is judged with the settings of the project the
+command runs in (``.plumbline.toml`` or ``[tool.plumbline]`` of the
+``pyproject.toml`` in the current folder), as a CI job runs it from the
+repository's root: ``disable``, ``severity`` and ``deploy-lock-timeout``
+apply to it as to a folder scan.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from audits.engine.config import ConfigError, load_config
 from audits.engine.issues import Issue, merge_issues
 from audits.engine.scan import ScanResult, Target, TargetResult
 from audits.engine.sources.git_changes import changed_files
@@ -47,9 +54,17 @@ def targets(args: argparse.Namespace, found: list[Target]) -> list[Target]:
 
     With ``--since`` every migration of a folder is judged as pending, so a
     branch's older migrations are not taken for history already applied.
+    Raise :class:`ConfigError` when the settings of the current folder are
+    unusable.
     """
     if args.since:
         found = [replace(t, whole_history=True) for t in found]
+    config = None
+    if args.migrations:
+        try:
+            config = load_config(Path.cwd())
+        except ConfigError as exc:
+            raise ConfigError(f"{Path.cwd().name}: {exc}") from None
     extra = [
         Target(
             "migrations",
@@ -57,6 +72,7 @@ def targets(args: argparse.Namespace, found: list[Target]) -> list[Target]:
             dialect=args.dialect,
             exclude=tuple(args.exclude),
             timeout=args.timeout,
+            config=config,
         )
         for folder in args.migrations
     ]

@@ -246,6 +246,12 @@ def _read_migrations(
         if target.kind == "migrations":
             raise SourceError(f"{target.location}: no migration files found")
         return None, []
+    if config is not None and config.deploy_lock_timeout:
+        history = replace(
+            history,
+            lock_timeout=f"{config.source}: deploy-lock-timeout = "
+            f"{config.deploy_lock_timeout}",
+        )
     if target.scratch_db:
         history = migration_dryrun.dry_run(
             history, target.scratch_db, timeout=target.timeout, policy=target.network

@@ -492,7 +492,7 @@ def run(args: argparse.Namespace) -> int:
         targets = migration_command.targets(args, targets)
         if not targets:
             raise UsageError("name a TARGET or --migrations DIR")
-    except UsageError as exc:
+    except (UsageError, ConfigError) as exc:
         print(f"plumbline scan: error: {exc}", file=err)
         return EXIT_USAGE
     full = _scan(args, targets, err)

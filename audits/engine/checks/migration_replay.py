@@ -72,6 +72,8 @@ class Replay:
         self.file = FileState("")
         self.stmt: Statement | None = None
         self.notes: list[str] = []  # statements a rule could not judge
+        # An ALTER DATABASE/ROLE ... SET lock_timeout seen: (file, statement).
+        self.session_timeout: tuple[str, str] | None = None
 
     def run(self) -> list[Hit]:
         """Return every hit of the history, in the order the statements run."""
@@ -105,6 +107,18 @@ class Replay:
         self.hits.append(
             Hit(check, where, (where.file, *key), obj, evidence, severity, line=line)
         )
+
+    def timeout_set_elsewhere(self) -> bool:
+        """Return True when every session of the migration starts with a lock timeout.
+
+        Said by the project's settings or the scratch database's, or by an
+        ALTER DATABASE/ROLE ... SET lock_timeout of an earlier migration file
+        (it reaches new sessions only, so not the file that runs it).
+        """
+        if self.history.lock_timeout:
+            return True
+        found = self.session_timeout
+        return found is not None and found[0] != self.file.name
 
     def existing(self, table: str) -> bool:
         """Return True unless ``table`` was created in the file being applied."""
@@ -164,7 +178,16 @@ class Replay:
             rules.transaction_control(self, stmt, text)
             return
         if sql.LOCK_TIMEOUT.search(text):
-            self.file.lock_timeout = True
+            # SET lock_timeout = 0 (or DEFAULT) waits forever again.
+            given = re.search(r"(?:=|\bTO\b|,)\s*([^,;)]+)", text, re.I)
+            self.file.lock_timeout = given is None or bool(
+                sql.timeout_value(given.group(1))
+            )
+            return
+        session = sql.SESSION_LOCK_TIMEOUT.match(text)
+        if session and self.dialect == "postgres":
+            value = sql.timeout_value(session.group(3) or "")
+            self.session_timeout = (stmt.file, text[:120]) if value else None
             return
         for rule in rules.STATEMENT_RULES:
             rule(self, stmt, text)

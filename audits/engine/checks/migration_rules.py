@@ -33,6 +33,8 @@ def lock(r: Replay, stmt: Statement) -> None:
     """Note a statement that waits for a lock on a table in use."""
     if r.dialect not in LOCKING or r.file.lock_timeout or r.file.lock_reported:
         return
+    if r.timeout_set_elsewhere():
+        return
     r.file.lock_reported = True
     setting = "lock_wait_timeout" if r.dialect == "mysql" else "lock_timeout"
     r.hit(

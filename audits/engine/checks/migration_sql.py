@@ -40,6 +40,9 @@ BEGIN = _sql(
 )
 END = _sql(r"^(COMMIT|END|ROLLBACK)\b(?:\s+(?:WORK|TRANSACTION))?\s*$")
 LOCK_TIMEOUT = _sql(r"^SET\s+(?:LOCAL\s+|SESSION\s+|GLOBAL\s+)?(?:@@(?:session\.)?)?(lock_timeout|lock_wait_timeout|innodb_lock_wait_timeout)\b|set_config\s*\(\s*'lock_timeout'")  # fmt: skip
+# ALTER DATABASE/ROLE ... SET lock_timeout: every later session of that
+# database or role starts with it (not the session running the statement).
+SESSION_LOCK_TIMEOUT = _sql(r"^ALTER\s+(DATABASE|ROLE|USER)\s+(\S+)(?:\s+IN\s+DATABASE\s+\S+)?\s+(?:SET\s+lock_timeout\s*(?:=|\bTO\b)\s*(.+?)|RESET\s+(?:lock_timeout|ALL))\s*;?\s*$")  # fmt: skip
 # Functions whose value differs row by row: a column added with one as its
 # default is filled by rewriting the table.
 VOLATILE = _sql(r"\b(random|gen_random_uuid|uuid_generate_v[14]|uuid|clock_timestamp|timeofday|nextval|rand|uuid_short|sys_guid)\s*\(")  # fmt: skip
@@ -156,6 +159,18 @@ def _alter_action(text: str) -> Action:
     if match and match.group(1).upper() not in _NOT_WORDS | {"DEFAULT", "FOREIGN"}:
         return Action("drop-column", text, column=unquote(match.group(1)))
     return Action("other", text)
+
+
+def timeout_value(text: str) -> str:
+    """Return a SET lock_timeout's value, or '' when it sets none (0, DEFAULT)."""
+    value = text.strip().strip("'\"").strip()
+    if (
+        not value
+        or value.upper() == "DEFAULT"
+        or re.match(r"^0+(\.0*)?\s*[a-z]*$", value, re.I)
+    ):
+        return ""
+    return value
 
 
 def default_of(definition: str) -> str | None:

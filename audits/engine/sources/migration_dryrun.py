@@ -9,6 +9,12 @@ Each statement runs under a savepoint, so one refusal does not hide the
 next. CONCURRENTLY is dropped (it cannot run in a transaction, and on an
 empty schema it builds the same index); the migration files' own BEGIN and
 COMMIT are left to the run's transaction.
+
+When the scratch database is the customer's own (the command line's
+``--scratch-db``), a lock timeout set on its role or database (ALTER ROLE /
+ALTER DATABASE ... SET lock_timeout) is read from ``pg_db_role_setting``:
+the migrations run by that role start with it. ``current_setting`` cannot
+tell, since this session sets a lock timeout of its own.
 """
 
 from __future__ import annotations
@@ -61,9 +67,13 @@ def dry_run(
     *,
     timeout: float = 10.0,
     policy: guard.NetworkPolicy | None = None,
+    read_settings: bool = True,
 ) -> MigrationHistory:
     """Return ``history`` with the statements the scratch database refused.
 
+    ``read_settings`` reads the lock timeout the scratch database's role or
+    database starts sessions with (False for a scratch database of the
+    server's own, whose settings say nothing of the customer's deploy).
     Raise :class:`SourceError` when the database cannot be reached.
     """
     conn = connect(url, timeout=timeout, policy=policy)
@@ -71,8 +81,12 @@ def dry_run(
     where = f"PostgreSQL {info.host}:{info.port}/{info.dbname}"
     schema = f"plumbline_dry_run_{secrets.token_hex(6)}"
     rejected: list[Rejection] = []
+    lock_timeout = history.lock_timeout
     try:
         with conn.cursor() as cur:
+            if read_settings and not lock_timeout:
+                found = _role_lock_timeout(cur)
+                lock_timeout = f"{where}: {found}" if found else ""
             cur.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(schema)))
             cur.execute(
                 pgsql.SQL("SET LOCAL search_path TO {}, public").format(
@@ -92,7 +106,36 @@ def dry_run(
     finally:
         conn.rollback()
         conn.close()
-    return replace(history, rejected=tuple(rejected), dry_run=where)
+    return replace(
+        history, rejected=tuple(rejected), dry_run=where, lock_timeout=lock_timeout
+    )
+
+
+# Role in database, then role, then database: PostgreSQL's own precedence.
+_ROLE_SETTING = """
+SELECT s.setdatabase <> 0, s.setrole <> 0, substr(cfg, length('lock_timeout=') + 1)
+FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg
+WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+  AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = session_user))
+  AND cfg LIKE 'lock\\_timeout=%'
+ORDER BY (s.setrole <> 0) DESC, (s.setdatabase <> 0) DESC
+LIMIT 1
+"""
+
+
+def _role_lock_timeout(cur: psycopg.Cursor[Any]) -> str:
+    """Return the lock timeout the session's role or database sets, as said, or ''."""
+    cur.execute(_ROLE_SETTING)
+    row = cur.fetchone()
+    if row is None:
+        return ""
+    on_database, on_role, setting = row
+    if not str(setting).strip() or str(setting).strip() in ("0", "0ms", "0s"):
+        return ""
+    whose = " and ".join(
+        part for part, given in (("role", on_role), ("database", on_database)) if given
+    )
+    return f"lock_timeout = {setting} set on the {whose or 'server'}"
 
 
 def _apply(cur: psycopg.Cursor[Any], statement: str) -> str:

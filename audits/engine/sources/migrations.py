@@ -70,6 +70,9 @@ class MigrationHistory:
     # whole-project scan names each folder's newest (see newest_per_folder),
     # since the older ones have run wherever a later one has.
     pending: frozenset[str] | None = None
+    # Where a lock timeout is known to be set for every migration session
+    # (the project's settings, the scratch database's role or database).
+    lock_timeout: str = ""
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
