@@ -172,6 +172,8 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
             # A git target: the commit scanned, and where it came from.
             outcome_row["commit"] = result.commit
             outcome_row["location"] = target.location
+        if getattr(result, "dry_run", ""):
+            outcome_row["dry_run"] = result.dry_run
         outcomes.append(outcome_row)
         if result.ok:
             checks_by_target[target.pk] = result.checks_run

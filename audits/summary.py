@@ -33,6 +33,8 @@ class TargetOutcome(TypedDict):
     seconds: float
     commit: NotRequired[str]  # git targets: the commit scanned
     location: NotRequired[str]  # git targets: where it was cloned from
+    # Targets holding migrations: whether their dry run ran, and why not.
+    dry_run: NotRequired[str]
 
 
 class ImportedReport(TypedDict):

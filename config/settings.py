@@ -192,6 +192,14 @@ TARGET_PATH_ROOTS = env.list("PLUMBLINE_TARGET_PATH_ROOTS", default=[])
 # the CIDRs below are allowed whatever they are (e.g. a customer VPN range).
 ALLOW_PRIVATE_TARGETS = env.bool("PLUMBLINE_ALLOW_PRIVATE_TARGETS", default=False)
 ALLOWED_TARGET_NETWORKS = env.list("PLUMBLINE_ALLOWED_TARGET_NETWORKS", default=[])
+# A PostgreSQL server of the operator's own (a URL whose role may CREATE
+# DATABASE and CREATE ROLE) for the migrations' dry run: each audit of a git
+# or code target holding migrations makes a throwaway database and role
+# there, applies them in a transaction that is rolled back, and drops both.
+# Empty (the default): no dry run; the static migration rules still run.
+# Never point it at Plumbline's own database server's production cluster
+# without a role limited to that.
+SCRATCH_DATABASE_URL = env.str("PLUMBLINE_SCRATCH_DATABASE_URL", default="")
 for _network in ALLOWED_TARGET_NETWORKS:
     try:
         ipaddress.ip_network(_network.strip(), strict=False)

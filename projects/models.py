@@ -302,6 +302,11 @@ class Target(models.Model):
             if self.kind == self.Kind.GIT
             else None,
             config=self.project.scan_settings(),
+            # The operator's scratch server, for the migrations a repository
+            # holds; never a URL a tenant gave.
+            scratch_server=settings.SCRATCH_DATABASE_URL
+            if self.kind in (self.Kind.CODE, self.Kind.GIT)
+            else "",
         )
 
     def test_connection(self, *, limit: float | None = None) -> tuple[bool, str]:
@@ -320,7 +325,10 @@ class Target(models.Model):
 
         limit = limit or settings.TEST_CONNECTION_SECONDS
         # The probe's own timeouts end it soon after the caller stops waiting.
-        engine = replace(self.engine_target(), timeout=max(1.0, limit / 2))
+        # Testing the connection reads; it never runs the migrations' dry run.
+        engine = replace(
+            self.engine_target(), timeout=max(1.0, limit / 2), scratch_server=""
+        )
         started = time.monotonic()
         outcome = connection_tests.run_bounded(scan_target, engine, limit=limit)
         if isinstance(outcome, str):

@@ -2,6 +2,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -251,6 +252,7 @@ def _settings_page(
         "new_token": new_token,
         "token_error": token_error,
         "upload_url": request.build_absolute_uri("/").rstrip("/"),
+        "scratch_enabled": bool(settings.SCRATCH_DATABASE_URL),
         **extra,
     }
     if manager:

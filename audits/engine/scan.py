@@ -64,6 +64,10 @@ class Target:
     # Judge every migration of a folder scan as pending, not only each
     # folder's newest (``--since`` narrows the report to a branch instead).
     whole_history: bool = False
+    # The operator's PostgreSQL, where each scan with migrations makes a
+    # throwaway database and role for their dry run (a server's setting,
+    # never a tenant's); a failure there is a note, not a failed target.
+    scratch_server: str = field(default="", repr=False)
 
     @property
     def label(self) -> str:
@@ -84,6 +88,9 @@ class TargetResult:
     commit: str = ""  # git: the commit that was scanned
     suppressed: tuple[Suppressed, ...] = ()
     config: ProjectConfig | None = field(default=None, compare=False)
+    # Whether the migrations found were applied to a scratch database, and
+    # why not; '' when the target holds no migrations.
+    dry_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,13 +237,14 @@ def _read_code(
 
 def _read_migrations(
     target: Target, config: ProjectConfig | None = None
-) -> tuple[MigrationHistory | None, list[str]]:
-    """Return the migration history a folder holds (dry-run when asked), and notes."""
+) -> tuple[MigrationHistory | None, list[str], str]:
+    """Return the migration history a folder holds (dry-run when asked), notes,
+    and whether the dry run ran."""
     if target.kind not in ("code", "folder", "migrations"):
-        return None, []
+        return None, [], ""
     if target.kind != "migrations" and not Path(target.location).is_dir():
-        return None, []
-    from .sources import migration_dryrun, migrations
+        return None, [], ""
+    from .sources import migrations
 
     exclude = target.exclude + (config.exclude if config else ())
     history = migrations.load_history(
@@ -245,17 +253,14 @@ def _read_migrations(
     if history is None:
         if target.kind == "migrations":
             raise SourceError(f"{target.location}: no migration files found")
-        return None, []
+        return None, [], ""
     if config is not None and config.deploy_lock_timeout:
         history = replace(
             history,
             lock_timeout=f"{config.source}: deploy-lock-timeout = "
             f"{config.deploy_lock_timeout}",
         )
-    if target.scratch_db:
-        history = migration_dryrun.dry_run(
-            history, target.scratch_db, timeout=target.timeout, policy=target.network
-        )
+    history, status = _dry_run(target, history)
     if target.kind != "migrations" and not target.whole_history:
         # Git's dates are read on the customer's machine only (a server's
         # clones are one commit deep, and its folders are not theirs).
@@ -265,7 +270,57 @@ def _read_migrations(
             else migrations.newest_per_folder(history.files)
         )
         history = replace(history, pending=pending)
-    return history, list(history.notes)
+    return history, list(history.notes), status
+
+
+def _dry_run(target: Target, history: MigrationHistory) -> tuple[MigrationHistory, str]:
+    """Return ``history`` applied to the target's scratch database, and what happened."""
+    from .sources import migration_dryrun, scratch_server
+
+    if (
+        history.dialect != "postgres"
+        and target.scratch_server
+        and not target.scratch_db
+    ):
+        return history, (
+            f"not run: the migrations are {history.dialect}'s and the scratch "
+            "database is PostgreSQL"
+        )
+    if target.scratch_db:
+        history = migration_dryrun.dry_run(
+            history, target.scratch_db, timeout=target.timeout, policy=target.network
+        )
+    elif target.scratch_server:
+        try:
+            with scratch_server.throwaway(
+                target.scratch_server, timeout=target.timeout
+            ) as url:
+                history = migration_dryrun.dry_run(
+                    history,
+                    url,
+                    timeout=target.timeout,
+                    read_settings=False,
+                    label="a throwaway PostgreSQL database",
+                )
+        except SourceError as exc:
+            return history, f"did not run: {exc}"
+        where = "a throwaway database, dropped after"
+        return history, _ran(history, where)
+    else:
+        return history, (
+            "not run: no scratch PostgreSQL is configured (the command line's "
+            "--scratch-db, a server's PLUMBLINE_SCRATCH_DATABASE_URL)"
+        )
+    return history, _ran(history, history.dry_run)
+
+
+def _ran(history: MigrationHistory, where: str) -> str:
+    refused = len(history.rejected)
+    said = f"{refused} statement{'s' if refused != 1 else ''} refused"
+    return (
+        f"ran on {where}: {len(history.statements)} statements of "
+        f"{len(history.files)} migration files applied and rolled back, {said}"
+    )
 
 
 def target_config(target: Target) -> ProjectConfig | None:
@@ -306,7 +361,7 @@ def scan_target(
             config = target_config(target)
             schema, evidence, notes = _read_schema(target, config)
             code_facts, code_notes = _read_code(target, config)
-            history, history_notes = _read_migrations(target, config)
+            history, history_notes, dry_run = _read_migrations(target, config)
     except (SourceError, ConfigError) as exc:
         return TargetResult(
             target, ok=False, error=str(exc), duration=time.monotonic() - started
@@ -357,6 +412,7 @@ def scan_target(
         schema=schema,
         suppressed=suppressed,
         config=config,
+        dry_run=dry_run,
     )
 
 

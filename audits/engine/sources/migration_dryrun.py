@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -68,17 +69,19 @@ def dry_run(
     timeout: float = 10.0,
     policy: guard.NetworkPolicy | None = None,
     read_settings: bool = True,
+    label: str = "",
 ) -> MigrationHistory:
     """Return ``history`` with the statements the scratch database refused.
 
     ``read_settings`` reads the lock timeout the scratch database's role or
     database starts sessions with (False for a scratch database of the
-    server's own, whose settings say nothing of the customer's deploy).
+    server's own, whose settings say nothing of the customer's deploy);
+    ``label`` names the database in findings instead of its host and name.
     Raise :class:`SourceError` when the database cannot be reached.
     """
     conn = connect(url, timeout=timeout, policy=policy)
     info = conn.info
-    where = f"PostgreSQL {info.host}:{info.port}/{info.dbname}"
+    where = label or f"PostgreSQL {info.host}:{info.port}/{info.dbname}"
     schema = f"plumbline_dry_run_{secrets.token_hex(6)}"
     rejected: list[Rejection] = []
     lock_timeout = history.lock_timeout
@@ -96,7 +99,7 @@ def dry_run(
             for stmt in history.statements:
                 if _SKIPPED.match(stmt.sql):
                     continue
-                error = _apply(cur, _CONCURRENTLY.sub(r"\1", stmt.sql))
+                error = _watched(conn, cur, _CONCURRENTLY.sub(r"\1", stmt.sql), timeout)
                 if error and stmt.exact and len(rejected) < MAX_REJECTIONS:
                     rejected.append(Rejection(stmt.file, stmt.line, stmt.sql, error))
     except psycopg.OperationalError as exc:
@@ -136,6 +139,26 @@ def _role_lock_timeout(cur: psycopg.Cursor[Any]) -> str:
         part for part, given in (("role", on_role), ("database", on_database)) if given
     )
     return f"lock_timeout = {setting} set on the {whose or 'server'}"
+
+
+def _watched(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.Cursor[Any],
+    statement: str,
+    timeout: float,
+) -> str:
+    """Run one statement, cancelled from here when it outlasts ``timeout``.
+
+    The server's statement_timeout is not enough: the migration may set
+    its own (``SET statement_timeout = 0``) before something slow.
+    """
+    watchdog = threading.Timer(timeout + 1.0, conn.cancel_safe)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _apply(cur, statement)
+    finally:
+        watchdog.cancel()
 
 
 def _apply(cur: psycopg.Cursor[Any], statement: str) -> str:
