@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.urls import reverse
 
+from audits.engine.sources import scratch_server
 from audits.engine.sources.scratch_server import PREFIX
 from audits.models import Audit
 from findings.models import Finding
@@ -47,10 +48,12 @@ def scratch(settings):
         psycopg.connect(ADMIN).close()
     except psycopg.OperationalError:
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    before = set(leftovers())
+    before = len(scratch_server.MADE)
     settings.SCRATCH_DATABASE_URL = SERVER
     yield SERVER
-    assert set(leftovers()) - before == set()
+    made = list(scratch_server.MADE)[before:]
+    assert made  # the audit made one...
+    assert set(made) & {r[0] for r in leftovers()} == set()  # ...and it is gone
 
 
 def _audit(team, tmp_path, migrations):

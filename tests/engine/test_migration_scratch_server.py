@@ -26,7 +26,7 @@ SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def leftovers() -> list[str]:
-    """Return the throwaway databases and roles that exist now."""
+    """Return the throwaway databases and roles that exist now (any process's)."""
     with psycopg.connect(ADMIN) as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s"
@@ -42,10 +42,12 @@ def server() -> Iterator[str]:
         psycopg.connect(ADMIN).close()
     except psycopg.OperationalError:
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    before = set(leftovers())
+    before = len(scratch_server.MADE)
     yield SERVER
-    # Whatever a test did, it left no throwaway database or role behind.
-    assert set(leftovers()) - before == set()
+    # Whatever a test did, the throwaways it made (other test runs may be
+    # making theirs meanwhile) are gone.
+    made = list(scratch_server.MADE)[before:]
+    assert set(made) & set(leftovers()) == set()
 
 
 def _scan(folder: Path, **target: object) -> TargetResult:
@@ -153,6 +155,7 @@ def test_the_throwaway_role_is_as_small_as_said(server: str) -> None:
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (name,)
     assert name not in leftovers()
+    assert list(scratch_server.MADE)[-1] == name
 
 
 def test_an_unreachable_scratch_server_is_a_reason_not_a_failed_target(
@@ -197,27 +200,36 @@ def test_mysql_migrations_are_not_applied_to_postgresql(
 
 
 def test_sweep_drops_what_a_killed_worker_left_once_expired(server: str) -> None:
-    name = PREFIX + "0123456789abcdef"
+    import secrets
+
+    name = PREFIX + secrets.token_hex(8)
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {name} LOGIN VALID UNTIL '2000-01-01'")
         admin.execute(f"CREATE DATABASE {name} OWNER {name}")
-        admin.execute("CREATE ROLE plumbline_scratch_keep_me VALID UNTIL '2000-01-01'")
+        keep = f"{PREFIX}keep_{name[-6:]}"
+        admin.execute(f"CREATE ROLE {keep} VALID UNTIL '2000-01-01'")
     try:
-        assert sweep(server) == [name]
+        swept = sweep(server)
+        # (Another test run's throwaway may have swept it first.)
+        assert name in swept or name not in leftovers()
         assert name not in leftovers()
         # A role of that prefix that is not a throwaway's name is left alone.
-        assert "plumbline_scratch_keep_me" in leftovers()
+        assert keep in leftovers()
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute("DROP ROLE IF EXISTS plumbline_scratch_keep_me")
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"DROP ROLE IF EXISTS {name}")
+            admin.execute(f"DROP ROLE IF EXISTS {keep}")
 
 
 def test_a_server_role_that_may_not_create_is_told_clearly(server: str) -> None:
+    import secrets
+
+    role = f"plumbline_weak_operator_{secrets.token_hex(4)}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute("DROP ROLE IF EXISTS plumbline_weak_operator")
-        admin.execute("CREATE ROLE plumbline_weak_operator LOGIN")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
     try:
-        weak = "postgresql://plumbline_weak_operator@127.0.0.1:5432/postgres"
+        weak = f"postgresql://{role}@127.0.0.1:5432/postgres"
         with (
             pytest.raises(scratch_server.SourceError, match="refused to make"),
             throwaway(weak),
@@ -225,4 +237,4 @@ def test_a_server_role_that_may_not_create_is_told_clearly(server: str) -> None:
             pass
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute("DROP ROLE IF EXISTS plumbline_weak_operator")
+            admin.execute(f"DROP ROLE IF EXISTS {role}")

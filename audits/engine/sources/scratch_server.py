@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -38,6 +39,9 @@ PREFIX = "plumbline_scratch_"
 CONNECTION_LIMIT = 2
 LIFETIME = "1 hour"  # the role's VALID UNTIL; sweep() drops what outlives it
 _NAME = re.compile(rf"^{PREFIX}[0-9a-f]{{16}}$")
+# The throwaways this process made, newest last: what a test (or an
+# operator's debugger) checks is gone, whatever other workers are doing.
+MADE: deque[str] = deque(maxlen=200)
 
 
 def _admin(url: str, timeout: float) -> psycopg.Connection[Any]:
@@ -72,6 +76,7 @@ def throwaway(url: str, *, timeout: float = 10.0) -> Iterator[str]:
     with suppress(psycopg.Error, SourceError):
         _sweep(admin)
     name = PREFIX + secrets.token_hex(8)
+    MADE.append(name)
     password = secrets.token_urlsafe(24)
     ms = max(1, int(timeout * 1000))
     ident = pgsql.Identifier(name)
