@@ -375,9 +375,7 @@ def scan_target(
         )
     notes += code_notes + history_notes
     if history is not None:
-        evidence.add(Evidence.MIGRATIONS)
-        if history.dry_run:
-            evidence.add(Evidence.DRY_RUN)
+        schema = _with_history(target, history, (schema, borrowed_schema), evidence)
     if code_facts is not None:
         schema = _code_schema(
             code_facts, schema, borrowed_schema, explain_on, (evidence, notes), progress
@@ -414,6 +412,40 @@ def scan_target(
         config=config,
         dry_run=dry_run,
     )
+
+
+def _with_history(
+    target: Target,
+    history: MigrationHistory,
+    schemas: tuple[Schema | None, Schema | None],
+    evidence: set[Evidence],
+) -> Schema | None:
+    """Add a migration history's evidence; return the target's schema.
+
+    ``schemas`` is the target's own schema and the one it may borrow. With
+    neither, a code or folder target whose Django migrations build one gets
+    that (SQL migrations are already read as DDL; Alembic histories are not
+    trusted for it yet, see the README).
+    """
+    from .sources.migrations import replayed_schema
+
+    evidence.add(Evidence.MIGRATIONS)
+    if history.dry_run:
+        evidence.add(Evidence.DRY_RUN)
+    own, borrowed = schemas
+    if own is not None or borrowed is not None or target.kind not in ("code", "folder"):
+        return own
+    # Django's migrations only: Django enforces on_delete and hashes its
+    # users' passwords, which the schema says (django_migrations); an
+    # Alembic history often keeps both dialects' branches and leaves
+    # hashing to code the schema cannot show (measured on the corpus).
+    if not any(s.origin == "django" for s in history.statements):
+        return None
+    schema = replayed_schema(history)
+    if not schema.tables:
+        return None
+    evidence.update({Evidence.SCHEMA, Evidence.DDL})
+    return schema
 
 
 def _code_schema(

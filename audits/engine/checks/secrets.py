@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from audits.engine.issues import Issue, Severity
-from audits.engine.schema import Schema
+from audits.engine.schema import Schema, Table
 from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import credential_like, is_numeric_type, secret_like
 
@@ -38,7 +38,8 @@ def secret_stored_plaintext(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     has the shape of a hash the column is silent, and when some do not the
     finding says how many. Django's ``auth_user.password`` is written only
     through its password hashers, so it is silent on a Django-managed schema
-    unless sampled values contradict that.
+    unless sampled values contradict that; so is the password of a custom
+    user model (a table with Django's ``password`` and ``last_login``).
     """
     samples = _secret_samples(schema)
     django = django_managed(schema)
@@ -53,11 +54,7 @@ def secret_stored_plaintext(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
             )
             if sampled and hashed == sampled:
                 continue
-            if (
-                not sampled
-                and django
-                and (table.name.lower(), col.name.lower()) == ("auth_user", "password")
-            ):
+            if not sampled and django and _django_user_password(table, col.name):
                 continue
             evidence = (
                 f"{table.name}.{col.name} {col.type or '(untyped)'}: the name "
@@ -80,6 +77,15 @@ _ACCOUNT_TABLE = re.compile(
     re.I,
 )
 _OUTBOUND_TOKEN = re.compile(r"(access|refresh|oauth|bearer|bot)_?token", re.I)
+
+
+def _django_user_password(table: Table, column: str) -> bool:
+    """Return True for the password column of a Django user model."""
+    if column.lower() != "password":
+        return False
+    if table.name.lower() == "auth_user":
+        return True
+    return table.column("last_login") is not None
 
 
 def _secret_severity(table: str, column: str) -> tuple[Severity, str]:

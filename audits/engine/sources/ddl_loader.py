@@ -180,6 +180,11 @@ class _Loader(_TableBuilder):
                 and (act.args.get("kind") or "").upper() == "COLUMN"
             ):
                 self.drop_column(state, _ident(act.this))
+            elif (
+                isinstance(act, exp.Drop)
+                and (act.args.get("kind") or "").upper() == "CONSTRAINT"
+            ):
+                self.drop_constraint(state, _ident(act.this))
             elif isinstance(act, exp.RenameColumn):
                 self.rename_column(state, _ident(act.this), _ident(act.args.get("to")))
             elif isinstance(act, exp.AlterRename):
@@ -210,6 +215,21 @@ class _Loader(_TableBuilder):
         if act.args.get("allow_null") is not None:
             col = replace(col, nullable=bool(act.args["allow_null"]))
         state.columns[i] = col
+
+    def drop_constraint(self, state: _TableState, name: str) -> None:
+        """Forget the named foreign key, check or unique constraint of a table."""
+        low = name.lower()
+        state.foreign_keys = [
+            fk for fk in state.foreign_keys if (fk.name or "").lower() != low
+        ]
+        state.checks = [c for c in state.checks if (c.name or "").lower() != low]
+        for key, index in list(self.model.indexes.items()):
+            if (
+                index.table.lower() == state.name.lower()
+                and index.name.lower() == low
+                and index.constraint == "unique"
+            ):
+                del self.model.indexes[key]
 
     def drop_column(self, state: _TableState, name: str) -> None:
         i = state.column_index(name)

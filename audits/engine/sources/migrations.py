@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audits.engine.schema import Schema
 from audits.engine.sources.ddl import _read_text, natural_key
 from audits.engine.sources.ddl_model import guess_dialect, normalise_dialect
 from audits.engine.sources.ddl_split import split_statements
@@ -265,3 +266,31 @@ def newest_per_folder(files: tuple[str, ...]) -> frozenset[str]:
             folder = folder.parent
         newest[folder.as_posix()] = name
     return frozenset(newest.values())
+
+
+_DJANGO_MIGRATIONS = (
+    "CREATE TABLE django_migrations (id bigint NOT NULL PRIMARY KEY, "
+    "app varchar(255) NOT NULL, name varchar(255) NOT NULL, "
+    "applied timestamp with time zone NOT NULL)"
+)
+
+
+def replayed_schema(history: MigrationHistory) -> Schema:
+    """Return the schema the history leaves once every migration has run.
+
+    Built statement by statement with the DDL loader, as the replay of the
+    migration checks builds it, so a project whose schema lives only in
+    Django migrations or Alembic revisions still has one for the schema
+    checks. Each table keeps the migration file and line that created it.
+    """
+    from audits.engine.sources.ddl_loader import _Loader
+    from audits.engine.sources.ddl_model import _Model
+
+    model = _Model(dialect=history.dialect)
+    if any(s.origin == "django" for s in history.statements):
+        # Django records each migration it applies there; the checks read
+        # its presence as "Django enforces on_delete and hashes passwords".
+        _Loader(model, file="").apply(_DJANGO_MIGRATIONS, 0)
+    for stmt in history.statements:
+        _Loader(model, file=stmt.file).apply(stmt.sql, stmt.line)
+    return model.freeze(history.root)

@@ -69,8 +69,7 @@ class _Call:
         return py.arg(self.node, index - shift, name) if index >= shift else None
 
     def text(self, index: int, name: str) -> str:
-        found = py.value(self.at(index, name))
-        return found if isinstance(found, str) else ""
+        return _name(self.at(index, name))
 
     @property
     def table(self) -> str:
@@ -100,14 +99,21 @@ def _sql(kind: str, op: _Call, dialect: str) -> list[str]:  # noqa: C901
     if kind == "alter_column":
         return _alter_column(call, table, text(1, "column_name"), dialect)
     if kind == "create_index":
-        return [_create_index(call, text(0, "index_name"), text(1, "table_name"))]
+        # The index's name comes first, before the table a batch implies.
+        name = _name(py.arg(call, 0, "index_name"))
+        if op.batch:
+            return [_create_index(call, name, op.batch, columns_at=1)]
+        return [_create_index(call, name, _name(py.arg(call, 1, "table_name")))]
     if kind == "drop_index":
         how = "INDEX CONCURRENTLY" if _kw(call, "postgresql_concurrently") else "INDEX"
-        return [f"DROP {how} {text(0, 'index_name')}"]
+        return [f"DROP {how} {_name(py.arg(call, 0, 'index_name'))}"]
     if kind == "create_table":
         name = text(0, "table_name")
-        columns = [_column(c, dialect) for c in call.args[1:]]
-        return [f"CREATE TABLE {name} ({', '.join(c for c in columns if c)})"]
+        parts = [
+            _column(c, dialect, name) or _table_constraint(c, name)
+            for c in call.args[1:]
+        ]
+        return [f"CREATE TABLE {name} ({', '.join(p for p in parts if p)})"]
     if kind == "drop_table":
         return [f"DROP TABLE {text(0, 'table_name')}"]
     if kind == "rename_table":
@@ -140,8 +146,12 @@ def _kw(call: ast.Call, name: str) -> bool:
     return bool(py.value(py.arg(call, 99, name)))
 
 
-def _column(node: ast.expr | None, dialect: str) -> str:
-    """Return ``name type constraints`` for an ``sa.Column(...)`` call."""
+def _column(node: ast.expr | None, dialect: str, table: str = "") -> str:
+    """Return ``name type constraints`` for an ``sa.Column(...)`` call.
+
+    In a CREATE TABLE (``table`` given) a foreign key gets the name
+    PostgreSQL would give it, so a later ``drop_constraint`` finds it.
+    """
     if not isinstance(node, ast.Call) or py.last(py.dotted(node.func)) != "Column":
         return ""
     name = py.value(py.arg(node, 0, "name"))
@@ -166,9 +176,66 @@ def _column(node: ast.expr | None, dialect: str) -> str:
             and py.last(py.dotted(extra.func)) == "ForeignKey"
         ):
             target = str(py.value(py.arg(extra, 0, "column")) or "")
-            ref_table, _, ref_col = target.partition(".")
-            parts.append(f"REFERENCES {ref_table} ({ref_col or 'id'})")
+            ref_table, _, ref_col = target.rpartition(".")
+            given = _name(py.arg(extra, 99, "name"))
+            fk_name = given or (f"{table}_{name}_fkey" if table else "")
+            parts.append(
+                (f"CONSTRAINT {fk_name} " if fk_name else "")
+                + f"REFERENCES {ref_table} ({ref_col or 'id'}){_on_delete(extra)}"
+            )
     return " ".join(parts)
+
+
+def _name(node: ast.expr | None) -> str:
+    """Return a name given as a string or through ``op.f("...")``."""
+    if isinstance(node, ast.Call) and py.last(py.dotted(node.func)) == "f":
+        node = node.args[0] if node.args else None
+    found = py.value(node)
+    return found if isinstance(found, str) else ""
+
+
+def _on_delete(call: ast.Call) -> str:
+    action = py.value(py.arg(call, 99, "ondelete"))
+    return f" ON DELETE {action.upper()}" if isinstance(action, str) and action else ""
+
+
+def _strings(nodes: list[ast.expr]) -> list[str]:
+    found = [py.value(n) for n in nodes]
+    return [f for f in found if isinstance(f, str)]
+
+
+def _table_constraint(node: ast.expr | None, table: str) -> str:
+    """Return a create_table constraint (primary key, foreign key, unique, check).
+
+    An unnamed foreign key gets the name PostgreSQL would give it.
+    """
+    if not isinstance(node, ast.Call):
+        return ""
+    kind = py.last(py.dotted(node.func))
+    name = _name(py.arg(node, 99, "name"))
+    if not name and kind == "ForeignKeyConstraint":
+        local = py.value(py.arg(node, 0, "columns")) or ()
+        name = f"{table}_{'_'.join(str(c) for c in local)}_fkey"
+    head = f"CONSTRAINT {name} " if name else ""
+    if kind in ("PrimaryKeyConstraint", "UniqueConstraint"):
+        cols = _strings(list(node.args))
+        word = "PRIMARY KEY" if kind == "PrimaryKeyConstraint" else "UNIQUE"
+        return f"{head}{word} ({', '.join(cols)})" if cols else ""
+    if kind == "ForeignKeyConstraint":
+        local = py.value(py.arg(node, 0, "columns")) or ()
+        remote = [str(r) for r in py.value(py.arg(node, 1, "refcolumns")) or ()]
+        if not local or not remote or any("." not in r for r in remote):
+            return ""
+        referent = remote[0].rpartition(".")[0]
+        ref_cols = ", ".join(r.rpartition(".")[2] for r in remote)
+        return (
+            f"{head}FOREIGN KEY ({', '.join(str(c) for c in local)}) "
+            f"REFERENCES {referent} ({ref_cols}){_on_delete(node)}"
+        )
+    if kind == "CheckConstraint":
+        condition = py.text_of(py.arg(node, 0, "sqltext"))
+        return f"{head}CHECK ({condition})" if condition else ""
+    return ""
 
 
 def _server_default(node: ast.expr) -> str:
@@ -202,8 +269,8 @@ def _alter_column(call: ast.Call, table: str, column: str, dialect: str) -> list
     return out
 
 
-def _create_index(call: ast.Call, name: str, table: str) -> str:
-    columns = py.value(py.arg(call, 2, "columns")) or ()
+def _create_index(call: ast.Call, name: str, table: str, columns_at: int = 2) -> str:
+    columns = py.value(py.arg(call, columns_at, "columns")) or ()
     cols = ", ".join(str(c) for c in columns) or "id"
     unique = "UNIQUE " if _kw(call, "unique") else ""
     how = "INDEX CONCURRENTLY" if _kw(call, "postgresql_concurrently") else "INDEX"
@@ -214,12 +281,17 @@ def _create_index(call: ast.Call, name: str, table: str) -> str:
 
 
 def _foreign_key(call: ast.Call) -> str:
-    name = py.value(py.arg(call, 0, "constraint_name")) or "fk"
     source = py.value(py.arg(call, 1, "source_table"))
     referent = py.value(py.arg(call, 2, "referent_table"))
-    local = ", ".join(str(c) for c in py.value(py.arg(call, 3, "local_cols")) or ())
+    columns = [str(c) for c in py.value(py.arg(call, 3, "local_cols")) or ()]
+    local = ", ".join(columns)
+    # Unnamed, it gets the name PostgreSQL gives it, which a later
+    # drop_constraint names.
+    name = _name(py.arg(call, 0, "constraint_name")) or (
+        f"{source}_{'_'.join(columns)}_fkey"
+    )
     remote = ", ".join(str(c) for c in py.value(py.arg(call, 4, "remote_cols")) or ())
     return (
         f"ALTER TABLE {source} ADD CONSTRAINT {name} FOREIGN KEY ({local}) "
-        f"REFERENCES {referent} ({remote})"
+        f"REFERENCES {referent} ({remote}){_on_delete(call)}"
     )

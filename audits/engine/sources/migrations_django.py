@@ -10,6 +10,7 @@ Django does, so it is a constant; ``db_default`` stays in the table.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,10 @@ class Reader:
         self.together: dict[tuple[str, str, str], set[tuple[str, ...]]] = {}
         self.notes: list[str] = []
         self.label = ""
+        # Each table's primary key type, so a foreign key gets the same type.
+        self.key_types: dict[str, str] = {}
+        # The table of a user model created so far (AUTH_USER_MODEL's guess).
+        self.user_table = ""
 
     def table(self, app: str, model: str) -> str:
         """Return the table of ``app``'s model ``model``."""
@@ -81,6 +86,17 @@ class Reader:
     def field_column(self, app: str, model: str, field: str) -> str:
         """Return the column a model's field is stored in (the field's name if unknown)."""
         return self.model_columns(app, model).get(field.lower(), field)
+
+    def remember_keys(self, table: str, columns: list[Column]) -> None:
+        """Remember a new table's key type, and whether it is a user model."""
+        for column in columns:
+            if " PRIMARY KEY" in column.definition:
+                self.key_types[table.lower()] = _KEY_TYPE_END.split(column.definition)[
+                    0
+                ]
+        names = {c.name.lower() for c in columns}
+        if {"password", "last_login"} <= names and not self.user_table:
+            self.user_table = table
 
     def take_notes(self) -> list[str]:
         """Return the notes gathered since the last call, and forget them."""
@@ -154,7 +170,10 @@ class Reader:
             if inline is not None:
                 (after if inline.startswith("CREATE ") else parts).append(inline)
         out.add(call.lineno, f"CREATE TABLE {table} ({', '.join(parts)})", kind)
+        self.remember_keys(table, columns)
         for column in columns:
+            if column.references:
+                out.add(call.lineno, _fk_sql(table, column, self.dialect), kind)
             if column.index:
                 out.add(call.lineno, _index_sql(table, column.name), kind)
         for cols in sorted(
@@ -457,7 +476,9 @@ class Reader:
         if kind in _RELATIONS:
             column = str(value(options.get("db_column")) or "") or f"{name}_id"
             references = self.related_table(app, arg(field, 0, "to"))
-            sql = "bigint"
+            sql = self.key_types.get(
+                references.lower(), _DEFAULT_KEY.get(references, "bigint")
+            )
         else:
             sql = sql_type(field, self.dialect)
         parts = [sql]
@@ -487,11 +508,24 @@ class Reader:
         """Return the table a ForeignKey's ``to`` names."""
         target = value(node)
         if not isinstance(target, str):
-            return "auth_user" if "AUTH_USER_MODEL" in dotted(node) else ""
+            if "AUTH_USER_MODEL" not in dotted(node):
+                return ""
+            return self.user_table or "auth_user"
         if "." in target:
             other, model = target.split(".", 1)
             return self.table(other, model)
         return self.table(app, target)
+
+
+_KEY_TYPE_END = re.compile(
+    r" (?:NOT NULL|NULL|GENERATED|AUTO_INCREMENT|DEFAULT|PRIMARY)\b"
+)
+# Django's own models, when the history read does not create them.
+_DEFAULT_KEY = {
+    "auth_user": "integer",
+    "auth_group": "integer",
+    "django_site": "integer",
+}
 
 
 def _options(node: ast.expr | None) -> dict[str, ast.expr]:

@@ -55,10 +55,12 @@ def _revisions(text: str) -> tuple[str, tuple[str, ...]] | None:
 def run_order(paths: list[Path], texts: dict[Path, str]) -> list[Path]:
     """Return ``paths`` in the order the tools run them.
 
-    SQL and Django files keep their version order; Alembic revisions, whose
-    names are often hashes, follow their ``down_revision`` chain, placed
-    where the first of them stood.
+    SQL files keep their version order; Django migrations follow their
+    ``dependencies`` across apps (in path order where none is said);
+    Alembic revisions, whose names are often hashes, follow their
+    ``down_revision`` chain, placed where the first of them stood.
     """
+    paths = _django_order(paths, texts)
     alembic = {
         p: rev
         for p in paths
@@ -90,6 +92,81 @@ def run_order(paths: list[Path], texts: dict[Path, str]) -> list[Path]:
         elif not any(p in alembic for p in out):
             out.extend(chain)
     return out
+
+
+_DJANGO_DEPENDENCIES = re.compile(r"^\s*dependencies\s*=\s*\[", re.M)
+
+
+def _django_key(path: Path) -> tuple[str, str] | None:
+    if path.suffix == ".py" and path.parent.name == "migrations":
+        return path.parent.parent.name.lower(), path.stem
+    return None
+
+
+def _django_order(paths: list[Path], texts: dict[Path, str]) -> list[Path]:
+    """Return ``paths`` with each Django migration after those it depends on."""
+    keys = {p: k for p in paths if (k := _django_key(p)) is not None}
+    if len(keys) < 2 or len({k[0] for k in keys.values()}) < 2:
+        return paths  # one app: the numbers already give the order
+    by_key = {k: p for p, k in keys.items()}
+    first: dict[str, Path] = {}
+    for path, (app, _) in keys.items():
+        first.setdefault(app, path)
+    needs: dict[Path, list[Path]] = {}
+    for path in keys:
+        found: list[Path] = []
+        for app, name in _dependencies(texts.get(path, "")):
+            if name == "__first__":
+                target = first.get(app)
+            elif name == "__latest__":
+                target = None
+            else:
+                target = by_key.get((app, name))
+            if target is not None and target != path:
+                found.append(target)
+        needs[path] = found
+    done: set[Path] = set()
+    out: list[Path] = []
+
+    def visit(path: Path, depth: int = 0) -> None:
+        if path in done or depth > 200:
+            return
+        done.add(path)
+        for other in needs.get(path, ()):
+            visit(other, depth + 1)
+        out.append(path)
+
+    for path in paths:
+        if path in keys:
+            visit(path)
+        else:
+            out.append(path)
+    return out
+
+
+def _dependencies(text: str) -> list[tuple[str, str]]:
+    """Return the (app, migration) pairs a Django migration depends on."""
+    match = _DJANGO_DEPENDENCIES.search(text)
+    if match is None:
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and dotted(node.targets[0]) == "dependencies"
+            and isinstance(node.value, ast.List | ast.Tuple)
+        ):
+            pairs = []
+            for item in node.value.elts:
+                found = value(item)
+                if isinstance(found, tuple | list) and len(found) == 2:
+                    pairs.append((str(found[0]).lower(), str(found[1])))
+            return pairs
+    return []
 
 
 # ------------------------------------------------------------- syntax tree
