@@ -41,6 +41,8 @@ class _Module:
         # id of a ``.join`` call -> whether it joins placeholders; the tree
         # outlives the walk of the file, so the ids stay unique meanwhile.
         self.placeholder_joins: dict[int, bool] = {}
+        # id of an assignment -> whether it adds to what it assigns (loops nest)
+        self.accumulating: dict[int, bool] = {}
         # Module and class level only: constants live there, and walking
         # every function body twice would double the cost of a scan.
         pending: list[ast.stmt] = list(tree.body)

@@ -11,7 +11,7 @@ from .calls import Index, resolve_call
 from .patterns import _WRAPPING_DECORATORS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interpolation:
     """A value formatted into a SQL template (f-string, ``%``, ``.format``, +)."""
 
@@ -25,7 +25,7 @@ class Interpolation:
     external: bool = True  # reaches a parameter or request data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SqlUse:
     """One execute-like call and the SQL it runs."""
 
@@ -69,7 +69,7 @@ class SqlUse:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectSite:
     """A call that opens a connection, engine or pool, and how it is set up."""
 
@@ -93,7 +93,7 @@ class ConnectSite:
     snippet: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSite:
     """A call of something by name, for the call graph."""
 
@@ -124,7 +124,7 @@ class CallSite:
     arg_origins: tuple[tuple[str, ...], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TxnOp:
     """A commit or rollback."""
 
@@ -136,7 +136,7 @@ class TxnOp:
     loop_line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoopInfo:
     line: int
     end_line: int
@@ -148,7 +148,7 @@ class LoopInfo:
     literal_size: int | None = None  # items of a literal list/tuple/range iterated
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunctionInfo:
     """A function or method: what it calls, runs, opens and commits."""
 
@@ -189,7 +189,7 @@ class FunctionInfo:
         return any(d.split("(")[0] not in _WRAPPING_DECORATORS for d in self.decorators)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrmColumn:
     attr: str
     name: str
@@ -206,7 +206,7 @@ class OrmColumn:
     inherited_from: str = ""  # the mixin or abstract model that declares it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrmRelationship:
     attr: str
     target: str
@@ -215,7 +215,7 @@ class OrmRelationship:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrmModel:
     """An ORM model class (SQLAlchemy declarative or Django)."""
 
@@ -237,7 +237,7 @@ class OrmModel:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrmFilter:
     """A comparison inside an ORM filter/where call."""
 
@@ -251,7 +251,7 @@ class OrmFilter:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrmWrite:
     """A literal value an ORM call writes to a model's column."""
 
@@ -263,7 +263,7 @@ class OrmWrite:
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CodeUse:
     """A use of an API a check cares about (``declarative_base()``...)."""
 
@@ -274,7 +274,7 @@ class CodeUse:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileInfo:
     path: str  # relative, POSIX separators
     crlf: int = 0

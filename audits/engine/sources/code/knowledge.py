@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from .context import import_names
 from .patterns import _INPUT_NAMES, _SAFE_ANNOTATION
 from .state import WalkerState
-from .syntax import _dotted, _names
+from .syntax import (
+    FIELD_OR_ITEM,
+    LOOP_EXITS,
+    NAME_OR_FIELD,
+    _dotted,
+    _names,
+)
 
 # Calls whose value is rows read from the database, not input.
 _READ_METHODS = frozenset(
@@ -36,6 +42,7 @@ _READ_METHODS = frozenset(
         "execute_fetchall",
     }
 )
+_COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp, ast.SetComp)
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*")
 
 
@@ -52,9 +59,9 @@ def reads_database(node: ast.expr) -> bool:
                 if func.attr in _READ_METHODS:
                     return True
                 todo.append(func.value)
-        elif isinstance(current, ast.Attribute | ast.Subscript):
+        elif isinstance(current, FIELD_OR_ITEM):
             todo.append(current.value)
-        elif isinstance(current, ast.ListComp | ast.GeneratorExp | ast.SetComp):
+        elif isinstance(current, _COMPREHENSIONS):
             todo.extend(g.iter for g in current.generators)
     return False
 
@@ -105,6 +112,17 @@ class Knowledge(WalkerState):
                 out.add(n)
         return frozenset(out)
 
+    def _origin_list(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Return ``sorted(self._origins_of(names))`` as a tuple, one name quickly."""
+        if len(names) != 1:
+            return tuple(sorted(self._origins_of(names)))
+        name = names[0]
+        if name in self.derived:
+            return tuple(sorted(self.derived[name]))
+        if name in self.seeds or name in _INPUT_NAMES and name not in self.bound:
+            return names
+        return ()
+
     # -- call targets
 
     def _lookup(self, name: str) -> str:
@@ -132,7 +150,7 @@ class Knowledge(WalkerState):
             if isinstance(right, ast.Constant) and right.value is None:
                 return self._type_name(node.left)
             return ""
-        dotted = _dotted(node) if isinstance(node, ast.Name | ast.Attribute) else ""
+        dotted = _dotted(node) if isinstance(node, NAME_OR_FIELD) else ""
         head, _, rest = dotted.partition(".")
         base = self._lookup(head) if head else ""
         if not base:
@@ -216,9 +234,7 @@ class Knowledge(WalkerState):
 
     def _visit_block(self, stmts: list[ast.stmt]) -> None:
         """Visit a block, noting whether it ends the innermost loop."""
-        exits = bool(self.loops) and any(
-            isinstance(s, ast.Break | ast.Return | ast.Raise) for s in stmts
-        )
+        exits = bool(self.loops) and any(isinstance(s, LOOP_EXITS) for s in stmts)
         self.exits.append(exits)
         for stmt in stmts:
             self.visit(stmt)

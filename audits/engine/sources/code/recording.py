@@ -24,7 +24,17 @@ from .patterns import (
     _SQLITE_FACTORIES,
 )
 from .resolve import Resolution, _Resolved
-from .syntax import _const_str, _dotted, _kw, _names, _snippet, _unwrap_await
+from .syntax import (
+    FIELD_OR_ITEM,
+    SEQUENCE_TYPES,
+    _const_str,
+    _dotted,
+    _element_names,
+    _kw,
+    _names,
+    _snippet,
+    _unwrap_await,
+)
 
 
 def _single_row_name(node: ast.Call) -> bool:
@@ -143,7 +153,7 @@ class SqlRecording(Resolution):
         if isinstance(node, ast.Name) and node.id in self.str_assigns:
             node = self.str_assigns[node.id][-1]
         out: list[tuple[str, str]] = []
-        if isinstance(node, ast.Tuple | ast.List):
+        if isinstance(node, SEQUENCE_TYPES):
             for i, elt in enumerate(node.elts):
                 lit = self._literal(elt)
                 if lit is not None:
@@ -294,24 +304,34 @@ class SqlRecording(Resolution):
         self, node: ast.Call, params_node: ast.expr | None, template: str
     ) -> _SqlArguments:
         """Return the names a statement's arguments use and where they come from."""
-        per_arg = [_names(a) for a in node.args[1:]]
+        args = node.args
+        positional = self._positional_params(node, params_node, template)
+        params_arg = args[1] if len(args) == 2 else None
+        if (
+            params_arg is not None
+            and params_arg is params_node
+            and positional
+            and positional[0] is not params_arg
+        ):
+            # ``execute(sql, (a, b))``: the tuple and its items in one walk
+            assert isinstance(params_arg, SEQUENCE_TYPES)
+            first, position_names = _element_names(params_arg)
+            per_arg = [first]
+        else:
+            per_arg = [_names(a) for a in args[1:]]
+            if positional and len(args) > 1 and positional[0] is args[1]:
+                position_names = tuple(per_arg)
+            else:
+                position_names = tuple(_names(a) for a in positional)
         names: tuple[str, ...] = ()
         for used in per_arg:
             names += used
         for k in node.keywords:
             names += _names(k.value)
-        positional = self._positional_params(node, params_node, template)
-        first = node.args[1] if len(node.args) > 1 else None
-        if positional and positional[0] is first:
-            position_names = tuple(per_arg)
-        else:
-            position_names = tuple(_names(a) for a in positional)
         # Every name the arguments use, traced once to the parameters it comes from.
         origins = self._origins_of(names) if names else frozenset()
         if origins:
-            position_origins = tuple(
-                tuple(sorted(self._origins_of(used))) for used in position_names
-            )
+            position_origins = tuple(self._origin_list(used) for used in position_names)
         else:
             position_origins = ((),) * len(position_names)
         return _SqlArguments(
@@ -319,7 +339,7 @@ class SqlRecording(Resolution):
             position_names,
             tuple(sorted(origins)),
             position_origins,
-            tuple(isinstance(a, ast.Attribute | ast.Subscript) for a in positional),
+            tuple(isinstance(a, FIELD_OR_ITEM) for a in positional),
         )
 
     def _positional_params(
@@ -329,11 +349,12 @@ class SqlRecording(Resolution):
         args = node.args
         if len(args) < 2 and params_node is None:
             return []
-        if any(a.__class__ is ast.Starred for a in args):
-            return []  # ``*args``: which value fills which placeholder is unknown
+        for a in args:
+            if a.__class__ is ast.Starred:
+                return []  # ``*args``: which value fills which placeholder is unknown
         if len(args) > 2 or (len(args) == 2 and "$1" in template):
             return list(node.args[1:])  # asyncpg style: conn.execute(sql, a, b)
-        if params_node is not None and isinstance(params_node, ast.Tuple | ast.List):
+        if params_node is not None and isinstance(params_node, SEQUENCE_TYPES):
             return list(params_node.elts)
         return []
 

@@ -18,7 +18,15 @@ from audits.engine.sources.code_sql import DYN
 
 from .knowledge import Knowledge
 from .patterns import _FSTRING_START, _QUOTED_PLACEHOLDER, _QUOTING, _SAFE_CALLS
-from .syntax import _dotted, _kw, _names, _shift, _unwrap_await
+from .syntax import (
+    NAME_OR_FIELD,
+    SEQUENCE_TYPES,
+    _dotted,
+    _kw,
+    _names,
+    _shift,
+    _unwrap_await,
+)
 
 
 @dataclass
@@ -173,7 +181,7 @@ class Resolution(Knowledge):
     ) -> _Resolved | None:
         sep = self._resolve(func.value, depth + 1)
         arg = node.args[0]
-        if sep is None or not isinstance(arg, ast.List | ast.Tuple):
+        if sep is None or not isinstance(arg, SEQUENCE_TYPES):
             return None
         parts = [self._resolve(e, depth + 1) for e in arg.elts]
         if all(p is not None and not p.interps for p in parts):
@@ -186,7 +194,7 @@ class Resolution(Knowledge):
         assigned = self.str_assigns.get(node.id)
         if node.id not in self.str_assigns:
             loop_iter = self.loop_vars.get(node.id)
-            if isinstance(loop_iter, ast.Tuple | ast.List) and loop_iter.elts:
+            if isinstance(loop_iter, SEQUENCE_TYPES) and loop_iter.elts:
                 # ``for sql in ("ALTER ...", "ALTER ..."):`` - one stands for all
                 return self._resolve(loop_iter.elts[0], depth + 1)
         if assigned:
@@ -257,7 +265,7 @@ class Resolution(Knowledge):
             return None
         if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float):
             return str(node.value)
-        if isinstance(node, ast.Name | ast.Attribute):
+        if isinstance(node, NAME_OR_FIELD):
             key = node.id if isinstance(node, ast.Name) else node.attr
             if isinstance(node, ast.Name) and (
                 node.id in self.params or node.id in self.loop_vars

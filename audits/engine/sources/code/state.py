@@ -7,6 +7,7 @@ import ast
 from .context import _Collector, _Module
 from .facts import CallSite, LoopInfo, TxnOp
 from .patterns import _CONN_PARAM
+from .syntax import FUNCTION_TYPES
 
 
 class WalkerState(ast.NodeVisitor):
@@ -27,7 +28,7 @@ class WalkerState(ast.NodeVisitor):
         self.node = node
         self.class_name = class_name
         self.params: list[str] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, FUNCTION_TYPES):
             a = node.args
             self.params = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
             # *args and **kwargs last, so positions of the others stay

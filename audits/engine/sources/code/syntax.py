@@ -7,6 +7,14 @@ import re
 
 from audits.engine.sources.code_sql import DYN
 
+# Node classes tested together on hot paths: a tuple built once, where ``A | B``
+# would build a union object at every test.
+FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+SEQUENCE_TYPES = (ast.Tuple, ast.List)
+NAME_OR_FIELD = (ast.Name, ast.Attribute)
+FIELD_OR_ITEM = (ast.Attribute, ast.Subscript)
+LOOP_EXITS = (ast.Break, ast.Return, ast.Raise)
+
 
 def _dotted(node: ast.AST) -> str:
     """Return ``a.b.c`` for a name/attribute chain, ``a.b()`` for calls."""
@@ -111,6 +119,45 @@ def _names(node: ast.AST | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.id for n in _walk(node) if isinstance(n, ast.Name)))
 
 
+def _element_names(
+    node: ast.Tuple | ast.List,
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Return ``_names(node)`` and ``_names`` of each element, from one walk.
+
+    The walk is :func:`_walk`'s breadth-first order with each node tagged with
+    the element it lies under: restricted to one element, that order is the
+    element's own walk, so both answers match separate calls.
+    """
+    elts = node.elts
+    if all(e.__class__ is ast.Name or e.__class__ is ast.Constant for e in elts):
+        per = tuple((e.id,) if e.__class__ is ast.Name else () for e in elts)
+        return tuple(dict.fromkeys(n for one in per for n in one)), per
+    out: list[ast.AST] = list(elts)
+    owners = list(range(len(elts)))
+    i = 0
+    while i < len(out):
+        n = out[i]
+        owner = owners[i]
+        i += 1
+        for name in _child_fields(n.__class__):
+            value = getattr(n, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, _LEAF_TYPES):
+                        out.append(item)
+                        owners.append(owner)
+            elif isinstance(value, ast.AST) and not isinstance(value, _LEAF_TYPES):
+                out.append(value)
+                owners.append(owner)
+    found: list[dict[str, None]] = [{} for _ in elts]
+    every: dict[str, None] = {}
+    for n, owner in zip(out, owners, strict=True):
+        if n.__class__ is ast.Name:
+            every[n.id] = None
+            found[owner][n.id] = None
+    return tuple(every), tuple(tuple(names) for names in found)
+
+
 def _is_literal(node: ast.expr) -> bool:
     """Return True for a literal, or an f-string with nothing formatted in."""
     return isinstance(node, ast.Constant) or (
@@ -150,16 +197,18 @@ def _snippet(lines: list[str], line: int) -> str:
     return ""
 
 
-def _any_accumulates(body: list[ast.stmt]) -> bool:
+def _any_accumulates(body: list[ast.stmt], known: dict[int, bool]) -> bool:
     """Return True when a statement in ``body``, nested blocks included, accumulates.
 
     Only statements can assign, so the walk follows statement blocks and never
-    looks inside expressions.
+    looks inside expressions. ``known`` holds the answer for assignments already
+    weighed (by id, while their tree lives): an inner loop's body is weighed
+    again for each loop around it.
     """
     stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
-        if _accumulates(node):
+        if _accumulates(node, known):
             return True
         for field in _BLOCK_FIELDS:
             block = getattr(node, field, None)
@@ -170,27 +219,37 @@ def _any_accumulates(body: list[ast.stmt]) -> bool:
 
 # The fields of a statement (or handler, or match case) that hold statements.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+_ADD_OR_SUB = (ast.Add, ast.Sub)
 
 
-def _accumulates(node: ast.AST) -> bool:
+def _accumulates(node: ast.AST, known: dict[int, bool]) -> bool:
     """Return True for ``x += v`` and ``x[k] = x.get(k, 0) + v``."""
-    if isinstance(node, ast.AugAssign):
-        return isinstance(node.op, ast.Add | ast.Sub)
-    if (
-        isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.BinOp)
-        and isinstance(node.value.op, ast.Add | ast.Sub)
-    ):
-        for t in node.targets:
-            if isinstance(t, ast.Name):
-                if t.id in _names(node.value):
-                    return True
-            elif isinstance(t, ast.Subscript | ast.Attribute):
-                # ``d[k] = d[k] + v`` or ``d[k] = d.get(k, 0) + v``, not a new
-                # field computed from others of the same row
-                value = ast.unparse(node.value)
-                if ast.unparse(t) in value or f"{ast.unparse(t.value)}.get(" in value:
-                    return True
+    cls = node.__class__
+    if cls is ast.AugAssign:
+        return isinstance(node.op, _ADD_OR_SUB)  # type: ignore[attr-defined]
+    if cls is not ast.Assign:
+        return False
+    value = node.value  # type: ignore[attr-defined]
+    if value.__class__ is not ast.BinOp or not isinstance(value.op, _ADD_OR_SUB):
+        return False
+    answer = known.get(id(node))
+    if answer is None:
+        answer = known[id(node)] = _adds_to_itself(node.targets, value)  # type: ignore[attr-defined]
+    return answer
+
+
+def _adds_to_itself(targets: list[ast.expr], value: ast.BinOp) -> bool:
+    """Return True when ``value`` adds to (or subtracts from) one of ``targets``."""
+    for t in targets:
+        if isinstance(t, ast.Name):
+            if t.id in _names(value):
+                return True
+        elif isinstance(t, FIELD_OR_ITEM):
+            # ``d[k] = d[k] + v`` or ``d[k] = d.get(k, 0) + v``, not a new
+            # field computed from others of the same row
+            text = ast.unparse(value)
+            if ast.unparse(t) in text or f"{ast.unparse(t.value)}.get(" in text:
+                return True
     return False
 
 

@@ -27,6 +27,9 @@ from .patterns import (
 from .recording import SqlRecording
 from .syntax import (
     _LEAF_TYPES,
+    FUNCTION_TYPES,
+    NAME_OR_FIELD,
+    SEQUENCE_TYPES,
     _any_accumulates,
     _child_fields,
     _dotted,
@@ -81,7 +84,7 @@ def _walk_class(mod: _Module, col: _Collector, node: ast.ClassDef, outer: str) -
         col.models.append(model)
     class_walker = FunctionWalker(mod, col, "<module>", None, class_name=node.name)
     for stmt in node.body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(stmt, FUNCTION_TYPES):
             decorators = tuple(_dotted(d) for d in stmt.decorator_list)
             for d in stmt.decorator_list:
                 class_walker.visit(d)
@@ -163,7 +166,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
         return tuple(sorted(found - _RECEIVERS)) if found else ()
 
     def run(self) -> None:
-        if isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(self.node, FUNCTION_TYPES):
             self._note_parameters(self.node)
         body = getattr(self.node, "body", None) if self.node is not None else None
         stmts = body if isinstance(body, list) else self.mod.tree.body
@@ -213,7 +216,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             self.assigns.append((node.lineno, _targets(node.target), iter_names))
             self._derive(_targets(node.target), iter_names)
             self.bound.update(_targets(node.target))
-        accumulates = _any_accumulates(node.body)
+        accumulates = _any_accumulates(node.body, self.mod.accumulating)
         self.loops.append(node.lineno)
         self.loop_exit_depth.append(len(self.exits))
         self._visit_block(node.body)
@@ -312,10 +315,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
                     self.conns[name] = conn_id
                 self.with_conns.append(conn_id)
                 pushed += 1
-            elif (
-                isinstance(expr, ast.Name | ast.Attribute)
-                and _dotted(expr) in self.conns
-            ):
+            elif isinstance(expr, NAME_OR_FIELD) and _dotted(expr) in self.conns:
                 # ``with conn:`` on sqlite3 commits or rolls back the block.
                 self.with_conns.append(self.conns[_dotted(expr)])
                 pushed += 1
@@ -599,7 +599,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             origin = self._arg_origin(used)
             # A value passed through quoting or an allow-list carries no SQL.
             origins.append(origin if origin and not self._safe(arg) else ())
-            if isinstance(arg, ast.Name | ast.Attribute):
+            if isinstance(arg, NAME_OR_FIELD):
                 d = _dotted(arg)
                 if d in self.conns:
                     conn_args.append(self.conns[d])
@@ -633,7 +633,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             return
         values = self.appended.setdefault(func.value.id, [])
         added = args[-1]
-        if name == "extend" and isinstance(added, ast.List | ast.Tuple):
+        if name == "extend" and isinstance(added, SEQUENCE_TYPES):
             values.extend(added.elts)
         else:
             values.append(added)
