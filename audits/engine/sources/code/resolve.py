@@ -26,6 +26,7 @@ from .syntax import (
     _names,
     _shift,
     _unwrap_await,
+    _walk,
 )
 
 
@@ -320,7 +321,7 @@ class Resolution(Knowledge):
                 isinstance(n, ast.Constant)
                 and isinstance(n.value, str)
                 and ("?" in n.value or "%s" in n.value)
-                for n in ast.walk(call.args[0])
+                for n in _walk(call.args[0])
             )
             if known:
                 text = ast.unparse(call.args[0])

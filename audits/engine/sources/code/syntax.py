@@ -78,21 +78,24 @@ def _walk(node: ast.AST) -> list[ast.AST]:
 
     Breadth first like :func:`ast.walk`, so names come out in the same order,
     but without its nested generators: a scan calls this tens of thousands
-    of times.
+    of times. Operators and contexts sit only in fields :func:`_child_fields`
+    leaves out (``op``, ``ops``, ``ctx``), so no child needs testing for them.
     """
     out = [node]
     append = out.append
-    i = 0
-    while i < len(out):
-        n = out[i]
-        i += 1
-        for name in _child_fields(n.__class__):
+    fields_of = _CHILD_FIELDS
+    for n in out:  # grows as it goes: each node's children join the end
+        cls = n.__class__
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
             value = getattr(n, name, None)
-            if isinstance(value, list):
+            if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, _LEAF_TYPES):
+                    if isinstance(item, ast.AST):
                         append(item)
-            elif isinstance(value, ast.AST) and not isinstance(value, _LEAF_TYPES):
+            elif isinstance(value, ast.AST):
                 append(value)
     return out
 
@@ -116,7 +119,8 @@ def _names(node: ast.AST | None) -> tuple[str, ...]:
         elts = node.elts  # type: ignore[attr-defined]
         if all(e.__class__ is ast.Name or e.__class__ is ast.Constant for e in elts):
             return tuple(dict.fromkeys(e.id for e in elts if e.__class__ is ast.Name))
-    return tuple(dict.fromkeys(n.id for n in _walk(node) if isinstance(n, ast.Name)))
+    name = ast.Name
+    return tuple(dict.fromkeys([n.id for n in _walk(node) if n.__class__ is name]))
 
 
 def _element_names(
@@ -134,19 +138,20 @@ def _element_names(
         return tuple(dict.fromkeys(n for one in per for n in one)), per
     out: list[ast.AST] = list(elts)
     owners = list(range(len(elts)))
-    i = 0
-    while i < len(out):
-        n = out[i]
-        owner = owners[i]
-        i += 1
-        for name in _child_fields(n.__class__):
+    fields_of = _CHILD_FIELDS
+    for n, owner in zip(out, owners, strict=False):  # both grow as they go
+        cls = n.__class__
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
             value = getattr(n, name, None)
-            if isinstance(value, list):
+            if value.__class__ is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, _LEAF_TYPES):
+                    if isinstance(item, ast.AST):
                         out.append(item)
                         owners.append(owner)
-            elif isinstance(value, ast.AST) and not isinstance(value, _LEAF_TYPES):
+            elif isinstance(value, ast.AST):
                 out.append(value)
                 owners.append(owner)
     found: list[dict[str, None]] = [{} for _ in elts]
