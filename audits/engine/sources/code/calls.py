@@ -34,11 +34,16 @@ class Index:
 
 def class_of(fn: FunctionInfo) -> str:
     """Return the qualname of the class a method (or a function nested in one) is on."""
-    if not fn.class_name:
+    return class_qualname(fn.qualname, fn.class_name)
+
+
+def class_qualname(qualname: str, class_name: str) -> str:
+    """Return the part of ``qualname`` up to its last ``class_name``, or ""."""
+    if not class_name:
         return ""
-    parts = fn.qualname.split(".")
+    parts = qualname.split(".")
     for i in range(len(parts) - 1, 0, -1):
-        if parts[i] == fn.class_name:
+        if parts[i] == class_name:
             return ".".join(parts[: i + 1])
     return ""
 

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
+from typing import TypeVar
 
 from audits.engine.sources.code_sql import SqlInfo
 
 from .calls import Index, resolve_call
 from .patterns import _WRAPPING_DECORATORS
+
+_T = TypeVar("_T")
+
+
+def _grouped(items: Iterable[_T], key: Callable[[_T], str]) -> dict[str, list[_T]]:
+    """Return ``items`` grouped by ``key``, each group in the order given."""
+    out: dict[str, list[_T]] = {}
+    for item in items:
+        out.setdefault(key(item), []).append(item)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a fact was found: the file, the line and the function it is in."""
+
+    file: str
+    line: int
+    function: str  # qualified name, "<module>" at module level
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +48,9 @@ class Interpolation:
 
 
 @dataclass(frozen=True, slots=True)
-class SqlUse:
+class SqlUse(Located):
     """One execute-like call and the SQL it runs."""
 
-    file: str
-    line: int
-    function: str  # qualified name, "<module>" at module level
     method: str  # execute, executemany, raw, text, or a project wrapper's name
     receiver: str  # "conn", "self.db", "" for plain calls
     conn: str  # connection identity inside the function
@@ -70,12 +89,9 @@ class SqlUse:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectSite:
+class ConnectSite(Located):
     """A call that opens a connection, engine or pool, and how it is set up."""
 
-    file: str
-    line: int
-    function: str
     factory: str  # "sqlite3.connect", "create_engine", ...
     driver: str  # sqlite, postgresql, mysql, engine, pool
     name: str = ""  # the variable it is bound to
@@ -238,12 +254,9 @@ class OrmModel:
 
 
 @dataclass(frozen=True, slots=True)
-class OrmFilter:
+class OrmFilter(Located):
     """A comparison inside an ORM filter/where call."""
 
-    file: str
-    line: int
-    function: str
     model: str
     column: str
     op: str  # ==, !=, is_, is_not, isnull
@@ -252,24 +265,18 @@ class OrmFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class OrmWrite:
+class OrmWrite(Located):
     """A literal value an ORM call writes to a model's column."""
 
-    file: str
-    line: int
-    function: str
     model: str
     column: str
     value: str
 
 
 @dataclass(frozen=True, slots=True)
-class CodeUse:
+class CodeUse(Located):
     """A use of an API a check cares about (``declarative_base()``...)."""
 
-    file: str
-    line: int
-    function: str
     what: str
     text: str
 
@@ -315,10 +322,7 @@ class CodeFacts:
     @cached_property
     def by_name(self) -> dict[str, list[FunctionInfo]]:
         """Return the functions keyed by their short name."""
-        out: dict[str, list[FunctionInfo]] = {}
-        for f in self.functions:
-            out.setdefault(f.name, []).append(f)
-        return out
+        return _grouped(self.functions, attrgetter("name"))
 
     @cached_property
     def refs(self) -> dict[str, tuple[str, ...]]:
@@ -328,18 +332,12 @@ class CodeFacts:
     @cached_property
     def sql_by_function(self) -> dict[str, list[SqlUse]]:
         """Return the SQL uses grouped by qualified function name."""
-        out: dict[str, list[SqlUse]] = {}
-        for use in self.sql:
-            out.setdefault(use.function, []).append(use)
-        return out
+        return _grouped(self.sql, attrgetter("function"))
 
     @cached_property
     def connects_by_function(self) -> dict[str, list[ConnectSite]]:
         """Return the connection sites grouped by qualified function name."""
-        out: dict[str, list[ConnectSite]] = {}
-        for site in self.connects:
-            out.setdefault(site.function, []).append(site)
-        return out
+        return _grouped(self.connects, attrgetter("function"))
 
     @cached_property
     def _index(self) -> Index:
@@ -348,9 +346,9 @@ class CodeFacts:
         classes: dict[str, list[str]] = {}
         for qual in bases:
             classes.setdefault(qual.rsplit(".", 1)[-1], []).append(qual)
-        by_tail: dict[str, list[FunctionInfo]] = {}
-        for fn in self.functions:
-            by_tail.setdefault(".".join(fn.qualname.rsplit(".", 2)[-2:]), []).append(fn)
+        by_tail = _grouped(
+            self.functions, lambda fn: ".".join(fn.qualname.rsplit(".", 2)[-2:])
+        )
         return Index(
             self.by_qualname,
             self.by_name,

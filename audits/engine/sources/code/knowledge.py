@@ -11,6 +11,7 @@ import ast
 import re
 from collections.abc import Iterable
 
+from .calls import class_qualname
 from .context import import_names
 from .patterns import _INPUT_NAMES, _SAFE_ANNOTATION
 from .state import WalkerState
@@ -191,13 +192,7 @@ class Knowledge(WalkerState):
 
     def _class_qual(self) -> str:
         """Return the qualname of the class this function is a method of."""
-        if not self.class_name:
-            return ""
-        parts = self.qualname.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            if parts[i] == self.class_name:
-                return ".".join(parts[: i + 1])
-        return ""
+        return class_qualname(self.qualname, self.class_name)
 
     def _note_types(self, targets: list[ast.expr], inner: ast.AST) -> None:
         """Record the class of variables (and attributes of self) a constructor fills."""

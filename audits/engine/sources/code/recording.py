@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from audits.engine.sources.code_sql import (
     DYN,
@@ -29,7 +29,6 @@ from .syntax import (
     SEQUENCE_TYPES,
     _const_str,
     _dotted,
-    _element_names,
     _kw,
     _names,
     _snippet,
@@ -46,9 +45,11 @@ def _single_row_name(node: ast.Call) -> bool:
 
 
 class _SqlArguments(NamedTuple):
-    names: tuple[str, ...]  # every name the arguments use
-    position_names: tuple[tuple[str, ...], ...]  # per positional placeholder
-    origins: tuple[str, ...]  # parameters or request names they come from
+    """The names a statement's arguments use, under SqlUse's field names."""
+
+    arg_names: tuple[str, ...]  # every name the arguments use
+    param_names: tuple[tuple[str, ...], ...]  # per positional placeholder
+    param_origins: tuple[str, ...]  # parameters or request names they come from
     position_origins: tuple[tuple[str, ...], ...]
     position_attrs: tuple[bool, ...]  # a field of an object in hand
 
@@ -82,6 +83,32 @@ class SqlRecording(Resolution):
                 self.helper_conns.append((conn_id, dotted.split(".")[-1]))
                 return conn_id
             return ""
+        self.col.connects.append(
+            ConnectSite(
+                **self._where(expr.lineno),
+                factory=factory,
+                driver=driver,
+                name=name,
+                context=context,
+                **self._connect_options(expr, driver),
+            )
+        )
+        self.local_conns.append(conn_id)
+        return conn_id
+
+    def _where(self, line: int) -> dict[str, Any]:
+        """Return the fields every fact found at ``line`` of this function shares."""
+        return {
+            "file": self.mod.rel,
+            "line": line,
+            "function": self.qualname,
+            "loop_depth": len(self.loops),
+            "in_test": self.mod.is_test,
+            "snippet": _snippet(self.mod.lines, line),
+        }
+
+    def _connect_options(self, expr: ast.Call, driver: str) -> dict[str, Any]:
+        """Return how a connection is set up: its timeout, URL and pool options."""
         timeout_node = _kw(expr, "timeout")
         if timeout_node is None and driver == "sqlite" and len(expr.args) > 1:
             timeout_node = expr.args[1]
@@ -98,35 +125,19 @@ class SqlRecording(Resolution):
                 url = resolved.template
             elif resolved is not None and "mode=ro" in resolved.template:
                 url = resolved.template  # a read-only URI around a formatted path
-        keywords = tuple(kw.arg for kw in expr.keywords if kw.arg)
         pre_ping = _kw(expr, "pool_pre_ping")
-        readonly = "mode=ro" in url or "immutable=1" in url
-        self.col.connects.append(
-            ConnectSite(
-                file=self.mod.rel,
-                line=expr.lineno,
-                function=self.qualname,
-                factory=factory,
-                driver=driver,
-                name=name,
-                context=context,
-                timeout=timeout,
-                timeout_given=timeout_node is not None,
-                readonly=readonly,
-                url=url,
-                keywords=keywords,
-                pool_pre_ping=isinstance(pre_ping, ast.Constant)
-                and bool(pre_ping.value),
-                pool_recycle=_kw(expr, "pool_recycle") is not None
-                or _kw(expr, "check") is not None
-                or _kw(expr, "max_idle") is not None,
-                loop_depth=len(self.loops),
-                in_test=self.mod.is_test,
-                snippet=_snippet(self.mod.lines, expr.lineno),
-            )
-        )
-        self.local_conns.append(conn_id)
-        return conn_id
+        return {
+            "timeout": timeout,
+            "timeout_given": timeout_node is not None,
+            "readonly": "mode=ro" in url or "immutable=1" in url,
+            "url": url,
+            "keywords": tuple(kw.arg for kw in expr.keywords if kw.arg),
+            "pool_pre_ping": isinstance(pre_ping, ast.Constant)
+            and bool(pre_ping.value),
+            "pool_recycle": _kw(expr, "pool_recycle") is not None
+            or _kw(expr, "check") is not None
+            or _kw(expr, "max_idle") is not None,
+        }
 
     def _use(self, node: ast.AST, what: str) -> None:
         line = getattr(node, "lineno", 0)
@@ -255,36 +266,25 @@ class SqlRecording(Resolution):
         template = resolved.template
         pieces = split_script(template) if method == "executescript" else [template]
         params = self._params_literals(params_node)
-        args = self._sql_arguments(node, params_node, template)
-        single = id(node) in self.single_calls or _single_row_name(node)
+        # The pieces of a script share everything but their SQL.
+        shared: dict[str, Any] = {
+            **self._where(node.lineno),
+            "method": method,
+            "receiver": receiver,
+            "conn": conn,
+            "built": resolved.built,
+            "interpolations": interps,
+            "param_literals": params,
+            "loop_line": self._loop_line(),
+            "result_names": self.pending_targets,
+            "single_row": id(node) in self.single_calls or _single_row_name(node),
+            "via": via,
+            "once": self._runs_once(),
+            **self._sql_arguments(node, params_node, template)._asdict(),
+        }
         for piece in pieces or [template]:
             info = analyse_sql(piece)
-            use = SqlUse(
-                file=self.mod.rel,
-                line=node.lineno,
-                function=self.qualname,
-                method=method,
-                receiver=receiver,
-                conn=conn,
-                sql=info,
-                template=piece,
-                built=resolved.built,
-                interpolations=interps,
-                param_literals=params,
-                loop_depth=len(self.loops),
-                loop_line=self._loop_line(),
-                result_names=self.pending_targets,
-                arg_names=args.names,
-                single_row=single,
-                via=via,
-                in_test=self.mod.is_test,
-                snippet=_snippet(self.mod.lines, node.lineno),
-                once=self._runs_once(),
-                param_names=args.position_names,
-                param_origins=args.origins,
-                position_origins=args.position_origins,
-                position_attrs=args.position_attrs,
-            )
+            use = SqlUse(sql=info, template=piece, **shared)
             if pending:
                 self.col.pending.append(
                     (use, _dotted(node.func), arg_index, None, list(node.args))
@@ -306,23 +306,11 @@ class SqlRecording(Resolution):
         """Return the names a statement's arguments use and where they come from."""
         args = node.args
         positional = self._positional_params(node, params_node, template)
-        params_arg = args[1] if len(args) == 2 else None
-        if (
-            params_arg is not None
-            and params_arg is params_node
-            and positional
-            and positional[0] is not params_arg
-        ):
-            # ``execute(sql, (a, b))``: the tuple and its items in one walk
-            assert isinstance(params_arg, SEQUENCE_TYPES)
-            first, position_names = _element_names(params_arg)
-            per_arg = [first]
+        per_arg = [_names(a) for a in args[1:]]
+        if positional and len(args) > 1 and positional[0] is args[1]:
+            position_names = tuple(per_arg)
         else:
-            per_arg = [_names(a) for a in args[1:]]
-            if positional and len(args) > 1 and positional[0] is args[1]:
-                position_names = tuple(per_arg)
-            else:
-                position_names = tuple(_names(a) for a in positional)
+            position_names = tuple(_names(a) for a in positional)
         names: tuple[str, ...] = ()
         for used in per_arg:
             names += used

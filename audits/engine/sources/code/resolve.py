@@ -116,23 +116,15 @@ class Resolution(Knowledge):
             }
         else:
             values = [node.right]
-        out = _Resolved("", "percent")
-        pos = 0
-        last = 0
-        for match in _PERCENT.finditer(left.template):
-            out.template += left.template[last : match.start()]
-            last = match.end()
+        positional = iter(values)
+
+        def conversion(match: re.Match[str]) -> ast.expr | str | None:
             if match.group(0) == "%%":
-                out.template += "%"
-                continue
+                return "%"
             key = match.group(1)
-            if key:
-                self._fill(out, named.get(key), depth)
-            else:
-                self._fill(out, values[pos] if pos < len(values) else None, depth)
-                pos += 1
-        out.template += left.template[last:]
-        return out
+            return named.get(key) if key else next(positional, None)
+
+        return self._substitute(left.template, _PERCENT, "percent", conversion, depth)
 
     def _resolve_call(self, node: ast.Call, depth: int) -> _Resolved | None:
         """Resolve ``.format()``, ``.join()``, case and strip calls, ``text()``."""
@@ -154,27 +146,45 @@ class Resolution(Knowledge):
         base = self._resolve(func.value, depth + 1)
         if base is None or base.interps:
             return None
-        out = _Resolved("", "format")
-        auto = 0
-        last = 0
-        for match in _BRACES.finditer(base.template):
-            out.template += base.template[last : match.start()]
-            last = match.end()
+        automatic = iter(node.args)
+
+        def field(match: re.Match[str]) -> ast.expr | str | None:
             if match.group(0) in ("{{", "}}"):
-                out.template += match.group(0)[0]
-                continue
-            field_name = (match.group(1) or "").split(":")[0].split("!")[0]
-            expr: ast.expr | None
-            if field_name == "":
-                expr = node.args[auto] if auto < len(node.args) else None
-                auto += 1
-            elif field_name.isdigit():
-                i = int(field_name)
-                expr = node.args[i] if i < len(node.args) else None
+                return match.group(0)[0]
+            name = (match.group(1) or "").split(":")[0].split("!")[0]
+            if name == "":
+                return next(automatic, None)
+            if name.isdigit():
+                i = int(name)
+                return node.args[i] if i < len(node.args) else None
+            return _kw(node, name.split(".")[0].split("[")[0])
+
+        return self._substitute(base.template, _BRACES, "format", field, depth)
+
+    def _substitute(
+        self,
+        template: str,
+        pattern: re.Pattern[str],
+        built: str,
+        value_of: Callable[[re.Match[str]], ast.expr | str | None],
+        depth: int,
+    ) -> _Resolved:
+        """Copy ``template``, each match of ``pattern`` replaced by what it stands for.
+
+        ``value_of`` gives a match's text (an escaped ``%%`` or ``{{``), the
+        expression formatted in there, or None when the call supplies none.
+        """
+        out = _Resolved("", built)
+        last = 0
+        for match in pattern.finditer(template):
+            out.template += template[last : match.start()]
+            last = match.end()
+            value = value_of(match)
+            if isinstance(value, str):
+                out.template += value
             else:
-                expr = _kw(node, field_name.split(".")[0].split("[")[0])
-            self._fill(out, expr, depth)
-        out.template += base.template[last:]
+                self._fill(out, value, depth)
+        out.template += template[last:]
         return out
 
     def _resolve_join(

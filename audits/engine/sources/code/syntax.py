@@ -123,46 +123,6 @@ def _names(node: ast.AST | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys([n.id for n in _walk(node) if n.__class__ is name]))
 
 
-def _element_names(
-    node: ast.Tuple | ast.List,
-) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """Return ``_names(node)`` and ``_names`` of each element, from one walk.
-
-    The walk is :func:`_walk`'s breadth-first order with each node tagged with
-    the element it lies under: restricted to one element, that order is the
-    element's own walk, so both answers match separate calls.
-    """
-    elts = node.elts
-    if all(e.__class__ is ast.Name or e.__class__ is ast.Constant for e in elts):
-        per = tuple((e.id,) if e.__class__ is ast.Name else () for e in elts)
-        return tuple(dict.fromkeys(n for one in per for n in one)), per
-    out: list[ast.AST] = list(elts)
-    owners = list(range(len(elts)))
-    fields_of = _CHILD_FIELDS
-    for n, owner in zip(out, owners, strict=False):  # both grow as they go
-        cls = n.__class__
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = _child_fields(cls)
-        for name in fields:
-            value = getattr(n, name, None)
-            if value.__class__ is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        out.append(item)
-                        owners.append(owner)
-            elif isinstance(value, ast.AST):
-                out.append(value)
-                owners.append(owner)
-    found: list[dict[str, None]] = [{} for _ in elts]
-    every: dict[str, None] = {}
-    for n, owner in zip(out, owners, strict=True):
-        if n.__class__ is ast.Name:
-            every[n.id] = None
-            found[owner][n.id] = None
-    return tuple(every), tuple(tuple(names) for names in found)
-
-
 def _is_literal(node: ast.expr) -> bool:
     """Return True for a literal, or an f-string with nothing formatted in."""
     return isinstance(node, ast.Constant) or (
