@@ -10,6 +10,7 @@ A project configures Plumbline the way linters are configured: in
     code-exclude = ["migrations"]         # skipped by the code checks only
     disable = ["backup-missing"]
     deploy-lock-timeout = "3s"            # the deploy sets lock_timeout itself
+    schema-from-migrations = true         # judge the schema Django's migrations build
     [tool.plumbline.severity]
     query-n-plus-one = "low"
 
@@ -17,6 +18,12 @@ A project configures Plumbline the way linters are configured: in
 timeout set outside the migration files (on the role or the database, or
 by the migration runner), so ``migration-lock-timeout-missing`` does not
 ask each file to set one.
+
+``schema-from-migrations`` judges the schema a project's Django migrations
+build with the schema checks, when the project has no DDL and no database
+target. It is off by default: on real projects the migrations alone showed
+proxy models as tables, missed ``auto_now`` inherited from abstract bases
+and took generic relations for missing foreign keys.
 
 One finding is suppressed in the code itself with
 ``# plumbline: ignore[check-id] reason`` on its line, on the line above it,
@@ -70,6 +77,7 @@ _KEYS = frozenset(
         "disable",
         "severity",
         "deploy-lock-timeout",
+        "schema-from-migrations",
     }
 )
 # A lock timeout: milliseconds, or a number with PostgreSQL's units.
@@ -104,6 +112,8 @@ class ProjectConfig:
     source: str = "defaults"
     # The lock_timeout the deploy sets outside the migrations ('' when none).
     deploy_lock_timeout: str = ""
+    # Judge the schema the Django migrations build (see the module's text).
+    schema_from_migrations: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as plain data, as an audit records them."""
@@ -116,6 +126,8 @@ class ProjectConfig:
         }
         if self.deploy_lock_timeout:
             data["deploy_lock_timeout"] = self.deploy_lock_timeout
+        if self.schema_from_migrations:
+            data["schema_from_migrations"] = True
         return data
 
     def severity_for(self, check: str) -> Severity | None:
@@ -199,7 +211,15 @@ def parse_config(data: Mapping[str, Any], where: str) -> ProjectConfig:
         severity=tuple(severity),
         source=where,
         deploy_lock_timeout=_lock_timeout(data.get("deploy-lock-timeout"), where),
+        schema_from_migrations=_flag(data, "schema-from-migrations", where),
     )
+
+
+def _flag(data: Mapping[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, not {value!r}")
+    return value
 
 
 def _lock_timeout(value: object, where: str) -> str:

@@ -375,7 +375,9 @@ def scan_target(
         )
     notes += code_notes + history_notes
     if history is not None:
-        schema = _with_history(target, history, (schema, borrowed_schema), evidence)
+        schema = _with_history(
+            target, history, (schema, borrowed_schema), evidence, config
+        )
     if code_facts is not None:
         schema = _code_schema(
             code_facts, schema, borrowed_schema, explain_on, (evidence, notes), progress
@@ -419,6 +421,7 @@ def _with_history(
     history: MigrationHistory,
     schemas: tuple[Schema | None, Schema | None],
     evidence: set[Evidence],
+    config: ProjectConfig | None,
 ) -> Schema | None:
     """Add a migration history's evidence; return the target's schema.
 
@@ -435,6 +438,8 @@ def _with_history(
     own, borrowed = schemas
     if own is not None or borrowed is not None or target.kind not in ("code", "folder"):
         return own
+    if config is None or not config.schema_from_migrations:
+        return None  # off by default: see config.py
     # Django's migrations only: Django enforces on_delete and hashes its
     # users' passwords, which the schema says (django_migrations); an
     # Alembic history often keeps both dialects' branches and leaves
