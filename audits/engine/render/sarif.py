@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from audits.engine.config import Suppressed
@@ -29,20 +29,26 @@ FINGERPRINT_KEY = "plumbline/v1"
 SRCROOT = "%SRCROOT%"
 TARGET_BASE = "TARGET"
 
-LEVELS = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "note",
-    Severity.INFO: "note",
-}
-# GitHub maps these onto its critical/high/medium/low labels (>= 9.0,
-# >= 7.0, >= 4.0, > 0); info gets none, so it never shows as a severity.
-SECURITY_SEVERITY = {
-    Severity.CRITICAL: "9.5",
-    Severity.HIGH: "8.0",
-    Severity.MEDIUM: "5.5",
-    Severity.LOW: "3.0",
+
+class Rating(NamedTuple):
+    """How SARIF states one severity: a result's level and GitHub's score.
+
+    GitHub maps ``security`` onto its critical/high/medium/low labels
+    (>= 9.0, >= 7.0, >= 4.0, > 0); None gives a rule no score, so it never
+    shows as a security severity.
+    """
+
+    level: str
+    security: str | None
+
+
+# One row a severity, so a new severity cannot miss either half.
+RATINGS = {
+    Severity.CRITICAL: Rating("error", "9.5"),
+    Severity.HIGH: Rating("error", "8.0"),
+    Severity.MEDIUM: Rating("warning", "5.5"),
+    Severity.LOW: Rating("note", "3.0"),
+    Severity.INFO: Rating("note", None),
 }
 
 
@@ -70,15 +76,16 @@ def rule(spec: CheckSpec) -> dict[str, Any]:
     if spec.dimension.value == "security":
         tags.append("security")
     properties: dict[str, Any] = {"tags": tags, "precision": "high"}
-    if spec.severity in SECURITY_SEVERITY:
-        properties["security-severity"] = SECURITY_SEVERITY[spec.severity]
+    rating = RATINGS[spec.severity]
+    if rating.security is not None:
+        properties["security-severity"] = rating.security
     return {
         "id": spec.id,
         "name": rule_name(spec.id),
         "shortDescription": {"text": spec.title},
         "fullDescription": {"text": spec.rationale},
         "help": {"text": help_text, "markdown": help_markdown},
-        "defaultConfiguration": {"level": LEVELS[spec.severity]},
+        "defaultConfiguration": {"level": rating.level},
         "properties": properties,
     }
 
@@ -216,7 +223,7 @@ def _result(issue: Issue, index: dict[str, int], locator: _Locator) -> dict[str,
         properties["sources"] = list(issue.sources)
     result: dict[str, Any] = {
         "ruleId": issue.check,
-        "level": LEVELS[issue.severity],
+        "level": RATINGS[issue.severity].level,
         "message": {"text": _message(issue)},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: issue.fingerprint},
