@@ -209,6 +209,13 @@ def at(file: str, line: int | None, function: str) -> Location:
     return {"file": file, "line": line, "function": function}
 
 
+def column_at(
+    table: str, column: str, file: str, line: int | None, function: str
+) -> Place:
+    """Return a column the code reaches, at the line that reaches it, as a place."""
+    return {"object": f"{table}.{column}", **at(file, line, function)}
+
+
 def first_sight(seen: set[Key], key: Key) -> bool:
     """Return True the first time ``key`` is seen, and remember it."""
     if key in seen:

@@ -26,7 +26,7 @@ from audits.engine.vocabulary import (
 )
 
 from .base import JOINED, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import at, code_of, first_sight, live_sql, mapped, short
+from .code_facts import code_of, column_at, first_sight, live_sql, mapped, short
 from .schema_facts import (
     checks_on,
     column_issue,
@@ -99,8 +99,7 @@ def check_incomplete_enum(
             listed = ", ".join(f"'{v}'" for v in allowed)
             yield spec.issue(
                 key=list(key),
-                object=f"{table.name}.{column}",
-                **at(file, line, function),
+                **column_at(table.name, column, file, line, function),
                 evidence=f"{snippet or function}  # writes '{value}', CHECK allows {listed}",
                 fix_sql=(
                     f"-- add '{value}' to the CHECK on {table.name}.{column}: "
@@ -136,8 +135,7 @@ def check_missing_enum_in_code(
         listed = ", ".join(f"'{v}'" for v in sorted(seen))
         yield spec.issue(
             key=[tname.lower(), cname.lower()],
-            object=f"{tname}.{cname}",
-            **at(file, line, function),
+            **column_at(tname, cname, file, line, function),
             evidence=f"code writes {listed} to {tname}.{cname}; no CHECK constrains it"
             + _orm_enforced(code, schema),
             severity=Severity.LOW if _orm_enforced(code, schema) else None,

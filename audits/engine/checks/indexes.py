@@ -21,7 +21,7 @@ from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import SOFT_DELETE_COLUMNS
 
 from .base import CODE, JOINED, LIVE, SCHEMA, CheckSpec, Facts, Topic
-from .code_facts import at, first_sight, live_sql, mapped
+from .code_facts import column_at, first_sight, live_sql, mapped
 from .probe_facts import column_list, engine_of
 from .schema_facts import (
     column_text,
@@ -337,8 +337,7 @@ def index_missing_soft_delete_joined(
             continue
         yield spec.issue(
             key=list(key),
-            object=f"{table.name}.{column}",
-            **at(file, line, function),
+            **column_at(table.name, column, file, line, function),
             evidence=f"queries filter {table.name} on {column} and no index covers it",
             fix_sql=(
                 f"CREATE INDEX idx_{table.name}_{column} ON {table.name} ({column});"
@@ -375,8 +374,7 @@ def index_missing_soft_delete_in_orm(
             continue
         yield spec.issue(
             key=list(key),
-            object=f"{model.table}.{col.name}",
-            **at(file, line, function),
+            **column_at(model.table, col.name, file, line, function),
             evidence=f"{model.name}.{col.attr} is filtered on and declared without index=True",
             remediation=f"Declare `{col.attr} = Column(..., index=True)` (and add the index in a migration).",
         )

@@ -12,7 +12,7 @@ from audits.engine.sources.code import CodeFacts
 from audits.engine.vocabulary import UPDATED_AT_COLUMNS
 
 from .base import JOINED, SCHEMA, CheckSpec, Topic
-from .code_facts import at, live_sql, short
+from .code_facts import column_at, live_sql, short
 from .schema_facts import column_issue, engine, quote
 
 TOPIC = Topic.beside(__file__)
@@ -167,8 +167,7 @@ def updated_at_not_maintained(
                 evidence = f"ORM model {model.name} has no onupdate for {column.name}"  # type: ignore[union-attr]
             yield spec.issue(
                 key=[name, col],
-                object=f"{table.name}.{column.name}",
-                **at(file, line, function),
+                **column_at(table.name, column.name, file, line, function),
                 evidence=evidence,
                 fix_sql=(
                     f"CREATE TRIGGER {name}_{col}_touch AFTER UPDATE ON {table.name} "
