@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from config.api import get_object, keyset_page
+from config.api import ApiRequest, get_object, keyset_page
 from projects.models import Project
 
 from . import gate, services
@@ -99,7 +99,7 @@ class AuditPage(Schema):
     next: str | None
 
 
-def audit_brief(audit: Audit) -> dict:
+def audit_brief(audit: Audit) -> dict[str, Any]:
     summary = audit.summary or {}
     return {
         "id": audit.pk,
@@ -123,7 +123,7 @@ def audit_brief(audit: Audit) -> dict:
     }
 
 
-def audit_out(audit: Audit) -> dict:
+def audit_out(audit: Audit) -> dict[str, Any]:
     return {
         **audit_brief(audit),
         "progress_done": audit.progress_done,
@@ -139,7 +139,9 @@ def audit_out(audit: Audit) -> dict:
     response=AuditPage,
     summary="List a project's audits",
 )
-def audit_list(request: HttpRequest, project_id: int, cursor: int | None = None):
+def audit_list(
+    request: ApiRequest, project_id: int, cursor: int | None = None
+) -> dict[str, Any]:
     """Return the project's audits, newest first, fifty at a time.
 
     Pass the previous page's ``next`` as ``cursor`` for the next page.
@@ -156,7 +158,7 @@ def audit_list(request: HttpRequest, project_id: int, cursor: int | None = None)
 
 
 @router.get("/audits/{int:audit_id}", response=AuditOut, summary="Read an audit")
-def audit_detail(request: HttpRequest, audit_id: int):
+def audit_detail(request: ApiRequest, audit_id: int) -> dict[str, Any]:
     """Return an audit with its summary and the quality gate's verdict."""
     return audit_out(
         get_object(request, Audit.objects.defer("report_markdown"), pk=audit_id)
@@ -168,7 +170,7 @@ def audit_detail(request: HttpRequest, audit_id: int):
     response={202: AuditOut},
     summary="Start an audit",
 )
-def audit_start(request: HttpRequest, project_id: int):
+def audit_start(request: ApiRequest, project_id: int) -> Status[dict[str, Any]]:
     """Queue an audit of the project's enabled targets.
 
     A 409 answers when an audit of the project is already under way.
@@ -207,7 +209,7 @@ def audit_start(request: HttpRequest, project_id: int):
         }
     },
 )
-def audit_import(request: HttpRequest, project_id: int):
+def audit_import(request: ApiRequest, project_id: int) -> Status[dict[str, Any]]:
     """Import a Markdown audit report or a SARIF 2.1.0 log as an audit.
 
     Send it as ``multipart/form-data`` in the field ``report``. Nothing is
@@ -247,7 +249,7 @@ def audit_import(request: HttpRequest, project_id: int):
         }
     },
 )
-def audit_report(request: HttpRequest, audit_id: int):
+def audit_report(request: ApiRequest, audit_id: int) -> HttpResponse:
     from .views import report_response
 
     audit = get_object(request, Audit.objects.select_related("project"), pk=audit_id)

@@ -19,18 +19,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer, SessionAuth
 from ninja.throttling import BaseThrottle
 
 from projects.access import authenticate_project_token, scoped
+from projects.http import AppRequest
 from projects.models import ApiToken, Membership, Project, ProjectToken, token_digest
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,17 @@ class Caller:
         return self.scope == ApiToken.Scope.WRITE
 
 
+class ApiRequest(AppRequest):
+    """A request the API has authenticated: ninja sets ``auth`` to the
+    ``Caller`` that one of the authenticators below returned."""
+
+    auth: Caller
+
+
 class TokenAuth(HttpBearer):
     """``Authorization: Bearer plb_...``: a personal token, acting as its user."""
 
-    def authenticate(self, request, token):
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
         if not token.startswith(ApiToken.PREFIX):
             return None
         found = (
@@ -73,7 +86,7 @@ class ProjectTokenAuth(HttpBearer):
     """``Authorization: Bearer plbp_...``: a project's CI token, reading that
     project as a viewer would."""
 
-    def authenticate(self, request, token):
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
         if not token.startswith(ProjectToken.PREFIX):
             return None
         found = authenticate_project_token(request)
@@ -90,7 +103,7 @@ class ProjectTokenAuth(HttpBearer):
 class BrowserSession(SessionAuth):
     """The signed-in browser session; writes need the CSRF token, as on pages."""
 
-    def authenticate(self, request, key):
+    def authenticate(self, request: HttpRequest, key: str | None) -> Caller | None:
         if request.user.is_authenticated:
             return Caller(
                 user=request.user, scope=ApiToken.Scope.WRITE, key=f"u{request.user.pk}"
@@ -107,7 +120,7 @@ class PerCallerRate(BaseThrottle):
 
     window = 60
 
-    def allow_request(self, request) -> bool:
+    def allow_request(self, request: HttpRequest) -> bool:
         caller = getattr(request, "auth", None)
         if caller is None:
             return True
@@ -131,7 +144,7 @@ class PlumblineAPI(NinjaAPI):
     """The API, whose schema also documents the CI upload endpoint (a plain
     view, so that it answers machines without the API's session machinery)."""
 
-    def get_openapi_schema(self, **kwargs):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
         from audits.ci_upload import OPENAPI
 
         schema = super().get_openapi_schema(**kwargs)
@@ -158,7 +171,7 @@ api = PlumblineAPI(
 
 
 @api.exception_handler(AuthenticationError)
-def _unauthenticated(request, exc):
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
         request,
         {"detail": "Authentication required: send a valid API token or sign in."},
@@ -167,20 +180,20 @@ def _unauthenticated(request, exc):
 
 
 @api.exception_handler(Http404)
-def _not_found(request, exc):
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, {"detail": "Not found."}, status=404)
 
 
 @api.exception_handler(PermissionDenied)
-def _forbidden(request, exc):
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return api.create_response(
         request, {"detail": str(exc) or "You may not do this."}, status=403
     )
 
 
 @api.exception_handler(ValidationError)
-def _invalid(request, exc):
-    problems = []
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems: list[str] = []
     for error in exc.errors:
         where = ".".join(
             str(p) for p in error.get("loc", ()) if p not in ("body", "payload")
@@ -198,7 +211,14 @@ def _invalid(request, exc):
     )
 
 
-def get_object(request, queryset, *, write=False, manage=False, **lookup):
+def get_object(
+    request: ApiRequest,
+    queryset: QuerySet[M],
+    *,
+    write: bool = False,
+    manage: bool = False,
+    **lookup: Any,
+) -> M:
     """Return the team-scoped object for the API caller, as the pages do.
 
     Another team's object is a 404; writing needs a writer's role and a
@@ -214,7 +234,9 @@ def get_object(request, queryset, *, write=False, manage=False, **lookup):
     return obj
 
 
-def _in_tokens_project(request, queryset, change: bool, **lookup):
+def _in_tokens_project(
+    request: ApiRequest, queryset: QuerySet[M], change: bool, **lookup: Any
+) -> M:
     """Return the object of the project token's own project, read-only.
 
     Any other project's object is a 404, as for a user outside its team.
@@ -240,7 +262,9 @@ def _in_tokens_project(request, queryset, change: bool, **lookup):
     return obj
 
 
-def keyset_page(queryset, *, size: int, key: str) -> tuple[list, str | None]:
+def keyset_page(
+    queryset: QuerySet[M], *, size: int, key: str
+) -> tuple[list[M], str | None]:
     """Return the first ``size`` rows of an ordered queryset and the cursor
     of the next page (the last row's ``key``), or None when there is none."""
     rows = list(queryset[: size + 1])
@@ -249,7 +273,7 @@ def keyset_page(queryset, *, size: int, key: str) -> tuple[list, str | None]:
     return rows, str(getattr(rows[-1], key)) if more else None
 
 
-def require_write(request) -> None:
+def require_write(request: ApiRequest) -> None:
     """Refuse a change made with a read-only token (403)."""
     if not request.auth.can_write:
         raise PermissionDenied(

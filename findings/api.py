@@ -12,21 +12,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import django_filters
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.http import HttpRequest
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import OrderBy
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import create_model
 
-from config.api import get_object
+from config.api import ApiRequest, get_object
 from projects.models import Project
 
 from . import exports
@@ -41,13 +44,13 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-def _filter_schema():
+def _filter_schema() -> type[Schema]:
     """Return the list's query parameters, made from ``FindingFilter``'s filters.
 
     The schema documents and type-checks them; the filtering itself is the
     filter set's, exactly as on the page.
     """
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, spec in FindingFilter.base_filters.items():
         label = str(spec.label or name)
         choices = spec.extra.get("choices")
@@ -76,6 +79,9 @@ SORTS = {
 }
 SortName = Literal[tuple(s for name in SORTS for s in (name, f"-{name}"))]  # type: ignore[misc]
 NULLABLE = {"assignee__username", "due_date"}
+
+# A cursor's sort value: a row's sort key as JSON keeps it (dates as ISO text).
+CursorValue = str | int | float | bool | None
 
 
 def nulls_largest() -> bool:
@@ -110,13 +116,13 @@ class Ordering:
     def id_order(self) -> str:
         return "-id" if self.id_desc else "id"
 
-    def order_by(self) -> list:
+    def order_by(self) -> list[OrderBy | str]:
         if self.key is None:
             return [self.id_order]
         key = F(self.key).desc() if self.key_desc else F(self.key).asc()
         return [key, self.id_order]
 
-    def value(self, row):
+    def value(self, row: Finding) -> CursorValue:
         if self.key is None:
             return None
         if self.key == "assignee__username":
@@ -124,7 +130,9 @@ class Ordering:
         value = getattr(row, self.key)
         return value.isoformat() if isinstance(value, date) else value
 
-    def segments(self, queryset, value, last_id: int):
+    def segments(
+        self, queryset: QuerySet[Finding], value: CursorValue, last_id: int
+    ) -> list[QuerySet[Finding]]:
         """Return the queries whose rows, in turn, follow (value, last_id).
 
         Each one is a plain range of an index, rather than one OR of
@@ -153,12 +161,12 @@ class Ordering:
         return found
 
 
-def encode_cursor(sort: str, direction: str, value, pk: int) -> str:
+def encode_cursor(sort: str, direction: str, value: CursorValue, pk: int) -> str:
     raw = json.dumps([sort, direction, value, pk], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str):
+def decode_cursor(cursor: str, sort: str) -> tuple[str, CursorValue, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         got_sort, direction, value, pk = json.loads(raw)
@@ -177,7 +185,9 @@ def decode_cursor(cursor: str, sort: str):
     return direction, value, pk
 
 
-def page_of(queryset, *, sort: str, cursor: str | None, limit: int):
+def page_of(
+    queryset: QuerySet[Finding], *, sort: str, cursor: str | None, limit: int
+) -> tuple[list[Finding], str | None, str | None]:
     """Return (rows, next cursor, previous cursor) of a keyset page."""
     ordering = Ordering.of(sort)
     if cursor is None:
@@ -284,7 +294,7 @@ ROW_FIELDS = (
 )
 
 
-def finding_row(f: Finding, today: date, url: str) -> dict:
+def finding_row(f: Finding, today: date, url: str) -> dict[str, Any]:
     return {
         "id": f.pk,
         "project": f.project_id,
@@ -316,7 +326,11 @@ def _url_pattern() -> str:
     return reverse("findings:detail", args=[0]).replace("/0/", "/{}/")
 
 
-def _filterset(request, project, members=None) -> FindingFilter:
+def _filterset(
+    request: ApiRequest,
+    project: Project,
+    members: Sequence[AbstractBaseUser] | None = None,
+) -> FindingFilter:
     if members is None:
         # The members are the assignee filter's choices: read only when asked.
         wanted = request.GET.get("assignee") not in (None, "", "me", "nobody")
@@ -338,13 +352,13 @@ def _filterset(request, project, members=None) -> FindingFilter:
     summary="List a project's findings",
 )
 def finding_list(
-    request: HttpRequest,
+    request: ApiRequest,
     project_id: int,
     filters: Query[FindingFilters],  # type: ignore[valid-type]
     sort: SortName = "severity",  # type: ignore[valid-type]
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-):
+) -> dict[str, Any]:
     """Return the findings the page's filters select, in the page's sort.
 
     Without ``status`` the unresolved findings (open and in progress) are
@@ -369,7 +383,7 @@ def finding_list(
 DETAIL_RELATED = ("assignee", "sighting")
 
 
-def finding_out(finding: Finding) -> dict:
+def finding_out(finding: Finding) -> dict[str, Any]:
     sighting = getattr(finding, "sighting", None)
     events = finding.events.select_related("actor", "audit").order_by(
         "created_at", "pk"
@@ -400,7 +414,7 @@ def finding_out(finding: Finding) -> dict:
     }
 
 
-def _finding(request, finding_id: int, *, write: bool = False) -> Finding:
+def _finding(request: ApiRequest, finding_id: int, *, write: bool = False) -> Finding:
     return get_object(
         request,
         Finding.objects.select_related("project", *DETAIL_RELATED),
@@ -414,7 +428,7 @@ def _finding(request, finding_id: int, *, write: bool = False) -> Finding:
     response=FindingOut,
     summary="Read a finding with its history",
 )
-def finding_detail(request: HttpRequest, finding_id: int):
+def finding_detail(request: ApiRequest, finding_id: int) -> dict[str, Any]:
     return finding_out(_finding(request, finding_id))
 
 
@@ -455,7 +469,9 @@ class SeverityIn(Schema):
     response=FindingOut,
     summary="Change a finding's status",
 )
-def finding_status(request: HttpRequest, finding_id: int, payload: StatusIn):
+def finding_status(
+    request: ApiRequest, finding_id: int, payload: StatusIn
+) -> dict[str, Any]:
     """Move the finding along its lifecycle; a refused move is a 400 saying why."""
     return _edit(
         request,
@@ -466,7 +482,9 @@ def finding_status(request: HttpRequest, finding_id: int, payload: StatusIn):
     )
 
 
-def _edit(request, finding_id: int, change) -> dict:
+def _edit(
+    request: ApiRequest, finding_id: int, change: Callable[[Finding], object]
+) -> dict[str, Any]:
     """Apply ``change`` to the finding in a transaction; a refusal is a 400."""
     finding = _finding(request, finding_id, write=True)
     try:
@@ -480,7 +498,9 @@ def _edit(request, finding_id: int, change) -> dict:
 @router.post(
     "/findings/{int:finding_id}/assign", response=FindingOut, summary="Assign a finding"
 )
-def finding_assign(request: HttpRequest, finding_id: int, payload: AssignIn):
+def finding_assign(
+    request: ApiRequest, finding_id: int, payload: AssignIn
+) -> dict[str, Any]:
     finding = _finding(request, finding_id, write=True)
     user = None
     if payload.assignee:
@@ -499,7 +519,9 @@ def finding_assign(request: HttpRequest, finding_id: int, payload: AssignIn):
     response=FindingOut,
     summary="Override a finding's severity",
 )
-def finding_severity(request: HttpRequest, finding_id: int, payload: SeverityIn):
+def finding_severity(
+    request: ApiRequest, finding_id: int, payload: SeverityIn
+) -> dict[str, Any]:
     """Set the severity by hand, as the finding's page does: a reason is
     needed and kept in the history, and later audits keep the new severity."""
     return _edit(
@@ -516,7 +538,7 @@ def finding_severity(request: HttpRequest, finding_id: int, payload: SeverityIn)
     response=FindingOut,
     summary="Set or clear a finding's due date",
 )
-def finding_due(request: HttpRequest, finding_id: int, payload: DueIn):
+def finding_due(request: ApiRequest, finding_id: int, payload: DueIn) -> dict[str, Any]:
     """Set the due date by hand, as the finding's page does: a reason is
     needed and kept in the history."""
     return _edit(
@@ -533,7 +555,9 @@ def finding_due(request: HttpRequest, finding_id: int, payload: DueIn):
     response={201: HistoryEvent},
     summary="Comment on a finding",
 )
-def finding_comment(request: HttpRequest, finding_id: int, payload: CommentIn):
+def finding_comment(
+    request: ApiRequest, finding_id: int, payload: CommentIn
+) -> Status[dict[str, Any]]:
     finding = _finding(request, finding_id, write=True)
     try:
         event = finding.comment(payload.text, by=request.user)
@@ -591,11 +615,11 @@ class BulkOut(Schema):
     summary="Triage many findings at once",
 )
 def finding_bulk(
-    request: HttpRequest,
+    request: ApiRequest,
     project_id: int,
     payload: BulkIn,
     filters: Query[FindingFilters],  # type: ignore[valid-type]
-):
+) -> dict[str, Any]:
     """Assign, change the status or severity of, or comment on the given
     findings, or all the findings the query parameters (the list's filters)
     select. The rules are the single edits': a status change or severity
@@ -648,7 +672,7 @@ def finding_bulk(
     return body
 
 
-def _errors(form) -> list[str]:
+def _errors(form: BulkForm) -> list[str]:
     found = list(form.non_field_errors())
     for name, errors in form.errors.items():
         if name != "__all__":
@@ -665,10 +689,10 @@ def _errors(form) -> list[str]:
     },
 )
 def finding_export_csv(
-    request: HttpRequest,
+    request: ApiRequest,
     project_id: int,
     filters: Query[FindingFilters],  # type: ignore[valid-type]
-):
+) -> StreamingHttpResponse:
     """Stream the findings the filters select as CSV (the page's export)."""
     project = get_object(request, Project.objects.all(), pk=project_id)
     _filterset(request, project)
@@ -686,10 +710,10 @@ def finding_export_csv(
     },
 )
 def finding_export_markdown(
-    request: HttpRequest,
+    request: ApiRequest,
     project_id: int,
     filters: Query[FindingFilters],  # type: ignore[valid-type]
-):
+) -> StreamingHttpResponse:
     project = get_object(request, Project.objects.select_related("team"), pk=project_id)
     _filterset(request, project)
     return exports.markdown_response(request, project)
@@ -705,7 +729,7 @@ def finding_export_markdown(
         }
     },
 )
-def finding_export_sarif(request: HttpRequest, project_id: int):
+def finding_export_sarif(request: ApiRequest, project_id: int) -> HttpResponse:
     project = get_object(request, Project.objects.all(), pk=project_id)
     _filterset(request, project)
     return exports.sarif_response(request, project)

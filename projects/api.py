@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import OuterRef, Subquery, Value
-from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from audits.models import Audit
-from config.api import get_object, keyset_page
+from config.api import ApiRequest, get_object, keyset_page
 
 from .forms import TargetForm
 from .models import Membership, Project, Target
@@ -66,7 +66,7 @@ class ProjectPage(Schema):
     next: str | None
 
 
-def latest_audit_ids():
+def latest_audit_ids() -> Subquery:
     """Return a subquery of each project's latest finished audit's id."""
     return Subquery(
         Audit.objects.filter(project=OuterRef("pk"))
@@ -76,7 +76,7 @@ def latest_audit_ids():
     )
 
 
-def project_out(project: Project, latest: Audit | None) -> dict:
+def project_out(project: Project, latest: Audit | None) -> dict[str, Any]:
     summary = (latest.summary or {}) if latest else {}
     return {
         "id": project.pk,
@@ -115,7 +115,7 @@ def project_out(project: Project, latest: Audit | None) -> dict:
     }
 
 
-def _latest_audits(ids) -> dict[int, Audit]:
+def _latest_audits(ids: Iterable[int | None]) -> dict[int, Audit]:
     ids = [i for i in ids if i]
     if not ids:
         return {}
@@ -134,7 +134,7 @@ def _latest_audits(ids) -> dict[int, Audit]:
 
 
 @router.get("/projects", response=ProjectPage, summary="List your projects")
-def project_list(request: HttpRequest, cursor: int | None = None):
+def project_list(request: ApiRequest, cursor: int | None = None) -> dict[str, Any]:
     """Return the projects of your teams, in id order, a hundred at a time.
 
     Pass the previous page's ``next`` as ``cursor`` for the next page.
@@ -164,7 +164,7 @@ def project_list(request: HttpRequest, cursor: int | None = None):
 
 
 @router.get("/projects/{int:project_id}", response=ProjectOut, summary="Read a project")
-def project_detail(request: HttpRequest, project_id: int):
+def project_detail(request: ApiRequest, project_id: int) -> dict[str, Any]:
     project = get_object(
         request,
         Project.objects.select_related("team").annotate(latest_id=latest_audit_ids()),
@@ -183,7 +183,9 @@ class GateIn(Schema):
 @router.patch(
     "/projects/{int:project_id}/gate", response=ProjectOut, summary="Change the gate"
 )
-def project_gate(request: HttpRequest, project_id: int, payload: GateIn):
+def project_gate(
+    request: ApiRequest, project_id: int, payload: GateIn
+) -> dict[str, Any]:
     """Change what fails the project's quality gate (owners and admins)."""
     project = get_object(
         request,
@@ -234,7 +236,7 @@ class TargetChange(Schema):
     password: str | None = None
 
 
-def target_out(target: Target) -> dict:
+def target_out(target: Target) -> dict[str, Any]:
     return {
         "id": target.pk,
         "project": target.project_id,
@@ -253,13 +255,13 @@ def target_out(target: Target) -> dict:
     response=list[TargetOut],
     summary="List a project's targets",
 )
-def target_list(request: HttpRequest, project_id: int):
+def target_list(request: ApiRequest, project_id: int) -> list[dict[str, Any]]:
     project = get_object(request, Project.objects.all(), pk=project_id)
     return [target_out(t) for t in project.targets.all()]
 
 
 @router.get("/targets/{int:target_id}", response=TargetOut, summary="Read a target")
-def target_detail(request: HttpRequest, target_id: int):
+def target_detail(request: ApiRequest, target_id: int) -> dict[str, Any]:
     return target_out(get_object(request, Target.objects.all(), pk=target_id))
 
 
@@ -269,7 +271,7 @@ def _save_target(form: TargetForm) -> Target:
     return form.save()
 
 
-def _form_errors(form) -> str:
+def _form_errors(form: TargetForm) -> str:
     parts = [str(e) for e in form.non_field_errors()]
     for name, errors in form.errors.items():
         if name != "__all__":
@@ -282,7 +284,9 @@ def _form_errors(form) -> str:
     response={201: TargetOut},
     summary="Add a target (owners and admins)",
 )
-def target_create(request: HttpRequest, project_id: int, payload: TargetIn):
+def target_create(
+    request: ApiRequest, project_id: int, payload: TargetIn
+) -> Status[dict[str, Any]]:
     """Add a target, checked as the settings page checks it."""
     project = get_object(request, Project.objects.all(), pk=project_id, manage=True)
     form = TargetForm(data=payload.dict())
@@ -295,7 +299,9 @@ def target_create(request: HttpRequest, project_id: int, payload: TargetIn):
     response=TargetOut,
     summary="Change a target (owners and admins)",
 )
-def target_change(request: HttpRequest, target_id: int, payload: TargetChange):
+def target_change(
+    request: ApiRequest, target_id: int, payload: TargetChange
+) -> dict[str, Any]:
     """Change the given fields of a target; a blank password keeps the stored one."""
     target = get_object(request, Target.objects.all(), pk=target_id, manage=True)
     data = {
