@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from projects.models import Target
 
 from . import gate, notifications
 from .models import LOST_ERROR, STUCK_ERROR, Audit
-from .summary import TargetOutcome, build_summary
+from .summary import TargetOutcome, build_summary, space_of
 
 if TYPE_CHECKING:
     from audits.engine.issues import Issue
@@ -110,12 +111,15 @@ def _scan_targets(
 
     total = len(targets) + 1
     by_engine_target = {}
+    earlier = earlier_spaces(audit)
     for target in targets:
         try:
             engine = target.engine_target()
         except ValueError as exc:  # stored credentials no longer decrypt
             yield target, TargetResult(target=None, ok=False, error=str(exc))
             continue
+        if target.pk in earlier:
+            engine = replace(engine, earlier_space=earlier[target.pk])
         by_engine_target[id(engine)] = (target, engine)
     done = len(targets) - len(by_engine_target)
 
@@ -127,6 +131,36 @@ def _scan_targets(
     for engine, result in scan_each(engines, progress=progress):
         done += 1
         yield by_engine_target[id(engine)][0], result
+
+
+# Finished audits searched for a target's last space reading.
+SPACE_LOOKBACK = 20
+
+
+def earlier_spaces(audit: Audit) -> dict[int, dict]:
+    """Return each target's last successful space reading before ``audit``.
+
+    Keyed by target id, each a stored ``SpaceReading`` with a ``label``
+    naming its audit, as the engine takes it. Failed audits are never a
+    base, nor a partial one for a target it could not read; only the
+    :data:`SPACE_LOOKBACK` audits before this one are searched.
+    """
+    found: dict[int, dict] = {}
+    rows = (
+        Audit.objects.filter(
+            project_id=audit.project_id,
+            number__lt=audit.number,
+            status__in=[Audit.Status.SUCCEEDED, Audit.Status.PARTIAL],
+        )
+        .order_by("-number")
+        .values_list("number", "summary")[:SPACE_LOOKBACK]
+    )
+    for number, summary in rows:
+        for outcome in summary.get("targets", ()):
+            target = outcome.get("target")
+            if outcome.get("ok") and outcome.get("space") and target not in found:
+                found[target] = {**outcome["space"], "label": f"audit #{number}"}
+    return found
 
 
 def _run(audit: Audit) -> Audit:
@@ -168,6 +202,12 @@ def record_results(audit: Audit, pairs, *, started: float | None = None) -> Audi
             issues=len(result.issues),
             seconds=round(result.duration, 3),
         )
+        if result.ok and target.kind in (Target.Kind.POSTGRESQL, Target.Kind.MYSQL):
+            space, growth = space_of(result.schema)
+            if space is not None:
+                outcome_row["space"] = space
+            if growth is not None:
+                outcome_row["growth"] = growth
         if getattr(result, "commit", ""):
             # A git target: the commit scanned, and where it came from.
             outcome_row["commit"] = result.commit

@@ -14,7 +14,9 @@ from typing import NotRequired, Protocol, TypedDict
 from django.db.models import Count
 
 from audits.engine import grading
+from audits.engine.checks.probe_facts import daily_growth
 from audits.engine.levels import Severity
+from audits.engine.schema import Schema
 from findings.models import Finding
 from projects.models import Project
 
@@ -35,6 +37,40 @@ class TargetOutcome(TypedDict):
     location: NotRequired[str]  # git targets: where it was cloned from
     # Targets holding migrations: whether their dry run ran, and why not.
     dry_run: NotRequired[str]
+    # Live databases read: their size and largest tables (``SpaceReading``),
+    # and how they grew since the last successful reading (``SpaceGrowth``).
+    space: NotRequired[SpaceReading]
+    growth: NotRequired[SpaceGrowth]
+
+
+class SpaceReading(TypedDict):
+    """A live database's size when an audit read it: the next audit's base."""
+
+    read_at: str  # ISO, UTC
+    database_bytes: int
+    tables: dict[str, int]  # the largest tables' bytes
+
+
+class TableGrowth(TypedDict):
+    table: str
+    before: int
+    now: int
+    per_day: float
+
+
+class SpaceGrowth(TypedDict):
+    """How a live database grew since an earlier audit read it.
+
+    ``label`` names that audit (``audit #4``); ``tables`` are the tables that
+    grew most a day, fastest first.
+    """
+
+    label: str
+    days: float
+    before: int
+    now: int
+    per_day: float
+    tables: list[TableGrowth]
 
 
 class ImportedReport(TypedDict):
@@ -91,6 +127,49 @@ class AuditSummary(Snapshot, total=False):
     reported_fixed: int  # imports: fixed on the report's word, not verified
     duration: float
     imported: ImportedReport
+
+
+# Tables a growth figure names, fastest first.
+GROWTH_TABLES_SHOWN = 5
+
+
+def space_of(schema: Schema | None) -> tuple[SpaceReading | None, SpaceGrowth | None]:
+    """Return a live target's space reading and its growth, as a summary keeps them.
+
+    ``schema`` is what the engine read from the target; the growth is there
+    when the audit passed it an earlier reading (``Target.earlier_space``).
+    """
+    space = schema.fact("space") if schema is not None else None
+    if not space or "read_at" not in space:
+        return None, None
+    reading = SpaceReading(
+        read_at=space["read_at"],
+        database_bytes=space["database_bytes"],
+        tables=dict(space["tables"]),
+    )
+    growth = schema.fact("space_growth") if schema is not None else None
+    if not growth:
+        return reading, None
+    days = growth["days"]
+    tables = [
+        TableGrowth(
+            table=t["table"],
+            before=t["before"],
+            now=t["now"],
+            per_day=daily_growth(t["before"], t["now"], days).bytes,
+        )
+        for t in growth["tables"]
+    ]
+    tables.sort(key=lambda t: -t["per_day"])
+    whole = growth["database"]
+    return reading, SpaceGrowth(
+        label=growth["label"],
+        days=days,
+        before=whole["before"],
+        now=whole["now"],
+        per_day=daily_growth(whole["before"], whole["now"], days).bytes,
+        tables=[t for t in tables if t["per_day"] > 0][:GROWTH_TABLES_SHOWN],
+    )
 
 
 class Changes(Protocol):

@@ -19,6 +19,7 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audits.engine.checks.probe_facts import duration_text, size_text
 from audits.engine.levels import Dimension, Effort, Severity
 from audits.models import Audit
 from audits.summary import AuditSummary
@@ -837,6 +838,39 @@ def grade_rows(project: Project, summary: AuditSummary) -> list[dict[str, Any]]:
     return rows
 
 
+def space_rows(summary: AuditSummary) -> list[dict[str, Any]]:
+    """Return each live database's size after the audit, and its growth since.
+
+    Read from the summary only: the sizes and growth each target's outcome
+    stored. A database read for the first time has no ``growth``.
+    """
+    rows = []
+    for outcome in summary.get("targets", ()):
+        space = outcome.get("space")
+        if not outcome.get("ok") or not space:
+            continue
+        row: dict[str, Any] = {
+            "label": outcome["label"],
+            "size": size_text(space["database_bytes"]),
+        }
+        growth = outcome.get("growth")
+        if growth:
+            change = growth["now"] - growth["before"]
+            row["growth"] = {
+                "change": ("+" if change >= 0 else "−") + size_text(abs(change)),
+                "per_day": ("+" if growth["per_day"] >= 0 else "−")
+                + size_text(abs(growth["per_day"])),
+                "since": growth["label"],
+                "over": duration_text(growth["days"] * 86400),
+                "tables": [
+                    {"table": t["table"], "per_day": "+" + size_text(t["per_day"])}
+                    for t in growth["tables"]
+                ],
+            }
+        rows.append(row)
+    return rows
+
+
 def _grade_findings(request: AppRequest, project: Project) -> HttpResponse:
     """Render the unresolved findings that set one dimension's grade."""
     dimension = request.GET.get("dimension", "")
@@ -906,6 +940,7 @@ def project_overview(request: AppRequest, pk: int) -> HttpResponse:
         "score": summary.get("score"),
         "rows": grade_rows(project, summary),
         "matrix": priority_matrix(project, summary),
+        "space_rows": space_rows(summary),
         "open_by_severity": [
             {
                 "severity": s,

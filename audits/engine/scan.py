@@ -9,9 +9,10 @@ that target with a clear message, and the others still count.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import confine
 from .config import (
@@ -68,6 +69,11 @@ class Target:
     # throwaway database and role for their dry run (a server's setting,
     # never a tenant's); a failure there is a note, not a failed target.
     scratch_server: str = field(default="", repr=False)
+    # A live database: the ``space`` fact of its last successful reading,
+    # with a ``label`` naming it ("audit #4"), so growth since can be told.
+    earlier_space: Mapping[str, Any] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def label(self) -> str:
@@ -360,6 +366,7 @@ def scan_target(
                 _check_root(target)
             config = target_config(target)
             schema, evidence, notes = _read_schema(target, config)
+            schema = _with_growth(schema, target.earlier_space)
             code_facts, code_notes = _read_code(target, config)
             history, history_notes, dry_run = _read_migrations(target, config)
     except (SourceError, ConfigError) as exc:
@@ -451,6 +458,21 @@ def _with_history(
         return None
     evidence.update({Evidence.SCHEMA, Evidence.DDL})
     return schema
+
+
+def _with_growth(
+    schema: Schema | None, earlier: Mapping[str, Any] | None
+) -> Schema | None:
+    """Return a probed ``schema`` with its growth since the ``earlier`` reading."""
+    space = schema.fact("space") if schema is not None and earlier else None
+    if schema is None or earlier is None or space is None:
+        return schema
+    from .sources._health import space_growth
+
+    growth = space_growth(earlier, space)
+    if growth is None:
+        return schema
+    return replace(schema, facts=(*schema.facts, ("space_growth", growth)))
 
 
 def _code_schema(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+from psycopg import Connection
 
 from audits.engine.issues import Evidence, Issue
 from audits.engine.registry import Facts, run_checks
 from audits.engine.schema import Schema
+from tests.engine.private_postgres import PrivateServer
 
 LIVE = frozenset({Evidence.SCHEMA, Evidence.LIVE})
 
@@ -27,3 +34,29 @@ def wait_for(what: str, condition: Callable[[], bool], seconds: float = 20) -> N
             return
         time.sleep(0.1)
     raise AssertionError(f"never happened: {what}")
+
+
+@contextlib.contextmanager
+def growing_database(server: PrivateServer) -> Iterator[tuple[str, Connection[Any]]]:
+    """Yield a database of ``server`` with tables to grow, and a connection to it.
+
+    ``events`` starts empty (:func:`write_events` fills it); ``users`` holds
+    2,000 rows and is never written again: the look-alike that did not grow.
+    """
+    name = f"plumbline_growth_{uuid.uuid4().hex[:8]}"
+    with server.database(name) as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE events (id int PRIMARY KEY, body text)")
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text)")
+        conn.execute(
+            "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 2000) g"
+        )
+        yield url, conn
+
+
+def write_events(conn: Connection[Any], rows: int, first: int = 1) -> None:
+    """Write ``rows`` rows of about 1 kB each into ``events``, ids from ``first``."""
+    conn.execute(
+        "INSERT INTO events SELECT g, repeat(md5(g::text), 32) "
+        "FROM generate_series(%s::int, %s::int) g",
+        (first, first + rows - 1),
+    )

@@ -13,6 +13,8 @@ the aspect when a check has several) for database-wide problems.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from audits.engine.schema import Schema
 from audits.engine.sources._probe import VERSION_TABLES
 
@@ -77,3 +79,35 @@ def listed(items: list[str], limit: int = 5) -> str:
     if len(items) > limit:
         shown += f"; and {len(items) - limit} more"
     return shown
+
+
+@dataclass(frozen=True)
+class Growth:
+    """How fast something grew a day: ``bytes`` and ``share`` of its earlier size."""
+
+    bytes: float
+    share: float
+
+    @property
+    def share_text(self) -> str:
+        """Return the share a day as a percentage (``new`` when it was empty)."""
+        if self.share == float("inf"):
+            return "new"
+        return "over 1,000%" if self.share > 10 else f"{self.share:.0%}"
+
+    @property
+    def doubling_text(self) -> str:
+        """Return "; at this rate it doubles in about N days", or nothing."""
+        if not 0 < self.share < float("inf"):
+            return ""
+        if self.share > 1:
+            return "; at this rate it doubles in less than a day"
+        return f"; at this rate it doubles in about {1 / self.share:,.0f} days"
+
+
+def daily_growth(before: int, now: int, days: float) -> Growth:
+    """Return the growth a day from ``before`` to ``now`` bytes over ``days``."""
+    per_day = (now - before) / days if days > 0 else 0.0
+    if before <= 0:
+        return Growth(per_day, float("inf") if per_day > 0 else 0.0)
+    return Growth(per_day, per_day / before)

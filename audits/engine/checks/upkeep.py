@@ -1,4 +1,4 @@
-"""Upkeep: dead rows, stale statistics, bloat, cache, slow statements, space.
+"""Upkeep: dead rows, stale statistics, bloat, cache, slow statements, space, growth.
 
 How well a running server keeps itself, read from the running-health facts
 of the PostgreSQL and MySQL probes (:mod:`audits.engine.sources.pg_health`,
@@ -24,6 +24,7 @@ from .base import (
     Topic,
 )
 from .probe_facts import (
+    daily_growth,
     database_of,
     duration_text,
     engine_of,
@@ -63,6 +64,14 @@ HISTORY_LENGTH = 1_000_000
 HISTORY_HIGH_LENGTH = 10_000_000
 # Space is summarised for databases from this size.
 SPACE_REPORT_BYTES = 1024**3
+# Growth between two readings at least GROWTH_MIN_HOURS apart: reported when
+# a table (or the database) grew by GROWTH_BYTES_PER_DAY and by
+# GROWTH_SHARE_PER_DAY of its earlier size a day; medium from
+# GROWTH_MEDIUM_BYTES_PER_DAY.
+GROWTH_MIN_HOURS = 1
+GROWTH_BYTES_PER_DAY = 100 * 1024**2
+GROWTH_SHARE_PER_DAY = 0.05
+GROWTH_MEDIUM_BYTES_PER_DAY = 1024**3
 
 TOPIC = Topic.beside(__file__)
 
@@ -313,3 +322,40 @@ def database_space(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
         object=database,
         evidence=f"Database {database} takes {size_text(total)}; largest: {listed(shown)}.",
     )
+
+
+@TOPIC.implements("space-growth-fast", requires=LIVE)
+def space_growth_fast(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
+    """Report tables and a database growing fast since the last reading.
+
+    Keys: ``[table]`` for a table, ``[database, "growth"]`` for the whole.
+    """
+    growth = schema.fact("space_growth")
+    if not growth or growth["days"] * 24 < GROWTH_MIN_HOURS:
+        return
+    database = database_of(schema)
+    whole = {"table": "", **growth["database"]}
+    since = growth["label"] or f"the reading of {growth['since'][:16]}"
+    for entry in (whole, *growth["tables"]):
+        rate = daily_growth(entry["before"], entry["now"], growth["days"])
+        if rate.bytes < GROWTH_BYTES_PER_DAY or rate.share < GROWTH_SHARE_PER_DAY:
+            continue
+        table = entry["table"]
+        name = f"Table {table}" if table else f"Database {database}"
+        yield spec.issue(
+            key=[table] if table else [database, "growth"],
+            object=table or database,
+            title=f"{name} grows fast",
+            severity=(
+                Severity.MEDIUM
+                if rate.bytes >= GROWTH_MEDIUM_BYTES_PER_DAY
+                else Severity.LOW
+            ),
+            evidence=(
+                f"{name} grew from {size_text(entry['before'])} to "
+                f"{size_text(entry['now'])} in "
+                f"{duration_text(growth['days'] * 86400)} since {since}: "
+                f"{size_text(rate.bytes)} a day ({rate.share_text} of its earlier "
+                f"size a day){rate.doubling_text}."
+            ),
+        )

@@ -14,7 +14,8 @@ value read from a session reaches a finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 # Characters of a statement kept in facts, after masking.
@@ -22,6 +23,11 @@ QUERY_TEXT_LIMIT = 200
 # Sessions and statements kept per probe: enough to report, bounded on a
 # busy server.
 ROW_LIMIT = 200
+# Tables whose size the ``space`` fact keeps, largest first: what the next
+# audit compares with to tell growth.
+SPACE_TABLES = 100
+# Tables the ``space`` fact lists as the largest, for the summary.
+SPACE_LARGEST = 10
 
 _LITERAL = re.compile(
     r"'(?:[^']|'')*'?"  # a string, possibly cut off by the server's text limit
@@ -150,14 +156,60 @@ def statement_rows(
 
 
 def space(
-    database_bytes: int, largest: Iterable[tuple[str, int, int]]
+    database_bytes: int, tables: Iterable[tuple[str, int, int]]
 ) -> dict[str, Any]:
-    """Return the ``space`` fact: the database's size and its largest tables."""
+    """Return the ``space`` fact: the database's size and its largest tables.
+
+    ``tables`` holds (name, bytes, rows), largest first. ``largest`` keeps
+    the first :data:`SPACE_LARGEST` with their rows; ``tables`` the sizes of
+    the first :data:`SPACE_TABLES`; ``read_at`` (ISO, UTC) says when, so a
+    later reading can tell growth (:func:`space_growth`).
+    """
+    kept = [(t, int(b or 0), int(r or 0)) for t, b, r in tables][:SPACE_TABLES]
     return {
         "database_bytes": int(database_bytes or 0),
         "largest": tuple(
-            {"table": t, "bytes": int(b or 0), "rows": int(r or 0)}
-            for t, b, r in largest
+            {"table": t, "bytes": b, "rows": r} for t, b, r in kept[:SPACE_LARGEST]
+        ),
+        "tables": {t: b for t, b, _ in kept},
+        "read_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def space_growth(
+    earlier: Mapping[str, Any], space: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Return the ``space_growth`` fact: ``space`` against an ``earlier`` one.
+
+    ``earlier`` is the ``space`` fact of an earlier reading of the same
+    database (as an audit stored it), with ``label`` naming that reading
+    (``audit #4``). The fact holds ``since`` (the earlier read time),
+    ``label``, ``days`` between the readings, ``database`` (``before`` and
+    ``now`` bytes) and ``tables``: each table both readings sized, largest
+    now first. None when either reading has no time or the earlier one is
+    not earlier.
+    """
+    try:
+        then = datetime.fromisoformat(str(earlier["read_at"]))
+        now = datetime.fromisoformat(str(space["read_at"]))
+        days = (now - then).total_seconds() / 86400
+    except (KeyError, TypeError, ValueError):
+        return None
+    if days <= 0:
+        return None
+    before = earlier.get("tables") or {}
+    return {
+        "since": str(earlier["read_at"]),
+        "label": str(earlier.get("label", "") or ""),
+        "days": days,
+        "database": {
+            "before": int(earlier.get("database_bytes", 0) or 0),
+            "now": int(space.get("database_bytes", 0) or 0),
+        },
+        "tables": tuple(
+            {"table": name, "before": int(before[name]), "now": int(size)}
+            for name, size in (space.get("tables") or {}).items()
+            if name in before
         ),
     }
 

@@ -18,7 +18,8 @@ others still count. Engine facts (``Schema.facts``), in the shapes of
   ``performance_schema`` when it is on; else why not.
 - ``bloat``: tables in their own tablespace with
   :data:`BLOAT_MIN_BYTES` or more of free space.
-- ``space``: the database's size and its ten largest tables.
+- ``space``: the database's size, its ten largest tables and the sizes of
+  the :data:`._health.SPACE_TABLES` largest, with the time they were read.
 """
 
 from __future__ import annotations
@@ -206,13 +207,14 @@ def _space(reader: MyReader) -> None:
         "SELECT TABLE_NAME, DATA_LENGTH + INDEX_LENGTH, TABLE_ROWS, "
         "SUM(DATA_LENGTH + INDEX_LENGTH) OVER () "
         "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
-        "ORDER BY 2 DESC",
+        "ORDER BY 2 DESC LIMIT %s",
         reader.db,
+        _health.SPACE_TABLES,
         what="running health: table sizes (information_schema.TABLES)",
     )
     if rows is None:
         return
     total = int(rows[0][3] or 0) if rows else 0
     reader.facts["space"] = _health.space(
-        total, ((name, size, count) for name, size, count, _ in rows[:10])
+        total, ((name, size, count) for name, size, count, _ in rows)
     )

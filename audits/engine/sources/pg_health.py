@@ -30,7 +30,8 @@ the others still count. Engine facts (``Schema.facts``), in the shapes of
   ``retained_bytes``).
 - ``cache``: blocks read from the cache (``hit``) and from disk (``read``)
   for tables and for indexes since statistics were reset.
-- ``space``: the database's size and its ten largest tables.
+- ``space``: the database's size, its ten largest tables and the sizes of
+  the :data:`._health.SPACE_TABLES` largest, with the time they were read.
 """
 
 from __future__ import annotations
@@ -369,8 +370,9 @@ def _space(reader: PgReader) -> None:
     largest = reader.optional(
         "SELECT c.oid, pg_total_relation_size(c.oid)::bigint, "
         "greatest(c.reltuples, 0)::bigint FROM pg_class c "
-        "WHERE c.oid = ANY(%s) ORDER BY 2 DESC LIMIT 10",
+        "WHERE c.oid = ANY(%s) ORDER BY 2 DESC LIMIT %s",
         list(reader.names),
+        _health.SPACE_TABLES,
         what="running health: table sizes",
     )
     if size is None:
