@@ -17,7 +17,7 @@ from audits.engine.sources.code import CodeFacts
 from .base import CODE, LIVE, CheckSpec, Topic
 from .code_context import sqlite_only
 from .code_facts import live_sql
-from .probe_facts import database_of, engine_of
+from .probe_facts import database_of, engine_of, slow_statements_unrecorded
 
 TOPIC = Topic.beside(__file__)
 
@@ -171,40 +171,38 @@ def slow_query_visibility_missing_live(
     """Report a server that records no slow statements.
 
     Key: ``["project"]``, as the code check's, so both views are one finding.
+    The same cause keeps ``query-stats-missing`` quiet: its ways of turning
+    statement statistics on are in this finding's fix.
     """
-    engine = engine_of(schema)
-    if engine == "postgresql":
-        libraries = {
-            str(s).lower() for s in schema.fact("shared_preload_libraries", ())
-        }
-        if (
-            int(schema.fact("log_min_duration_statement", -1)) >= 0
-            or schema.fact("pg_stat_statements")
-            or libraries & {"pg_stat_statements", "auto_explain"}
-        ):
-            return
-        yield spec.issue(
-            key=["project"],
-            object=database_of(schema),
-            evidence=(
-                "log_min_duration_statement is -1 and pg_stat_statements is not "
-                "installed."
-            ),
-            fix_sql=(
-                "ALTER SYSTEM SET log_min_duration_statement = '500ms';\n"
-                "SELECT pg_reload_conf();"
-            ),
-        )
-    elif engine == "mysql":
-        if schema.fact("slow_query_log") or schema.fact("performance_schema"):
-            return
+    why = slow_statements_unrecorded(schema)
+    if why is None:
+        return
+    if engine_of(schema) == "mysql":
         yield spec.issue(
             key=["project"],
             object=database_of(schema),
             severity=Severity.LOW,
-            evidence="slow_query_log is OFF and performance_schema is OFF.",
-            fix_sql="SET GLOBAL slow_query_log = ON;\nSET GLOBAL long_query_time = 0.5;",
+            evidence=why,
+            fix_sql=(
+                "SET GLOBAL slow_query_log = ON;\nSET GLOBAL long_query_time = 0.5;\n"
+                "-- and for statement digests, in the server's configuration:\n"
+                "-- [mysqld] performance_schema = ON"
+            ),
         )
+        return
+    yield spec.issue(
+        key=["project"],
+        object=database_of(schema),
+        evidence=why,
+        fix_sql=(
+            "ALTER SYSTEM SET log_min_duration_statement = '500ms';\n"
+            "SELECT pg_reload_conf();\n"
+            "-- and for statement statistics (takes a restart):\n"
+            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';\n"
+            "-- after the restart, in this database:\n"
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+        ),
+    )
 
 
 @TOPIC.implements("integrity-check-failed", requires=LIVE)

@@ -53,6 +53,40 @@ def user_tables(schema: Schema) -> list[str]:
     ]
 
 
+def slow_statements_unrecorded(schema: Schema) -> str | None:
+    """Return why nothing on the server records slow statements, else None.
+
+    PostgreSQL: ``log_min_duration_statement`` is -1 and pg_stat_statements
+    is neither installed nor loaded (nor auto_explain); MySQL:
+    ``slow_query_log`` and performance_schema are both off. This is the
+    cause ``slow-query-visibility-missing`` reports; ``query-stats-missing``
+    stays quiet on it, so one cause is one finding.
+    """
+    engine = engine_of(schema)
+    if engine == "postgresql":
+        libraries = {
+            str(s).lower() for s in schema.fact("shared_preload_libraries", ())
+        }
+        stats = schema.fact("query_stats") or {}
+        if (
+            int(schema.fact("log_min_duration_statement", -1)) >= 0
+            or schema.fact("pg_stat_statements")
+            or libraries & {"pg_stat_statements", "auto_explain"}
+            or stats.get("available")
+            or stats.get("preloaded")
+            or stats.get("why") in ("not loaded", "not readable")
+        ):
+            return None
+        return (
+            "log_min_duration_statement is -1 and pg_stat_statements is not installed."
+        )
+    if engine == "mysql":
+        if schema.fact("slow_query_log") or schema.fact("performance_schema"):
+            return None
+        return "slow_query_log is OFF and performance_schema is OFF."
+    return None
+
+
 def duration_text(seconds: float) -> str:
     """Return a duration as people say it: ``45 s``, ``12 min``, ``3.5 h``."""
     if seconds < 120:

@@ -30,6 +30,7 @@ from .probe_facts import (
     engine_of,
     listed,
     size_text,
+    slow_statements_unrecorded,
 )
 
 # Dead rows: reported from DEAD_ROWS_MIN dead rows making up DEAD_SHARE of
@@ -275,9 +276,13 @@ def _stats_advice(engine: str, stats: dict[str, Any], database: str) -> tuple[st
 
 @TOPIC.implements("query-stats-missing", requires=LIVE)
 def query_stats_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
-    """Report a server that keeps no statement statistics (key: database)."""
+    """Report a server that keeps no statement statistics (key: database).
+
+    Quiet when nothing records slow statements at all: that one cause is
+    ``slow-query-visibility-missing``'s finding, whose fix covers this one.
+    """
     stats = schema.fact("query_stats")
-    if not stats or stats["available"]:
+    if not stats or stats["available"] or slow_statements_unrecorded(schema):
         return
     database = database_of(schema)
     evidence, fix = _stats_advice(engine_of(schema), stats, database)
