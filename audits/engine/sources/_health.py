@@ -14,7 +14,7 @@ value read from a session reaches a finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -63,32 +63,40 @@ def mask_literals(text: str | None, limit: int | None = QUERY_TEXT_LIMIT) -> str
     return masked
 
 
-def session(
-    *,
-    pid: int,
-    user: str | None,
-    state: str | None,
-    seconds: float | None,
-    query: str | None,
-    wait: str = "",
-    blocked_by: Iterable[int] = (),
-    xact_seconds: float | None = None,
-) -> dict[str, Any]:
-    """Return one ``activity`` entry: a session other than the probe's own.
+# The columns of a session row, in the order both probes select them.
+SESSION_COLUMNS = (
+    "pid",
+    "user",
+    "state",
+    "seconds",
+    "xact_seconds",
+    "wait",
+    "blocked_by",
+    "query",
+)
 
-    ``seconds`` is how long its current statement has run; ``blocked_by``
-    lists the sessions holding the lock it waits for.
+
+def sessions(rows: Iterable[Sequence[Any]]) -> tuple[dict[str, Any], ...]:
+    """Return the ``activity`` fact: the sessions other than the probe's own.
+
+    Each row holds :data:`SESSION_COLUMNS`: ``seconds`` is how long its
+    current statement has run, ``xact_seconds`` its transaction, ``wait``
+    what it waits on (``Lock:transactionid``), ``blocked_by`` the sessions
+    holding the lock it waits for, ``query`` its text (literals masked here).
     """
-    return {
-        "pid": int(pid),
-        "user": user or "",
-        "state": state or "",
-        "seconds": float(seconds or 0.0),
-        "xact_seconds": float(xact_seconds or 0.0),
-        "wait": wait or "",
-        "blocked_by": tuple(int(p) for p in blocked_by),
-        "query": mask_literals(query),
-    }
+    return tuple(
+        {
+            "pid": int(pid),
+            "user": user or "",
+            "state": state or "",
+            "seconds": float(seconds or 0.0),
+            "xact_seconds": float(xact or 0.0),
+            "wait": wait or "",
+            "blocked_by": tuple(int(p) for p in blocked or ()),
+            "query": mask_literals(query),
+        }
+        for pid, user, state, seconds, xact, wait, blocked, query in rows
+    )
 
 
 def statement(*, query: str, calls: int, total_ms: float, rows: int) -> dict[str, Any]:

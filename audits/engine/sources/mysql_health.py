@@ -70,8 +70,10 @@ def _lock_waits(reader: MyReader) -> dict[int, list[int]]:
 
 def _activity(reader: MyReader) -> None:
     rows = reader.optional(
-        "SELECT p.ID, p.USER, p.DB, p.COMMAND, p.TIME, p.INFO, "
-        "TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) "
+        "SELECT p.ID, p.USER, p.DB, CASE WHEN p.COMMAND IN ('Query', 'Execute') "
+        "THEN 'active' WHEN p.COMMAND = 'Sleep' THEN 'idle in transaction' "
+        "ELSE LOWER(p.COMMAND) END, p.TIME, "
+        "TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), p.INFO "
         "FROM information_schema.PROCESSLIST p "
         "LEFT JOIN information_schema.INNODB_TRX t "
         "ON t.trx_mysql_thread_id = p.ID "
@@ -86,41 +88,25 @@ def _activity(reader: MyReader) -> None:
     if rows is None:
         return
     waits = _lock_waits(reader)
-    sessions = []
-    idle = []
-    for pid, user, database, command, seconds, info, xact in rows:
-        state = (
-            "active"
-            if command in ("Query", "Execute")
-            else "idle in transaction"
-            if command == "Sleep"
-            else str(command).lower()
+    reader.facts["activity"] = _health.sessions(
+        (
+            pid,
+            user,
+            state,
+            seconds,
+            xact,
+            "Lock" if int(pid) in waits else "",
+            waits.get(int(pid), ()),
+            info,
         )
-        sessions.append(
-            _health.session(
-                pid=pid,
-                user=user,
-                state=state,
-                seconds=seconds,
-                xact_seconds=xact,
-                wait="Lock" if int(pid) in waits else "",
-                blocked_by=waits.get(int(pid), ()),
-                query=info,
-            )
-        )
-        if state == "idle in transaction" and (seconds or 0) >= (
-            IDLE_IN_TRANSACTION_SECONDS
-        ):
-            idle.append(
-                {
-                    "pid": int(pid),
-                    "seconds": int(seconds),
-                    "user": user,
-                    "database": database,
-                }
-            )
-    reader.facts["activity"] = tuple(sessions)
-    reader.facts["idle_in_transaction"] = tuple(idle)
+        for pid, user, _db, state, seconds, xact, info in rows
+    )
+    reader.facts["idle_in_transaction"] = tuple(
+        {"pid": int(pid), "seconds": int(seconds), "user": user, "database": db}
+        for pid, user, db, state, seconds, _xact, _info in rows
+        if state == "idle in transaction"
+        and (seconds or 0) >= IDLE_IN_TRANSACTION_SECONDS
+    )
 
 
 def _status(reader: MyReader, pattern: str, what: str) -> dict[str, int]:

@@ -99,19 +99,7 @@ def _activity(reader: PgReader) -> None:
     )
     if rows is None:
         return
-    reader.facts["activity"] = tuple(
-        _health.session(
-            pid=pid,
-            user=user,
-            state=state,
-            seconds=seconds,
-            xact_seconds=xact,
-            wait=wait,
-            blocked_by=blocked or (),
-            query=query,
-        )
-        for pid, user, state, seconds, xact, wait, blocked, query in rows
-    )
+    reader.facts["activity"] = _health.sessions(rows)
 
 
 def _wraparound(reader: PgReader) -> None:
@@ -246,22 +234,18 @@ def _align(width: float) -> int:
 
 
 def _statements(reader: PgReader) -> None:
-    """Read pg_stat_statements, or say why it cannot be read."""
-    installed = reader.optional(
-        "SELECT n.nspname FROM pg_extension e "
-        "JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'pg_stat_statements'",
-        what="running health: statement statistics (pg_extension)",
-    )
-    # pg_settings hides superuser-only settings from others rather than
-    # failing: no row means "cannot tell", and the view's error tells then.
-    preload = reader.optional(
-        "SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'",
-        what="running health: shared_preload_libraries",
-    )
-    preloaded = "pg_stat_statements" in str(preload[0][0] if preload else "")
+    """Read pg_stat_statements, or say why it cannot be read.
+
+    Where it is installed and whether the server loads it come from the
+    probe's facts (``extensions``, ``shared_preload_libraries``, read with
+    its settings); pg_settings hides superuser-only settings from others
+    rather than failing, so "not loaded" is told by the view's own error.
+    """
+    namespace = (reader.facts.get("extensions") or {}).get("pg_stat_statements")
+    libraries = ",".join(reader.facts.get("shared_preload_libraries") or ())
+    preloaded = "pg_stat_statements" in libraries
     source = "pg_stat_statements"
-    if not installed:
+    if namespace is None:
         reader.facts["query_stats"] = _health.query_stats(
             available=False, source=source, why="not installed", preloaded=preloaded
         )
@@ -274,7 +258,7 @@ def _statements(reader: PgReader) -> None:
         "WHERE datname = current_database()) ORDER BY s.{time} DESC LIMIT %s"
     ).format(
         time=sql.Identifier(time_column),
-        view=sql.Identifier(installed[0][0], "pg_stat_statements"),
+        view=sql.Identifier(namespace, "pg_stat_statements"),
     )
     rows = reader.optional(
         statement,

@@ -142,9 +142,7 @@ class PlanSession:
                 list(_COST_SETTINGS),
             )
         }
-        self.hypopg = bool(
-            self.q("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'")
-        )
+        self.hypopg = "hypopg" in postgres.installed_extensions(self.q)
         self.calls = self._statement_calls()
 
     def q(self, statement: Any, *params: Any) -> list[tuple[Any, ...]]:

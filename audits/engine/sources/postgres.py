@@ -15,8 +15,9 @@ Engine facts (``Schema.facts``):
   :data:`IDLE_IN_TRANSACTION_MINUTES` (``pid``, ``seconds``, ``user``,
   ``database``).
 - ``log_min_duration_statement`` (ms, -1 when off),
-  ``shared_preload_libraries``, ``pg_stat_statements`` (the extension is
-  installed in this database).
+  ``shared_preload_libraries``, ``extensions`` (each extension installed
+  in this database, with its schema), ``pg_stat_statements`` (that one is
+  installed).
 - ``stats_reset``: when this database's statistics were last reset (ISO
   text) or None.
 - ``table_stats``: per table ``table``, ``rows`` (``n_live_tup``),
@@ -39,7 +40,7 @@ Engine facts (``Schema.facts``):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cached_property
@@ -240,6 +241,20 @@ def probe(
         conn.close()
 
 
+def installed_extensions(q: Callable[[str], list[tuple[Any, ...]]]) -> dict[str, str]:
+    """Return each extension installed in the database with its schema.
+
+    ``q`` runs a statement on the connection (the probe's, the planner's).
+    """
+    return {
+        str(name): str(namespace)
+        for name, namespace in q(
+            "SELECT e.extname, n.nspname FROM pg_extension e "
+            "JOIN pg_namespace n ON n.oid = e.extnamespace"
+        )
+    }
+
+
 def _answer_window(timeout: float) -> float:
     """Return how long the probe waits for any answer before it gives up.
 
@@ -350,9 +365,8 @@ class _Probe(ServerRun):
             for s in str(settings.get("shared_preload_libraries", "")).split(",")
             if s.strip()
         )
-        f["pg_stat_statements"] = bool(
-            self.q("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
-        )
+        f["extensions"] = installed_extensions(self.q)
+        f["pg_stat_statements"] = "pg_stat_statements" in f["extensions"]
         f["connections"] = int(
             self.q(
                 "SELECT count(*) FROM pg_stat_activity "
