@@ -352,8 +352,8 @@ def scan_target(
 
     ``borrowed_schema`` gives a code target the schema of its project's
     database, so the checks that join code and schema can run;
-    ``explain_on`` is the project's live PostgreSQL, where the code's
-    statements are planned.
+    ``explain_on`` is the project's live PostgreSQL or MySQL, where the
+    code's statements are planned.
     """
     if target.kind == "git":
         return _scan_git(target, borrowed_schema, explain_on, progress)
@@ -486,7 +486,7 @@ def _code_schema(
     """Return the schema a code target's checks read, and add its evidence.
 
     Its own schema, else the one borrowed from the project's database, with
-    the plans of its statements when a live PostgreSQL is given.
+    the plans of its statements when a live PostgreSQL or MySQL is given.
     """
     evidence, _notes = found
     evidence.add(Evidence.CODE)
@@ -509,12 +509,13 @@ def _join_plans(
 
     ``found`` is the target's evidence and notes, both added to.
     """
-    from .sources import pg_plans
+    from .sources import mysql_plans, pg_plans
 
     evidence, notes = found
     if progress:
         progress(f"planning the code's statements on {live.label}")
-    plans, plan_notes = pg_plans.explain_code(
+    planner = mysql_plans if live.kind == "mysql" else pg_plans
+    plans, plan_notes = planner.explain_code(
         code,
         schema,
         live.location,
@@ -594,7 +595,7 @@ def scan_each(
 
     Code targets go last and borrow the schema of the first database or DDL
     target that was read, so the checks joining code and schema can run;
-    their statements are planned on the first PostgreSQL target read.
+    their statements are planned on the first PostgreSQL or MySQL target read.
     """
     ordered = sorted(targets, key=lambda t: t.kind in CODE_KINDS)
     borrowed: Schema | None = None
@@ -605,7 +606,7 @@ def scan_each(
         )
         if borrowed is None and target.kind not in CODE_KINDS:
             borrowed = result.schema
-        if live is None and target.kind == "postgresql" and result.ok:
+        if live is None and target.kind in ("postgresql", "mysql") and result.ok:
             live = target
         yield target, result
 

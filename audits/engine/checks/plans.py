@@ -1,8 +1,8 @@
 """Plans: the code's statements as the live database would run them.
 
 The code source extracts each statement and where it runs; the scan plans
-it on the project's live PostgreSQL (:mod:`audits.engine.sources.pg_plans`,
-EXPLAIN only, read-only) and hands the plans over as the ``query_plans``
+it on the project's live PostgreSQL (:mod:`audits.engine.sources.pg_plans`)
+or MySQL (:mod:`audits.engine.sources.mysql_plans`), EXPLAIN only, read-only, and hands the plans over as the ``query_plans``
 fact, by statement template. A statement whose plan reads a large table
 without an index is reported at the code line that issues it, keyed like
 every code finding (file, function, normalised statement), with the index
@@ -45,6 +45,8 @@ def _weight(entry: dict[str, Any]) -> tuple[Severity | None, str]:
     if calls is None:
         if entry.get("statistics"):
             return None, " pg_stat_statements has no record of this statement."
+        if entry.get("source", "pg_stat_statements") != "pg_stat_statements":
+            return None, f" ({entry['source']} is not read for plans: calls unknown.)"
         return None, " (pg_stat_statements is not installed: calls unknown.)"
     said = f" pg_stat_statements: {calls:,} calls, {entry['mean_ms']:,.1f} ms each."
     if calls >= PLAN_CALLS_HIGH:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -107,10 +108,10 @@ def to_postgres(template: str) -> tuple[str, int]:
     return text, count
 
 
-def refusal(text: str) -> str | None:
+def refusal(text: str, dialect: str = "postgres") -> str | None:
     """Return why ``text`` may not be planned here, or None for a plain read."""
     try:
-        trees = [t for t in sqlglot.parse(text, read="postgres") if t is not None]
+        trees = [t for t in sqlglot.parse(text, read=dialect) if t is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return "it could not be read as one SELECT statement"
     if len(trees) != 1:
@@ -244,18 +245,26 @@ def statement_key(text: str) -> str:
     return re.sub(r"\s+", "", masked)
 
 
-def _candidates(code: Any) -> dict[str, tuple[str, int]]:
-    """Return the code's distinct SELECT templates with their PostgreSQL text."""
-    found: dict[str, tuple[str, int]] = {}
+def candidates(code: Any) -> list[str]:
+    """Return the code's distinct SELECT templates worth planning, in order."""
+    found: dict[str, None] = {}
     for use in code.sql:
         if use.in_test or use.sql.kind != "select" or use.sql.dynamic_in_identifier:
             continue
-        if use.template not in found and len(found) < STATEMENT_LIMIT:
-            found[use.template] = to_postgres(use.template)
-    return found
+        if len(found) < STATEMENT_LIMIT:
+            found.setdefault(use.template)
+    return list(found)
 
 
-def _indexed(schema: Schema | None, problem: Problem) -> bool:
+def shown(text: str) -> str:
+    """Return a planned statement as its plan fact keeps it.
+
+    The code's own text: its literals are the code's, not customers'.
+    """
+    return text if len(text) <= STATEMENT_SHOWN else text[:STATEMENT_SHOWN] + "…"
+
+
+def indexed(schema: Schema | None, problem: Problem) -> bool:
     """Return True when a valid index already leads with the suggested columns."""
     table = schema.table(problem.table) if schema is not None else None
     if table is None:
@@ -275,7 +284,7 @@ def _plan_one(
     before = float(plan["Total Cost"])
     found = []
     for problem in plan_reading.problems(plan, relations):
-        if _indexed(schema, problem):
+        if indexed(schema, problem):
             continue  # the planner had an index and chose not to use it
         after, method = session.cost_after(text, params, problem, before)
         if after >= before:
@@ -295,10 +304,7 @@ def _plan_one(
         )
     calls = session.calls.get(statement_key(text)) if session.calls else None
     return {
-        # The code's own text: its literals are the code's, not customers'.
-        "statement": text
-        if len(text) <= STATEMENT_SHOWN
-        else text[:STATEMENT_SHOWN] + "…",
+        "statement": shown(text),
         "problems": tuple(found),
         "calls": calls[0] if calls else None,
         "mean_ms": calls[1] if calls else None,
@@ -306,18 +312,21 @@ def _plan_one(
     }
 
 
-def _plan_all(
-    session: PlanSession,
-    statements: dict[str, tuple[str, int]],
-    schema: Schema | None,
+def plan_each(
+    statements: dict[str, str],
+    plan_one: Callable[[str, str], dict[str, Any]],
+    timeout: float,
     notes: list[str],
 ) -> dict[str, dict[str, Any]]:
-    budget = time.monotonic() + max(
-        PLAN_BUDGET_TIMEOUTS * session.timeout, PLAN_BUDGET_MIN
-    )
+    """Plan each statement (template: the text to plan) within the time budget.
+
+    ``plan_one(template, text)`` returns one plan fact; statements that
+    cannot be planned, and those the budget leaves, become one note each.
+    """
+    budget = time.monotonic() + max(PLAN_BUDGET_TIMEOUTS * timeout, PLAN_BUDGET_MIN)
     plans: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
-    for template, (text, params) in statements.items():
+    for template, text in statements.items():
         if time.monotonic() > budget:
             notes.append(
                 f"query plans: time budget spent after {len(plans)} of "
@@ -325,7 +334,7 @@ def _plan_all(
             )
             break
         try:
-            plans[template] = _plan_one(session, text, params, schema)
+            plans[template] = plan_one(template, text)
         except SourceError as exc:
             failed.append(f"{mask_literals(text, 80)}: {first_line(exc)}")
     if failed:
@@ -350,8 +359,8 @@ def explain_code(
     Return the plans by statement template (the ``template`` of each
     ``SqlUse``) and notes; a database that cannot be reached is a note.
     """
-    statements = _candidates(code)
-    if not statements:
+    converted = {t: to_postgres(t) for t in candidates(code)}
+    if not converted:
         return {}, []
     notes: list[str] = []
     try:
@@ -362,7 +371,13 @@ def explain_code(
         with conn.transaction():
             session = PlanSession(conn, timeout)
             try:
-                return _plan_all(session, statements, schema, notes), notes
+                plans = plan_each(
+                    {t: text for t, (text, _) in converted.items()},
+                    lambda t, text: _plan_one(session, text, converted[t][1], schema),
+                    timeout,
+                    notes,
+                )
+                return plans, notes
             finally:
                 session.close()
     except (SourceError, psycopg.Error) as exc:

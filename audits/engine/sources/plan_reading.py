@@ -81,11 +81,11 @@ def relation_of(node: dict[str, Any]) -> str:
 
 
 def condition_columns(
-    text: str, alias: str, columns: frozenset[str]
+    text: str, alias: str, columns: frozenset[str], dialect: str = "postgres"
 ) -> tuple[list[str], list[str]]:
     """Return the equality and range columns of ``alias`` a plan condition tests."""
     try:
-        tree = sqlglot.parse_one(text, read="postgres")
+        tree = sqlglot.parse_one(text, read=dialect)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return [], []
     equal: list[str] = []
