@@ -55,6 +55,21 @@ class ProjectForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One per line: check-id = severity (e.g. query-n-plus-one = low).",
     )
+    scan_lock_timeout = forms.CharField(
+        label="Lock timeout the deploy sets",
+        required=False,
+        max_length=20,
+        help_text="When migrations run with a lock timeout set outside their files "
+        "(on the role, the database or the runner), e.g. 3s: no migration is asked "
+        "to set one.",
+    )
+    scan_schema_from_migrations = forms.BooleanField(
+        label="Judge the schema Django's migrations build",
+        required=False,
+        help_text="For a project whose only schema is its Django migrations. Off by "
+        "default: the migrations alone show proxy models as tables and miss what "
+        "abstract bases maintain.",
+    )
 
     class Meta:
         model = Project
@@ -97,6 +112,12 @@ class ProjectForm(forms.ModelForm):
         self.initial.setdefault(
             "scan_severity",
             "\n".join(f"{k} = {v}" for k, v in saved.get("severity", {}).items()),
+        )
+        self.initial.setdefault(
+            "scan_lock_timeout", saved.get("deploy_lock_timeout", "")
+        )
+        self.initial.setdefault(
+            "scan_schema_from_migrations", bool(saved.get("schema_from_migrations"))
         )
 
     def clean_name(self):
@@ -151,6 +172,10 @@ class ProjectForm(forms.ModelForm):
             severity[check.strip()] = value.strip().lower()
         if severity:
             settings["severity"] = severity
+        if (data.get("scan_lock_timeout") or "").strip():
+            settings["deploy_lock_timeout"] = data["scan_lock_timeout"].strip()
+        if data.get("scan_schema_from_migrations"):
+            settings["schema_from_migrations"] = True
         try:
             config_from_dict(settings)
         except ConfigError as exc:
@@ -158,6 +183,8 @@ class ProjectForm(forms.ModelForm):
             field = "scan_severity" if "severity" in message else "scan_disable"
             if "exclude" in message:
                 field = "scan_exclude"
+            if "lock-timeout" in message:
+                field = "scan_lock_timeout"
             self.add_error(field, message[:1].upper() + message[1:] + ".")
             return
         self.instance.scan_config = settings

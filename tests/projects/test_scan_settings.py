@@ -1,5 +1,6 @@
 """A project's scan settings: the options of [tool.plumbline], edited on its settings page."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,38 @@ def test_bad_scan_settings_are_refused_where_they_were_typed(
     response = post_settings(client, project, **{field: value})
     assert response.status_code == 200
     assert message in response.content.decode().lower()
+    project.refresh_from_db()
+    assert project.scan_config == {}
+
+
+def test_the_migration_settings_are_on_the_page_too(client, project, owner):
+    client.force_login(owner)
+    response = post_settings(
+        client, project, lock_timeout="3s", schema_from_migrations="on"
+    )
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.scan_config == {
+        "deploy_lock_timeout": "3s",
+        "schema_from_migrations": True,
+    }
+    config = project.targets.first().engine_target().config
+    assert (config.deploy_lock_timeout, config.schema_from_migrations) == ("3s", True)
+    page = client.get(reverse("projects:settings", args=[project.pk])).content.decode()
+    assert 'name="project-scan_lock_timeout" value="3s"' in page
+    box = re.search(
+        r'<input[^>]*name="project-scan_schema_from_migrations"[^>]*>', page
+    )
+    assert box is not None and "checked" in box.group(0)
+
+
+def test_a_lock_timeout_that_sets_none_is_refused_at_its_field(client, project, owner):
+    client.force_login(owner)
+    response = post_settings(client, project, lock_timeout="0")
+    assert response.status_code == 200
+    page = response.content.decode()
+    error = page.split('id="id_project-scan_lock_timeout_error"')[1][:300]
+    assert "more than zero" in error
     project.refresh_from_db()
     assert project.scan_config == {}
 
