@@ -9,8 +9,6 @@ a row it allows is stored.
 from __future__ import annotations
 
 import ast
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,11 @@ import pytest
 from audits.engine.sources.migrations import load_history
 from audits.engine.sources.migrations_q import Unreadable, condition_sql
 
-from .migration_helpers import ADMIN, found, scan_migrations, write
+from .migration_helpers import (
+    found,
+    scan_migrations,
+    write,
+)
 
 
 def q(text: str, columns: dict[str, str] | None = None) -> str:
@@ -287,43 +289,6 @@ def _rows(
             stored.append(False)
     execute("DROP TABLE booking")
     return stored[0], stored[1]
-
-
-@pytest.fixture
-def pg() -> Iterator[Any]:
-    try:
-        conn = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    name = f"plumbline_q_{uuid.uuid4().hex[:10]}"
-    conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        dsn = ADMIN.replace("dbname=postgres", f"dbname={name}")
-        with psycopg.connect(dsn, autocommit=True) as inner:
-            yield inner
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
-
-
-@pytest.fixture
-def maria() -> Iterator[Any]:
-    try:
-        conn = pymysql.connect(
-            host="127.0.0.1", port=3306, user="root", password="",
-            connect_timeout=3, autocommit=True,
-        )  # fmt: skip
-    except pymysql.err.OperationalError:
-        pytest.skip("MariaDB does not answer on 127.0.0.1:3306")
-    name = f"pl_q_{uuid.uuid4().hex[:10]}"
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE `{name}`")
-    cur.execute(f"USE `{name}`")
-    try:
-        yield cur
-    finally:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
 
 
 @pytest.mark.postgres

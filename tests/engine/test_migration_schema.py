@@ -9,19 +9,15 @@ run on what they build, applied for real on PostgreSQL and MariaDB.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pymysql
 import pytest
 
 from audits.engine.scan import Target, scan
 from audits.engine.sources.migrations import load_history, replayed_schema
 
-from .migration_helpers import ADMIN, found, write
+from .migration_helpers import found, write
 
 ACCOUNTS = """\
 from django.db import migrations, models
@@ -247,43 +243,6 @@ def test_the_loader_forgets_a_dropped_constraint() -> None:
 
 
 # ------------------------------------------------------------ on real databases
-
-
-@pytest.fixture
-def pg() -> Iterator[Any]:
-    try:
-        conn = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    name = f"plumbline_schema_{uuid.uuid4().hex[:10]}"
-    conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        dsn = ADMIN.replace("dbname=postgres", f"dbname={name}")
-        with psycopg.connect(dsn, autocommit=True) as inner:
-            yield inner
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
-
-
-@pytest.fixture
-def maria() -> Iterator[Any]:
-    try:
-        conn = pymysql.connect(
-            host="127.0.0.1", port=3306, user="root", password="",
-            connect_timeout=3, autocommit=True,
-        )  # fmt: skip
-    except pymysql.err.OperationalError:
-        pytest.skip("MariaDB does not answer on 127.0.0.1:3306")
-    name = f"pl_schema_{uuid.uuid4().hex[:10]}"
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE `{name}`")
-    cur.execute(f"USE `{name}`")
-    try:
-        yield cur
-    finally:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
 
 
 @pytest.mark.postgres
