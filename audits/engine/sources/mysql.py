@@ -32,16 +32,7 @@ from typing import Any
 import pymysql  # type: ignore[import-untyped,unused-ignore]
 
 from audits.engine import guard
-from audits.engine.schema import (
-    Check,
-    Column,
-    ForeignKey,
-    Index,
-    IndexColumn,
-    Schema,
-    Table,
-    Trigger,
-)
+from audits.engine import schema as model
 from audits.engine.sources import SourceError, mysql_health
 from audits.engine.sources._probe import (
     OrphanScans,
@@ -216,7 +207,7 @@ def probe(
     password: str | None = None,
     timeout: float = 10.0,
     policy: guard.NetworkPolicy | None = None,
-) -> Schema:
+) -> model.Schema:
     """Read the schema and engine facts of a MySQL or MariaDB database.
 
     Raise :class:`SourceError` when it cannot be reached or a statement the
@@ -245,7 +236,7 @@ class _Probe(ServerRun):
     def q(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
         return query(self.conn, statement, params or None)
 
-    def run(self) -> Schema:
+    def run(self) -> model.Schema:
         self._settings()
         tables = self._tables()
         names = [t.name for t in tables]
@@ -274,7 +265,7 @@ class _Probe(ServerRun):
         status = self.q("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
         f["connections"] = int(status[0][1]) if status else 0
 
-    def _tables(self) -> list[Table]:
+    def _tables(self) -> list[model.Table]:
         info = self.q(
             "SELECT TABLE_NAME, TABLE_ROWS, ENGINE, TABLE_COLLATION "
             "FROM information_schema.TABLES "
@@ -306,7 +297,7 @@ class _Probe(ServerRun):
                 for c in columns.get(name, ())
             )
             tables.append(
-                Table(
+                model.Table(
                     name=name,
                     columns=cols,
                     primary_key=pk,
@@ -320,9 +311,9 @@ class _Probe(ServerRun):
         self.facts["tables_with_rows"] = with_rows
         return tables
 
-    def _columns(self, collations: dict[str, str]) -> dict[str, list[Column]]:
+    def _columns(self, collations: dict[str, str]) -> dict[str, list[model.Column]]:
         mariadb = self.facts["flavor"] == "mariadb"
-        columns: dict[str, list[Column]] = {}
+        columns: dict[str, list[model.Column]] = {}
         for row in self.q(
             "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, "
             "COLUMN_DEFAULT, COLLATION_NAME, EXTRA, DATA_TYPE "
@@ -344,7 +335,7 @@ class _Probe(ServerRun):
                     # MySQL shows string defaults unquoted; make them SQL text.
                     default = "'" + default.replace("'", "''") + "'"
             columns.setdefault(table, []).append(
-                Column(
+                model.Column(
                     name=name,
                     type=_column_type(str(ctype)),
                     nullable=nullable == "YES",
@@ -355,7 +346,9 @@ class _Probe(ServerRun):
             )
         return columns
 
-    def _indexes(self) -> tuple[dict[str, tuple[str, ...]], dict[str, list[Index]]]:
+    def _indexes(
+        self,
+    ) -> tuple[dict[str, tuple[str, ...]], dict[str, list[model.Index]]]:
         has_expression = self.facts["flavor"] == "mysql" and bool(
             self.optional(
                 "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
@@ -373,19 +366,19 @@ class _Probe(ServerRun):
         ):
             grouped.setdefault((row[0], row[1]), []).append(row)
         pks: dict[str, tuple[str, ...]] = {}
-        indexes: dict[str, list[Index]] = {}
+        indexes: dict[str, list[model.Index]] = {}
         for (table, name), rows in grouped.items():
             columns = tuple(
-                IndexColumn(str(col), collation == "D")
+                model.IndexColumn(str(col), collation == "D")
                 if col is not None
-                else IndexColumn(str(expr), collation == "D", expression=True)
+                else model.IndexColumn(str(expr), collation == "D", expression=True)
                 for _, _, _, _, col, collation, expr in rows
             )
             unique = not int(rows[0][2])
             if name == "PRIMARY":
                 pks[table] = tuple(c.name for c in columns)
             indexes.setdefault(table, []).append(
-                Index(
+                model.Index(
                     name=name,
                     table=table,
                     columns=columns,
@@ -399,7 +392,7 @@ class _Probe(ServerRun):
             )
         return pks, indexes
 
-    def _foreign_keys(self) -> dict[str, list[ForeignKey]]:
+    def _foreign_keys(self) -> dict[str, list[model.ForeignKey]]:
         grouped: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for row in self.q(
             "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
@@ -415,11 +408,11 @@ class _Probe(ServerRun):
             self.db,
         ):
             grouped.setdefault((row[0], row[1]), []).append(row)
-        fks: dict[str, list[ForeignKey]] = {}
+        fks: dict[str, list[model.ForeignKey]] = {}
         for (table, name), rows in grouped.items():
             ref_schema, ref_table = rows[0][3], rows[0][4]
             fks.setdefault(table, []).append(
-                ForeignKey(
+                model.ForeignKey(
                     columns=tuple(r[2] for r in rows),
                     ref_table=ref_table
                     if ref_schema == self.db
@@ -433,7 +426,7 @@ class _Probe(ServerRun):
             )
         return fks
 
-    def _checks(self) -> dict[str, list[Check]]:
+    def _checks(self) -> dict[str, list[model.Check]]:
         if self.facts["flavor"] == "mariadb":
             statement = (
                 "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE, LEVEL "
@@ -450,11 +443,11 @@ class _Probe(ServerRun):
                 "WHERE tc.TABLE_SCHEMA = %s AND tc.CONSTRAINT_TYPE = 'CHECK' "
                 "ORDER BY tc.TABLE_NAME, cc.CONSTRAINT_NAME"
             )
-        checks: dict[str, list[Check]] = {}
+        checks: dict[str, list[model.Check]] = {}
         for table, name, clause, level in self.optional(statement, self.db) or ():
             column, values = check_parts(str(clause), "mysql")
             checks.setdefault(table, []).append(
-                Check(
+                model.Check(
                     expression=str(clause),
                     name=name,
                     column=name if level == "Column" else column,
@@ -463,8 +456,8 @@ class _Probe(ServerRun):
             )
         return checks
 
-    def _triggers(self) -> dict[str, list[Trigger]]:
-        triggers: dict[str, list[Trigger]] = {}
+    def _triggers(self) -> dict[str, list[model.Trigger]]:
+        triggers: dict[str, list[model.Trigger]] = {}
         for name, table, timing, event, body in self.q(
             "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, "
             "EVENT_MANIPULATION, ACTION_STATEMENT FROM information_schema.TRIGGERS "
@@ -472,14 +465,16 @@ class _Probe(ServerRun):
             self.db,
         ):
             triggers.setdefault(table, []).append(
-                Trigger(name=name, table=table, timing=timing, event=event, body=body)
+                model.Trigger(
+                    name=name, table=table, timing=timing, event=event, body=body
+                )
             )
         return triggers
 
-    def _sample(self, table: Table, column: str) -> list[tuple[Any, ...]] | None:
+    def _sample(self, table: model.Table, column: str) -> list[tuple[Any, ...]] | None:
         return self.optional(secret_sample_sql(_quote(table.name), _quote(column)))
 
-    def _orphans(self, tables: list[Table]) -> list[dict[str, Any]]:
+    def _orphans(self, tables: list[model.Table]) -> list[dict[str, Any]]:
         scans = OrphanScans(self.notes, self.timeout)
         by_name = {t.name: t for t in tables}
         for table in tables:

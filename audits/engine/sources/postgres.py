@@ -51,16 +51,7 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from audits.engine import guard
-from audits.engine.schema import (
-    Check,
-    Column,
-    ForeignKey,
-    Index,
-    IndexColumn,
-    Schema,
-    Table,
-    Trigger,
-)
+from audits.engine import schema as model
 from audits.engine.sources import SourceError, pg_health
 from audits.engine.sources._probe import (
     SECRET_SAMPLE_SIZE,
@@ -214,7 +205,7 @@ def probe(
     password: str | None = None,
     timeout: float = 10.0,
     policy: guard.NetworkPolicy | None = None,
-) -> Schema:
+) -> model.Schema:
     """Read the schema and engine facts of a PostgreSQL database.
 
     Raise :class:`SourceError` when it cannot be reached or a statement the
@@ -302,7 +293,7 @@ class _Probe(ServerRun):
         self._kick()
         return self.conn.transaction()
 
-    def run(self) -> Schema:
+    def run(self) -> model.Schema:
         self._settings()
         self._tables()
         oids = list(self.names)
@@ -314,7 +305,7 @@ class _Probe(ServerRun):
         tables = []
         for oid, name in self.names.items():
             tables.append(
-                Table(
+                model.Table(
                     name=name,
                     columns=tuple(columns.get(oid, ())),
                     primary_key=pks.get(oid, ()),
@@ -411,8 +402,8 @@ class _Probe(ServerRun):
 
     def _columns(
         self, oids: list[int]
-    ) -> tuple[dict[int, list[Column]], dict[tuple[int, int], str]]:
-        columns: dict[int, list[Column]] = {}
+    ) -> tuple[dict[int, list[model.Column]], dict[tuple[int, int], str]]:
+        columns: dict[int, list[model.Column]] = {}
         attnames: dict[tuple[int, int], str] = {}
         for oid, num, name, typ, notnull, default, coll, identity in self.q(
             "SELECT a.attrelid, a.attnum, a.attname, "
@@ -430,7 +421,7 @@ class _Probe(ServerRun):
         ):
             attnames[(oid, num)] = name
             columns.setdefault(oid, []).append(
-                Column(
+                model.Column(
                     name=name,
                     type=_pg_type(typ),
                     nullable=not notnull,
@@ -446,12 +437,12 @@ class _Probe(ServerRun):
         self, oids: list[int], attnames: dict[tuple[int, int], str]
     ) -> tuple[
         dict[int, tuple[str, ...]],
-        dict[int, list[tuple[ForeignKey, int, tuple[str, str]]]],
-        dict[int, list[Check]],
+        dict[int, list[tuple[model.ForeignKey, int, tuple[str, str]]]],
+        dict[int, list[model.Check]],
     ]:
         pks: dict[int, tuple[str, ...]] = {}
-        fks: dict[int, list[tuple[ForeignKey, int, tuple[str, str]]]] = {}
-        checks: dict[int, list[Check]] = {}
+        fks: dict[int, list[tuple[model.ForeignKey, int, tuple[str, str]]]] = {}
+        checks: dict[int, list[model.Check]] = {}
         not_valid = []
         for row in self.q(
             "SELECT con.conrelid, con.conname, con.contype, con.conkey, "
@@ -476,7 +467,7 @@ class _Probe(ServerRun):
                 pks[oid] = cols
             elif kind == "f":
                 ref_name = rrel if rnsp == "public" else f"{rnsp}.{rrel}"
-                fk = ForeignKey(
+                fk = model.ForeignKey(
                     columns=cols,
                     ref_table=ref_name,
                     ref_columns=tuple(refcols or ()),
@@ -491,7 +482,7 @@ class _Probe(ServerRun):
                 expression = _check_body(definition)
                 column, values = check_parts(expression, "postgres")
                 checks.setdefault(oid, []).append(
-                    Check(
+                    model.Check(
                         expression=expression,
                         name=name,
                         column=cols[0] if len(cols) == 1 else column,
@@ -513,8 +504,8 @@ class _Probe(ServerRun):
 
     def _indexes(
         self, oids: list[int], attnames: dict[tuple[int, int], str]
-    ) -> dict[int, list[Index]]:
-        indexes: dict[int, list[Index]] = {}
+    ) -> dict[int, list[model.Index]]:
+        indexes: dict[int, list[model.Index]] = {}
         for row in self.q(
             "SELECT i.indrelid, ic.relname, i.indisunique, i.indisvalid, "
             "i.indkey::int2[], i.indoption::int2[], "
@@ -534,13 +525,13 @@ class _Probe(ServerRun):
                 num = keys[pos]
                 desc = bool(options[pos] & 1) if pos < len(options) else False
                 if num == 0:
-                    columns.append(IndexColumn(defs[pos], desc, expression=True))
+                    columns.append(model.IndexColumn(defs[pos], desc, expression=True))
                 else:
                     columns.append(
-                        IndexColumn(attnames.get((oid, num), defs[pos]), desc)
+                        model.IndexColumn(attnames.get((oid, num), defs[pos]), desc)
                     )
             indexes.setdefault(oid, []).append(
-                Index(
+                model.Index(
                     name=name,
                     table=self.names[oid],
                     columns=tuple(columns),
@@ -552,8 +543,8 @@ class _Probe(ServerRun):
             )
         return indexes
 
-    def _triggers(self, oids: list[int]) -> dict[int, list[Trigger]]:
-        triggers: dict[int, list[Trigger]] = {}
+    def _triggers(self, oids: list[int]) -> dict[int, list[model.Trigger]]:
+        triggers: dict[int, list[model.Trigger]] = {}
         for oid, name, tgtype, body in self.q(
             "SELECT t.tgrelid, t.tgname, t.tgtype, "
             "pg_get_triggerdef(t.oid, true) || E'\\n' || coalesce(p.prosrc, '') "
@@ -575,7 +566,7 @@ class _Probe(ServerRun):
                 if tgtype & bit
             ]
             triggers.setdefault(oid, []).append(
-                Trigger(
+                model.Trigger(
                     name=name,
                     table=self.names[oid],
                     timing=timing,
@@ -672,7 +663,7 @@ class _Probe(ServerRun):
         """Return each table's oid by its display name (read once tables are)."""
         return {name: oid for oid, name in self.names.items()}
 
-    def _sample(self, table: Table, column: str) -> list[tuple[Any, ...]] | None:
+    def _sample(self, table: model.Table, column: str) -> list[tuple[Any, ...]] | None:
         oid = self._oids.get(table.name)
         if oid is None:
             return None
@@ -690,7 +681,7 @@ class _Probe(ServerRun):
 
     def _orphans(
         self,
-        fks: dict[int, list[tuple[ForeignKey, int, tuple[str, str]]]],
+        fks: dict[int, list[tuple[model.ForeignKey, int, tuple[str, str]]]],
         rows: dict[int, int],
     ) -> list[dict[str, Any]]:
         scans = OrphanScans(self.notes, self.timeout)
@@ -752,7 +743,7 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def _mark_inline_pk(table: Table) -> Table:
+def _mark_inline_pk(table: model.Table) -> model.Table:
     """Mark a single-column primary key's column as declared PRIMARY KEY."""
     if len(table.primary_key) != 1:
         return table

@@ -44,14 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.engine import confine
-from audits.engine.schema import (
-    Column,
-    ForeignKey,
-    Index,
-    IndexColumn,
-    Schema,
-    Table,
-)
+from audits.engine import schema as model
 from audits.engine.sources import SourceError
 from audits.engine.sources._probe import (
     fk_violation,
@@ -208,7 +201,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def probe(location: str, *, timeout: float = 10.0) -> Schema:
+def probe(location: str, *, timeout: float = 10.0) -> model.Schema:
     """Read the schema and engine facts of a SQLite file, writing nothing.
 
     Raise :class:`SourceError` when the file cannot be read or a statement
@@ -229,7 +222,7 @@ def probe(location: str, *, timeout: float = 10.0) -> Schema:
         conn.close()
 
 
-def _probe(conn: ProbeConnection, path: Path) -> Schema:
+def _probe(conn: ProbeConnection, path: Path) -> model.Schema:
     notes: list[str] = []
     size = path.stat().st_size
     facts: dict[str, Any] = {
@@ -270,8 +263,8 @@ def _probe(conn: ProbeConnection, path: Path) -> Schema:
     )
     stat_rows = _stat1_rows(conn) if facts["has_sqlite_stat1"] else {}
 
-    tables: list[Table] = []
-    fk_ids: dict[str, dict[int, ForeignKey]] = {}
+    tables: list[model.Table] = []
+    fk_ids: dict[str, dict[int, model.ForeignKey]] = {}
     with_rows = 0
     catalog = _Catalog(master)
     for name in names:
@@ -300,7 +293,7 @@ def _probe(conn: ProbeConnection, path: Path) -> Schema:
     return probed_schema(tables, "sqlite", str(path), facts, notes)
 
 
-def _with_rows(table: Table, rows: int | None) -> Table:
+def _with_rows(table: model.Table, rows: int | None) -> model.Table:
     if rows is None:
         return table
     from dataclasses import replace
@@ -384,7 +377,7 @@ def _read_table(
     name: str,
     catalog: _Catalog,
     notes: list[str],
-) -> tuple[Table, dict[int, ForeignKey]]:
+) -> tuple[model.Table, dict[int, model.ForeignKey]]:
     """Return one table and its foreign keys by SQLite's fk id."""
     table_sql = catalog.table_sql.get(name)
     parsed = _parse_table_sql(table_sql)
@@ -406,7 +399,7 @@ def _read_table(
     primary_key = tuple(
         str(r[1]) for r in sorted((r for r in info if r[5]), key=lambda r: r[5])
     )
-    columns: list[Column] = []
+    columns: list[model.Column] = []
     for row in info:
         _cid, cname, ctype, notnull, default, pk_pos = row[:6]
         ctype = str(ctype or "").upper()
@@ -414,7 +407,7 @@ def _read_table(
         # NOT NULL; other key columns accept NULL in SQLite.
         rowid_alias = len(primary_key) == 1 and bool(pk_pos) and ctype == "INTEGER"
         columns.append(
-            Column(
+            model.Column(
                 name=cname,
                 type=ctype,
                 nullable=not (notnull or rowid_alias or (pk_pos and without_rowid)),
@@ -430,7 +423,7 @@ def _read_table(
     triggers = [
         _trigger(n, tbl, sql) for n, tbl, sql in catalog.triggers.get(name.lower(), [])
     ]
-    table = Table(
+    table = model.Table(
         name=name,
         columns=tuple(columns),
         primary_key=primary_key,
@@ -453,12 +446,12 @@ def _parent_key(conn: ProbeConnection, parent: str) -> tuple[str, ...]:
 
 def _read_fks(
     conn: ProbeConnection, name: str, own_pk: tuple[str, ...], parsed: _ParsedTable
-) -> dict[int, ForeignKey]:
+) -> dict[int, model.ForeignKey]:
     grouped: dict[int, list[tuple[Any, ...]]] = {}
     for row in _rows(conn, f"PRAGMA foreign_key_list({_quote(name)})"):
         grouped.setdefault(int(row[0]), []).append(row)
     unmatched = list(parsed.fks)
-    result: dict[int, ForeignKey] = {}
+    result: dict[int, model.ForeignKey] = {}
     # SQLite numbers foreign keys from the last declared, so walk them in
     # declaration order to pair duplicates with their declarations in order.
     for fk_id in sorted(grouped, reverse=True):
@@ -476,7 +469,7 @@ def _read_fks(
         on_update, on_delete = str(rows[0][5]).upper(), str(rows[0][6]).upper()
         match = _pop_match(unmatched, cols, ref_table, on_delete, on_update)
         if match is not None:
-            fk = ForeignKey(
+            fk = model.ForeignKey(
                 columns=cols,
                 ref_table=ref_table,
                 ref_columns=ref_cols,
@@ -487,7 +480,7 @@ def _read_fks(
             )
         else:
             # SQLite reports an undeclared action as NO ACTION.
-            fk = ForeignKey(
+            fk = model.ForeignKey(
                 columns=cols,
                 ref_table=ref_table,
                 ref_columns=ref_cols,
@@ -516,7 +509,9 @@ def _pop_match(
     return None
 
 
-def _read_indexes(conn: ProbeConnection, table: str, catalog: _Catalog) -> list[Index]:
+def _read_indexes(
+    conn: ProbeConnection, table: str, catalog: _Catalog
+) -> list[model.Index]:
     indexes = []
     for row in _rows(conn, f"PRAGMA index_list({_quote(table)})"):
         _seq, iname, unique, origin = row[:4]
@@ -537,12 +532,12 @@ def _read_indexes(conn: ProbeConnection, table: str, catalog: _Catalog) -> list[
             cid, cname, desc = r[1], r[2], r[3]
             if cid == -2 or cname is None:
                 text = exprs[pos] if pos < len(exprs) else "<expression>"
-                columns.append(IndexColumn(text, bool(desc), expression=True))
+                columns.append(model.IndexColumn(text, bool(desc), expression=True))
             else:
-                columns.append(IndexColumn(str(cname), bool(desc)))
+                columns.append(model.IndexColumn(str(cname), bool(desc)))
         constraint = {"pk": "primary key", "u": "unique"}.get(str(origin))
         indexes.append(
-            Index(
+            model.Index(
                 name=str(iname),
                 table=table,
                 columns=tuple(columns),
@@ -555,11 +550,11 @@ def _read_indexes(conn: ProbeConnection, table: str, catalog: _Catalog) -> list[
 
 
 def _secret_samples(
-    conn: ProbeConnection, tables: list[Table], notes: list[str]
+    conn: ProbeConnection, tables: list[model.Table], notes: list[str]
 ) -> list[dict[str, Any]]:
     """Classify a few values of each secret-looking column as hash or not."""
 
-    def read(table: Table, column: str) -> list[tuple[Any, ...]] | None:
+    def read(table: model.Table, column: str) -> list[tuple[Any, ...]] | None:
         try:
             return _rows(conn, secret_sample_sql(_quote(table.name), _quote(column)))
         except (_Timeout, sqlite3.Error):
@@ -571,7 +566,7 @@ def _secret_samples(
 
 def _fk_violations(
     conn: ProbeConnection,
-    fk_ids: dict[str, dict[int, ForeignKey]],
+    fk_ids: dict[str, dict[int, model.ForeignKey]],
     notes: list[str],
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
