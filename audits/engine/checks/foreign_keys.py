@@ -15,21 +15,9 @@ from audits.engine.issues import Issue
 from audits.engine.schema import ForeignKey, Schema, Table
 from audits.engine.vocabulary import type_family
 
+from . import schema_facts as sf
 from .base import LIVE, SCHEMA, CheckSpec, Topic
 from .probe_facts import column_list
-from .schema_facts import (
-    column_issue,
-    column_text,
-    columns_object,
-    distinct_fks,
-    django_managed,
-    engine,
-    fk_text,
-    owner_tables,
-    quote,
-    referenced_columns,
-    table_issue,
-)
 
 TOPIC = Topic.beside(__file__)
 
@@ -47,15 +35,15 @@ def fk_conflicting_declarations(spec: CheckSpec, schema: Schema) -> Iterator[Iss
                 continue
             lines = [fk.line for fk in fks if fk.line is not None]
             evidence = "; ".join(
-                f"{fk_text(fk)}" + (f" (line {fk.line})" if fk.line else "")
+                f"{sf.fk_text(fk)}" + (f" (line {fk.line})" if fk.line else "")
                 for fk in fks
             )
-            yield table_issue(
+            yield sf.table_issue(
                 spec,
                 table,
                 min(lines) if lines else None,
                 key=[table.name, *cols],
-                object=columns_object(table, fks[0].columns),
+                object=sf.columns_object(table, fks[0].columns),
                 evidence=evidence,
                 fix_sql=_drop_fk_sql(schema, table, fks),
             )
@@ -66,7 +54,7 @@ def _fk_meaning(
 ) -> tuple[str, tuple[str, ...], str, str]:
     return (
         fk.ref_table.lower(),
-        tuple(c.lower() for c in referenced_columns(schema, fk)),
+        tuple(c.lower() for c in sf.referenced_columns(schema, fk)),
         (fk.on_delete or "NO ACTION").upper(),
         (fk.on_update or "NO ACTION").upper(),
     )
@@ -74,14 +62,14 @@ def _fk_meaning(
 
 def _drop_fk_sql(schema: Schema, table: Table, fks: list[ForeignKey]) -> str:
     # Only a named constraint can be dropped in place; SQLite needs a rebuild.
-    eng = engine(schema)
+    eng = sf.engine(schema)
     weaker = [fk for fk in fks if not fk.on_delete and fk.name]
     if not weaker or eng == "sqlite":
         return ""
-    name = quote(weaker[0].name or "", schema)
+    name = sf.quote(weaker[0].name or "", schema)
     if eng == "mysql":
-        return f"ALTER TABLE {quote(table.name, schema)} DROP FOREIGN KEY {name};"
-    return f"ALTER TABLE {quote(table.name, schema)} DROP CONSTRAINT {name};"
+        return f"ALTER TABLE {sf.quote(table.name, schema)} DROP FOREIGN KEY {name};"
+    return f"ALTER TABLE {sf.quote(table.name, schema)} DROP CONSTRAINT {name};"
 
 
 @TOPIC.implements("fk-no-on-delete", requires=SCHEMA)
@@ -90,9 +78,9 @@ def fk_no_on_delete(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
 
     Silent on a Django-managed schema, whose delete rules live in the models.
     """
-    if django_managed(schema):
+    if sf.django_managed(schema):
         return
-    owners = owner_tables(schema)
+    owners = sf.owner_tables(schema)
     for table in schema.tables:
         for fk in table.foreign_keys:
             if fk.on_delete or fk.ref_table.lower() not in owners:
@@ -111,14 +99,14 @@ def fk_no_on_delete(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 for c in fk.columns
             )
             action = "SET NULL" if nullable else "CASCADE"
-            yield table_issue(
+            yield sf.table_issue(
                 spec,
                 table,
                 fk.line,
                 file=fk.file,
                 key=[table.name, *cols, fk.ref_table],
-                object=columns_object(table, fk.columns),
-                evidence=fk_text(fk),
+                object=sf.columns_object(table, fk.columns),
+                evidence=sf.fk_text(fk),
                 remediation=f"{spec.remediation} Here: ON DELETE {action}"
                 f" ({'the column is nullable' if nullable else 'the column is NOT NULL'}).",
                 fix_sql=_readd_fk_sql(schema, table, fk, action),
@@ -126,23 +114,25 @@ def fk_no_on_delete(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
 
 
 def _readd_fk_sql(schema: Schema, table: Table, fk: ForeignKey, action: str) -> str:
-    eng = engine(schema)
+    eng = sf.engine(schema)
     if eng not in ("postgres", "mysql"):
         return ""
-    t = quote(table.name, schema)
-    cols = column_text(quote(c, schema) for c in fk.columns)
-    refs = column_text(quote(c, schema) for c in referenced_columns(schema, fk))
-    parent = quote(fk.ref_table, schema)
+    t = sf.quote(table.name, schema)
+    cols = sf.column_text(sf.quote(c, schema) for c in fk.columns)
+    refs = sf.column_text(
+        sf.quote(c, schema) for c in sf.referenced_columns(schema, fk)
+    )
+    parent = sf.quote(fk.ref_table, schema)
     if eng == "postgres":
         name = fk.name or f"{table.name}_{'_'.join(fk.columns)}_fkey"
-        q = quote(name, schema)
+        q = sf.quote(name, schema)
         return (
             f"ALTER TABLE {t} DROP CONSTRAINT {q}, ADD CONSTRAINT {q} FOREIGN KEY "
             f"({cols}) REFERENCES {parent} ({refs}) ON DELETE {action};"
         )
     if not fk.name:
         return ""
-    q = quote(fk.name, schema)
+    q = sf.quote(fk.name, schema)
     return (
         f"ALTER TABLE {t} DROP FOREIGN KEY {q}, ADD CONSTRAINT {q} FOREIGN KEY "
         f"({cols}) REFERENCES {parent} ({refs}) ON DELETE {action};"
@@ -212,7 +202,7 @@ def _tables_by_suffix(schema: Schema) -> dict[str, list[Table]]:
 @TOPIC.implements("fk-missing", requires=SCHEMA)
 def fk_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report ``<table>_id`` columns that name a table but declare no FK."""
-    eng = engine(schema)
+    eng = sf.engine(schema)
     for table in schema.tables:
         fk_cols = {c.lower() for fk in table.foreign_keys for c in fk.columns}
         pk = {c.lower() for c in table.primary_key}
@@ -242,12 +232,12 @@ def fk_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
             if eng in ("postgres", "mysql"):
                 name = f"{table.name}_{col.name}_fkey"
                 fix = (
-                    f"ALTER TABLE {quote(table.name, schema)} ADD CONSTRAINT "
-                    f"{quote(name, schema)} FOREIGN KEY ({quote(col.name, schema)}) "
-                    f"REFERENCES {quote(parent.name, schema)} "
-                    f"({quote(parent.primary_key[0], schema)});"
+                    f"ALTER TABLE {sf.quote(table.name, schema)} ADD CONSTRAINT "
+                    f"{sf.quote(name, schema)} FOREIGN KEY ({sf.quote(col.name, schema)}) "
+                    f"REFERENCES {sf.quote(parent.name, schema)} "
+                    f"({sf.quote(parent.primary_key[0], schema)});"
                 )
-            yield column_issue(
+            yield sf.column_issue(
                 spec,
                 table,
                 col,
@@ -260,13 +250,13 @@ def fk_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
 @TOPIC.implements("fk-type-mismatch", requires=SCHEMA)
 def fk_type_mismatch(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report FK columns whose type family differs from the parent column's."""
-    eng = engine(schema)
+    eng = sf.engine(schema)
     for table in schema.tables:
-        for fk in distinct_fks(table):
+        for fk in sf.distinct_fks(table):
             parent = schema.table(fk.ref_table)
             if parent is None:
                 continue
-            refs = referenced_columns(schema, fk)
+            refs = sf.referenced_columns(schema, fk)
             if len(refs) != len(fk.columns):
                 continue
             for mine_name, theirs_name in zip(fk.columns, refs, strict=True):
@@ -276,7 +266,7 @@ def fk_type_mismatch(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 a, b = type_family(mine.type, eng), type_family(theirs.type, eng)
                 if not a or not b or a == b:
                     continue
-                yield table_issue(
+                yield sf.table_issue(
                     spec,
                     table,
                     fk.line,

@@ -7,16 +7,8 @@ from collections.abc import Iterator
 from audits.engine.issues import Issue
 from audits.engine.schema import Schema
 
+from . import schema_facts as sf
 from .base import SCHEMA, CheckSpec, Topic
-from .schema_facts import (
-    column_issue,
-    column_text,
-    engine,
-    indexes_of,
-    quote,
-    tenant_columns,
-    whole_table_issue,
-)
 
 TOPIC = Topic.beside(__file__)
 
@@ -30,16 +22,16 @@ def table_no_primary_key(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
         if table.primary_key or any(c.primary_key for c in table.columns):
             continue
         fix = ""
-        eng = engine(schema)
-        t = quote(table.name, schema)
+        eng = sf.engine(schema)
+        t = sf.quote(table.name, schema)
         if eng == "postgres":
             fix = f"ALTER TABLE {t} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
         elif eng == "mysql":
             fix = f"ALTER TABLE {t} ADD COLUMN id BIGINT AUTO_INCREMENT PRIMARY KEY FIRST;"
-        yield whole_table_issue(
+        yield sf.whole_table_issue(
             spec,
             table,
-            evidence=f"{table.name} ({column_text(table.column_names[:6])}"
+            evidence=f"{table.name} ({sf.column_text(table.column_names[:6])}"
             f"{', ...' if len(table.columns) > 6 else ''}) declares no PRIMARY KEY",
             fix_sql=fix,
         )
@@ -52,10 +44,10 @@ NAME_COLUMNS = frozenset({"name", "slug", "title", "handle", "code"})
 def unique_missing_natural_key(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     """Report owner-scoped name/slug/title columns with no UNIQUE over them."""
     for table in schema.tables:
-        owners = tenant_columns(schema, table)
+        owners = sf.tenant_columns(schema, table)
         if not owners:
             continue
-        uniques = [i for i in indexes_of(table) if i.unique]
+        uniques = [i for i in sf.indexes_of(table) if i.unique]
         for col in table.columns:
             if col.name.lower() not in NAME_COLUMNS:
                 continue
@@ -63,13 +55,13 @@ def unique_missing_natural_key(spec: CheckSpec, schema: Schema) -> Iterator[Issu
                 continue
             owner = owners[0]
             index = f"uq_{table.name}_{owner}_{col.name}"
-            yield column_issue(
+            yield sf.column_issue(
                 spec,
                 table,
                 col,
                 evidence=f"{table.name}.{col.name} is scoped by {owner} but no UNIQUE "
                 f"index covers ({owner}, {col.name})",
-                fix_sql=f"CREATE UNIQUE INDEX {quote(index, schema)} ON "
-                f"{quote(table.name, schema)} ({quote(owner, schema)}, "
-                f"{quote(col.name, schema)});",
+                fix_sql=f"CREATE UNIQUE INDEX {sf.quote(index, schema)} ON "
+                f"{sf.quote(table.name, schema)} ({sf.quote(owner, schema)}, "
+                f"{sf.quote(col.name, schema)});",
             )

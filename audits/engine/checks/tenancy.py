@@ -10,15 +10,9 @@ from audits.engine.schema import Schema
 from audits.engine.sources.code import CodeFacts, SqlUse
 from audits.engine.vocabulary import OWNER_TABLES, TENANT_COLUMNS
 
+from . import schema_facts as sf
 from .base import JOINED, SCHEMA, CheckSpec, Topic
 from .code_facts import live_sql, short, sql_key
-from .schema_facts import (
-    column_text,
-    quote,
-    referenced_columns,
-    tenant_columns,
-    whole_table_issue,
-)
 
 TOPIC = Topic.beside(__file__)
 
@@ -30,7 +24,7 @@ def tenant_column_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
     if not roots:
         return
     scoped = {
-        t.name.lower(): tenant_columns(schema, t)
+        t.name.lower(): sf.tenant_columns(schema, t)
         for t in schema.tables
         if t.name.lower() not in roots
     }
@@ -63,7 +57,7 @@ def tenant_column_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
             continue
         chain = _chain(table.name.lower(), parents, distance)
         root_table = schema.table(chain[-1]) if chain else None
-        tenant = tenant_columns(schema, root_table)[0] if root_table else ""
+        tenant = sf.tenant_columns(schema, root_table)[0] if root_table else ""
         fix = ""
         if tenant and root_table is not None:
             col = root_table.column(tenant)
@@ -76,14 +70,14 @@ def tenant_column_missing(spec: CheckSpec, schema: Schema) -> Iterator[Issue]:
                 None,
             )
             if col is not None and owner_fk is not None:
-                ref_cols = referenced_columns(schema, owner_fk)
+                ref_cols = sf.referenced_columns(schema, owner_fk)
                 fix = (
-                    f"ALTER TABLE {quote(table.name, schema)} ADD COLUMN "
-                    f"{quote(tenant, schema)} {col.type or 'INTEGER'} REFERENCES "
-                    f"{quote(owner_fk.ref_table, schema)}"
-                    f"{' (' + column_text(ref_cols) + ')' if ref_cols else ''};"
+                    f"ALTER TABLE {sf.quote(table.name, schema)} ADD COLUMN "
+                    f"{sf.quote(tenant, schema)} {col.type or 'INTEGER'} REFERENCES "
+                    f"{sf.quote(owner_fk.ref_table, schema)}"
+                    f"{' (' + sf.column_text(ref_cols) + ')' if ref_cols else ''};"
                 )
-        yield whole_table_issue(
+        yield sf.whole_table_issue(
             spec,
             table,
             evidence=f"{table.name} reaches {tenant or 'its tenant'} only through "
