@@ -28,11 +28,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import sqlglot
 from sqlglot import exp
 
+from audits.engine import guard
 from audits.engine.schema import ForeignKey, Schema, Table
 from audits.engine.sources import SourceError
 from audits.engine.vocabulary import is_numeric_type, password_like, secret_like
@@ -313,6 +315,30 @@ def secret_samples(
             if rows is not None:
                 found.append(secret_sample(table.name, column, [r[0] for r in rows]))
     return found
+
+
+class LoginOptions(TypedDict, total=False):
+    """What the server probes' ``connect`` and ``probe`` take besides the URL.
+
+    ``password`` overrides the URL's. ``timeout`` (seconds, 10 when not
+    given) bounds the connection and every statement. With a ``policy`` (a
+    server scanning for tenants) the host is checked, the connection pinned
+    to the address checked, and failures are told in fixed categories.
+    """
+
+    password: str | None
+    timeout: float
+    policy: guard.NetworkPolicy | None
+
+
+@dataclass(frozen=True)
+class Login:
+    """Where and how a server probe logs in: a URL and its :class:`LoginOptions`."""
+
+    url: str
+    password: str | None = None
+    timeout: float = 10.0
+    policy: guard.NetworkPolicy | None = None
 
 
 class ServerRun:

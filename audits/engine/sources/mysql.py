@@ -27,7 +27,7 @@ import struct
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import pymysql  # type: ignore[import-untyped,unused-ignore]
 
@@ -35,6 +35,8 @@ from audits.engine import guard
 from audits.engine import schema as model
 from audits.engine.sources import SourceError, mysql_health
 from audits.engine.sources._probe import (
+    Login,
+    LoginOptions,
     OrphanScans,
     ServerRun,
     check_parts,
@@ -109,20 +111,16 @@ def _parse(
     return params
 
 
-def connect(
-    url: str,
-    *,
-    password: str | None = None,
-    timeout: float = 10.0,
-    policy: guard.NetworkPolicy | None = None,
-) -> ProbeConnection:
+def connect(url: str, **options: Unpack[LoginOptions]) -> ProbeConnection:
     """Open a read-only session and return the probe's connection.
 
-    ``password`` overrides the URL's. Raise :class:`SourceError` naming the
-    host and database (never the password) when the server cannot be
-    reached, refuses the credentials or lacks the database.
+    ``options`` as :class:`LoginOptions` tells. Raise :class:`SourceError`
+    naming the host and database (never the password) when the server cannot
+    be reached, refuses the credentials or lacks the database.
     """
-    params = _parse(url, password, policy)
+    login = Login(url, **options)
+    timeout, policy = login.timeout, login.policy
+    params = _parse(url, login.password, policy)
     label = f"MySQL {params['host']}:{params['port']}/{params['database']}"
     address = params.pop("address", None)
     if address is not None:
@@ -201,21 +199,17 @@ def query(
         raise SourceError(f"{conn.label}: query failed: {_message(exc)}") from exc
 
 
-def probe(
-    url: str,
-    *,
-    password: str | None = None,
-    timeout: float = 10.0,
-    policy: guard.NetworkPolicy | None = None,
-) -> model.Schema:
+def probe(url: str, **options: Unpack[LoginOptions]) -> model.Schema:
     """Read the schema and engine facts of a MySQL or MariaDB database.
 
-    Raise :class:`SourceError` when it cannot be reached or a statement the
-    schema needs times out.
+    ``options`` as :class:`LoginOptions` tells. Raise :class:`SourceError`
+    when it cannot be reached or a statement the schema needs times out.
     """
-    conn = connect(url, password=password, timeout=timeout, policy=policy)
+    login = Login(url, **options)
+    conn = connect(url, **options)
     try:
-        return _Probe(conn, _parse(url, password)["database"], timeout).run()
+        database = _parse(url, login.password)["database"]
+        return _Probe(conn, database, login.timeout).run()
     finally:
         conn.close()
 

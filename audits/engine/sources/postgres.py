@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Unpack
 
 import psycopg
 from psycopg import errors, sql
@@ -55,6 +55,8 @@ from audits.engine import schema as model
 from audits.engine.sources import SourceError, pg_health
 from audits.engine.sources._probe import (
     SECRET_SAMPLE_SIZE,
+    Login,
+    LoginOptions,
     OrphanScans,
     ServerRun,
     Watchdog,
@@ -133,22 +135,16 @@ def _params(
     return params
 
 
-def connect(
-    url: str,
-    *,
-    password: str | None = None,
-    timeout: float = 10.0,
-    policy: guard.NetworkPolicy | None = None,
-) -> psycopg.Connection[Any]:
+def connect(url: str, **options: Unpack[LoginOptions]) -> psycopg.Connection[Any]:
     """Open a read-only session and return the probe's connection.
 
-    ``password`` overrides the URL's. With a ``policy`` (a server scanning
-    for tenants) the host is checked and the connection pinned to the
-    address checked, and failures are told in fixed categories. Raise
-    :class:`SourceError` naming the host and database (never the password)
-    when the server cannot be reached or refuses the credentials.
+    ``options`` as :class:`LoginOptions` tells. Raise :class:`SourceError`
+    naming the host and database (never the password) when the server cannot
+    be reached or refuses the credentials.
     """
-    params = _params(url, password, timeout, policy)
+    login = Login(url, **options)
+    policy = login.policy
+    params = _params(url, login.password, login.timeout, policy)
     secret = params.get("password")
     target = _Target(params)
     try:
@@ -199,19 +195,14 @@ def query(
         raise SourceError(f"{where}: query failed: {first_line(exc)}") from exc
 
 
-def probe(
-    url: str,
-    *,
-    password: str | None = None,
-    timeout: float = 10.0,
-    policy: guard.NetworkPolicy | None = None,
-) -> model.Schema:
+def probe(url: str, **options: Unpack[LoginOptions]) -> model.Schema:
     """Read the schema and engine facts of a PostgreSQL database.
 
-    Raise :class:`SourceError` when it cannot be reached or a statement the
-    schema needs times out.
+    ``options`` as :class:`LoginOptions` tells. Raise :class:`SourceError`
+    when it cannot be reached or a statement the schema needs times out.
     """
-    conn = connect(url, password=password, timeout=timeout, policy=policy)
+    timeout = Login(url, **options).timeout
+    conn = connect(url, **options)
     where = f"PostgreSQL {conn.info.host}:{conn.info.port}/{conn.info.dbname}"
     watchdog = Watchdog(conn.fileno())
     try:
