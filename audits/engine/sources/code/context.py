@@ -6,15 +6,7 @@ import ast
 
 from audits.engine.sources.code_sql import looks_like_sql
 
-from .facts import (
-    CodeUse,
-    ConnectSite,
-    FunctionInfo,
-    OrmFilter,
-    OrmModel,
-    OrmWrite,
-    SqlUse,
-)
+from . import facts
 from .patterns import _KEYWORD_PATTERNS, _WORD, _may_hold_keyword
 
 
@@ -120,14 +112,16 @@ class _Collector:
     """Project-wide accumulators filled while walking each file."""
 
     def __init__(self) -> None:
-        self.functions: list[FunctionInfo] = []
-        self.sql: list[SqlUse] = []
-        self.pending: list[tuple[SqlUse, str, int, int | None, list[ast.expr]]] = []
-        self.connects: list[ConnectSite] = []
-        self.models: list[OrmModel] = []
-        self.filters: list[OrmFilter] = []
-        self.orm_writes: list[OrmWrite] = []
-        self.uses: list[CodeUse] = []
+        self.functions: list[facts.FunctionInfo] = []
+        self.sql: list[facts.SqlUse] = []
+        self.pending: list[
+            tuple[facts.SqlUse, str, int, int | None, list[ast.expr]]
+        ] = []
+        self.connects: list[facts.ConnectSite] = []
+        self.models: list[facts.OrmModel] = []
+        self.filters: list[facts.OrmFilter] = []
+        self.orm_writes: list[facts.OrmWrite] = []
+        self.uses: list[facts.CodeUse] = []
         self.refs: dict[str, set[str]] = {}
         self.keywords: set[str] = set()
         self.imports: set[str] = set()
