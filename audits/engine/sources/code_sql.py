@@ -257,20 +257,21 @@ def _details(tree: exp.Expression, kind: str) -> dict[str, object]:
     }
 
 
-_KIND_BY_TYPE: tuple[tuple[type[exp.Expression], str], ...] = (
-    (exp.Select, "select"),
-    (exp.Union, "select"),
-    (exp.Insert, "insert"),
-    (exp.Update, "update"),
-    (exp.Delete, "delete"),
-    (exp.Create, "create"),
-    (exp.Alter, "alter"),
-    (exp.Drop, "drop"),
-    (exp.Pragma, "pragma"),
-    (exp.Transaction, "begin"),
-    (exp.Commit, "commit"),
-    (exp.Rollback, "rollback"),
-)
+# A parsed statement's kind: the first kind whose sqlglot classes it is an
+# instance of (a UNION reads as a select, START TRANSACTION as a begin).
+_KINDS: dict[str, tuple[type[exp.Expression], ...]] = {
+    "select": (exp.Select, exp.Union),
+    "insert": (exp.Insert,),
+    "update": (exp.Update,),
+    "delete": (exp.Delete,),
+    "create": (exp.Create,),
+    "alter": (exp.Alter,),
+    "drop": (exp.Drop,),
+    "pragma": (exp.Pragma,),
+    "begin": (exp.Transaction,),
+    "commit": (exp.Commit,),
+    "rollback": (exp.Rollback,),
+}
 
 
 def _first_word(text: str) -> str:
@@ -587,7 +588,7 @@ def _analyse(text: str, dialect: str = "sqlite") -> SqlInfo:
             upsert=bool(re.search(r"\bon\s+conflict\b|\bor\s+replace\b", text, re.I)),
         )
     tree = trees[0]
-    kind = next((k for t, k in _KIND_BY_TYPE if isinstance(tree, t)), first or "other")
+    kind = next((k for k, t in _KINDS.items() if isinstance(tree, t)), first or "other")
     if kind == "insert" and first == "replace":
         kind = "insert"
     try:
