@@ -8,6 +8,15 @@ import sys
 from collections.abc import Sequence
 
 
+def add_repeatable(
+    parser: argparse.ArgumentParser, flag: str, *, metavar: str, help: str
+) -> None:
+    """Add an option that may be given many times: a list, empty when absent."""
+    parser.add_argument(
+        flag, action="append", default=[], metavar=metavar, help=f"{help} (repeatable)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     # sqlglot warns of every statement it reads as a bare command; what the

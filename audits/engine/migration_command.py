@@ -19,6 +19,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from audits.engine.cli import add_repeatable
 from audits.engine.config import ConfigError, load_config
 from audits.engine.issues import Issue, merge_issues
 from audits.engine.scan import ScanResult, Target, TargetResult
@@ -27,13 +28,12 @@ from audits.engine.sources.git_changes import changed_files
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the migration options to the ``scan`` subcommand."""
-    parser.add_argument(
+    add_repeatable(
+        parser,
         "--migrations",
-        action="append",
-        default=[],
         metavar="DIR",
         help="a migration folder (SQL, Django or Alembic) to replay and judge "
-        "statement by statement (repeatable)",
+        "statement by statement",
     )
     parser.add_argument(
         "--since",

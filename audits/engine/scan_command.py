@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from audits.engine import migration_command
+from audits.engine.cli import add_repeatable
 from audits.engine.config import ConfigError, expand_patterns, load_config
 from audits.engine.grading import grade
 from audits.engine.issues import Severity
@@ -103,12 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress", action="store_true", help="write progress lines to stderr"
     )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="skip files and folders matching GLOB (repeatable)",
+    add_repeatable(
+        parser, "--exclude", metavar="GLOB", help="skip files and folders matching GLOB"
     )
     parser.add_argument(
         "--timeout",
