@@ -10,9 +10,32 @@ defines none of its own.
 from __future__ import annotations
 
 from enum import Enum
+from typing import NamedTuple
 
 
-class Severity(str, Enum):
+class Look(NamedTuple):
+    """How a member of the vocabulary shows to people."""
+
+    label: str
+    colour: str
+    short: str  # a severity's report prefix (``CRIT``), a dimension's list name
+
+
+class _Shown(str, Enum):
+    """An enumeration whose members' looks are rows of one table (``_LOOKS``)."""
+
+    @property
+    def label(self) -> str:
+        """Return the name shown to people: ``Critical``, a dimension's heading."""
+        return _LOOKS[type(self)][self].label
+
+    @property
+    def colour(self) -> str:
+        """Return the colour of the member's badges, chart bars or trend line."""
+        return _LOOKS[type(self)][self].colour
+
+
+class Severity(_Shown):
     """How bad a finding is, worst first."""
 
     CRITICAL = "critical"
@@ -27,19 +50,9 @@ class Severity(str, Enum):
         return _SEVERITY_RANK[self]
 
     @property
-    def label(self) -> str:
-        """Return the name shown to people: ``Critical``."""
-        return self.value.capitalize()
-
-    @property
     def short(self) -> str:
         """Return the report's reference prefix: ``CRIT`` in ``CRIT-01``."""
-        return _SEVERITY_SHORT[self]
-
-    @property
-    def colour(self) -> str:
-        """Return the colour of the severity's badges and chart bars."""
-        return _SEVERITY_COLOURS[self]
+        return _LOOKS[Severity][self].short
 
     @classmethod
     def parse(cls, value: str) -> Severity:
@@ -48,23 +61,9 @@ class Severity(str, Enum):
 
 
 _SEVERITY_RANK = {s: len(Severity) - 1 - i for i, s in enumerate(Severity)}
-_SEVERITY_SHORT = {
-    Severity.CRITICAL: "CRIT",
-    Severity.HIGH: "HIGH",
-    Severity.MEDIUM: "MED",
-    Severity.LOW: "LOW",
-    Severity.INFO: "INFO",
-}
-_SEVERITY_COLOURS = {
-    Severity.CRITICAL: "#a4161a",
-    Severity.HIGH: "#d9480f",
-    Severity.MEDIUM: "#b08900",
-    Severity.LOW: "#2f7d32",
-    Severity.INFO: "#5d6677",
-}
 
 
-class Dimension(str, Enum):
+class Dimension(_Shown):
     """What part of a database's health a finding is about."""
 
     SCHEMA = "schema"
@@ -75,46 +74,40 @@ class Dimension(str, Enum):
     ISOLATION = "isolation"
 
     @property
-    def label(self) -> str:
-        """Return the heading used in reports' executive summary."""
-        return _DIMENSION_HEADINGS[self]
-
-    @property
     def short_label(self) -> str:
         """Return the short name used in lists and filters: ``Schema design``."""
-        return _DIMENSION_SHORT_LABELS[self]
-
-    @property
-    def colour(self) -> str:
-        """Return the dimension's line colour in trend charts."""
-        return DIMENSION_COLOURS[self.value]
+        return _LOOKS[Dimension][self].short
 
 
-_DIMENSION_HEADINGS = {
-    Dimension.SCHEMA: "Schema Design & Normalization",
-    Dimension.INTEGRITY: "ACID & Referential Integrity",
-    Dimension.PERFORMANCE: "Indexing & Query Performance",
-    Dimension.OPERATIONS: "Robustness & Operations",
-    Dimension.SECURITY: "SQL Injection & Secrets",
-    Dimension.ISOLATION: "Multi-Tenant Isolation",
+# Each member's looks. A dimension's label is the heading of the reports'
+# executive summary; its colour is its line in trend charts, the colours
+# chosen to stay apart for common colour blindness.
+_LOOKS: dict[type[_Shown], dict[_Shown, Look]] = {
+    Severity: {
+        Severity.CRITICAL: Look("Critical", "#a4161a", "CRIT"),
+        Severity.HIGH: Look("High", "#d9480f", "HIGH"),
+        Severity.MEDIUM: Look("Medium", "#b08900", "MED"),
+        Severity.LOW: Look("Low", "#2f7d32", "LOW"),
+        Severity.INFO: Look("Info", "#5d6677", "INFO"),
+    },
+    Dimension: {
+        Dimension.SCHEMA: Look(
+            "Schema Design & Normalization", "#0072b2", "Schema design"
+        ),
+        Dimension.INTEGRITY: Look(
+            "ACID & Referential Integrity", "#d55e00", "Integrity"
+        ),
+        Dimension.PERFORMANCE: Look(
+            "Indexing & Query Performance", "#009e73", "Performance"
+        ),
+        Dimension.OPERATIONS: Look("Robustness & Operations", "#cc79a7", "Operations"),
+        Dimension.SECURITY: Look("SQL Injection & Secrets", "#e69f00", "Security"),
+        Dimension.ISOLATION: Look("Multi-Tenant Isolation", "#56b4e9", "Isolation"),
+    },
 }
-_DIMENSION_SHORT_LABELS = {
-    Dimension.SCHEMA: "Schema design",
-    Dimension.INTEGRITY: "Integrity",
-    Dimension.PERFORMANCE: "Performance",
-    Dimension.OPERATIONS: "Operations",
-    Dimension.SECURITY: "Security",
-    Dimension.ISOLATION: "Isolation",
-}
-# Trend-chart line colours, chosen to stay apart for common colour
-# blindness; "overall" is the line of the overall grade.
+# Trend-chart line colours by key; "overall" is the line of the overall grade.
 DIMENSION_COLOURS: dict[str, str] = {
-    "schema": "#0072b2",
-    "integrity": "#d55e00",
-    "performance": "#009e73",
-    "operations": "#cc79a7",
-    "security": "#e69f00",
-    "isolation": "#56b4e9",
+    **{d.value: d.colour for d in Dimension},
     "overall": "#1d2330",
 }
 
