@@ -61,6 +61,12 @@ def words(name: str) -> list[str]:
     return list(_words(name))
 
 
+def last_word(name: str) -> str:
+    """Return the last word of a name (``status`` of ``orderStatus``), or ""."""
+    parts = _words(name)
+    return parts[-1] if parts else ""
+
+
 @lru_cache(maxsize=16384)
 def _words(name: str) -> tuple[str, ...]:
     # Several checks ask for the words of every column; a schema repeats
@@ -176,8 +182,7 @@ ENUM_WORDS = frozenset(
 
 def enum_like(name: str) -> bool:
     """Return True when a column name suggests a small closed set of values."""
-    parts = words(name)
-    return bool(parts) and parts[-1] in ENUM_WORDS and "id" not in parts
+    return last_word(name) in ENUM_WORDS and "id" not in words(name)
 
 
 SOFT_DELETE_COLUMNS = frozenset(

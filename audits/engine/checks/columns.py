@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from audits.engine.issues import Issue
 from audits.engine.schema import Column, Schema
-from audits.engine.vocabulary import is_text_type, words
+from audits.engine.vocabulary import is_text_type, last_word, words
 
 from .base import SCHEMA, CheckSpec, Topic
 from .schema_facts import column_issue, column_text, distinct_fks, whole_table_issue
@@ -44,8 +44,7 @@ def is_json_blob(column: Column) -> bool:
         return True
     if not is_text_type(column) or re.search(r"\(\s*\d{1,3}\s*\)", t):
         return False  # short VARCHAR(n) columns are not blobs
-    parts = words(column.name)
-    return bool(parts) and (parts[-1] in _BLOB_WORDS or "json" in parts)
+    return last_word(column.name) in _BLOB_WORDS or "json" in words(column.name)
 
 
 @TOPIC.implements("json-blob-columns", requires=SCHEMA)
