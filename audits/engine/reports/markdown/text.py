@@ -95,16 +95,20 @@ _MULTIWORD = (
 )
 
 
+def _terms(text: str) -> list[str]:
+    """Return the field names a role's text lists: its phrases, then its words."""
+    phrases = [phrase for phrase in _MULTIWORD if phrase in text]
+    for phrase in phrases:
+        text = text.replace(phrase, " ")
+    return phrases + text.split()
+
+
 def _field_roles() -> dict[str, str]:
+    """Return each field name's role; a name two roles list keeps the first."""
     roles: dict[str, str] = {}
-    for role, words in _ROLE_WORDS.items():
-        text = words
-        for phrase in _MULTIWORD:
-            if phrase in text:
-                roles.setdefault(phrase, role)
-                text = text.replace(phrase, " ")
-        for word in text.split():
-            roles.setdefault(word, role)
+    for role, text in _ROLE_WORDS.items():
+        for term in _terms(text):
+            roles.setdefault(term, role)
     return roles
 
 
