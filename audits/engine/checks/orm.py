@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from audits.engine.issues import Issue
-from audits.engine.sources.code import CodeFacts
+from audits.engine.sources.code import CodeFacts, OrmModel, OrmRelationship
 
 from .base import CODE, CheckSpec, Topic
 from .code_facts import in_model
@@ -74,30 +74,41 @@ def orm_deprecated_api(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
 @TOPIC.implements("orm-relationship-one-sided", requires=CODE)
 def orm_relationship_one_sided(spec: CheckSpec, code: CodeFacts) -> Iterator[Issue]:
     """Report ``back_populates`` that the other model does not answer."""
-    models = {m.name: m for m in code.models}
-    for model in code.models:
+    for model, rel, target in _unanswered(code.models):
+        yield spec.issue(
+            **in_model(model, rel.attr, rel.line, f"{model.name}.{rel.attr}"),
+            evidence=(
+                f"{model.name}.{rel.attr} back_populates='{rel.back_populates}' but "
+                f"{target.name} has no matching relationship"
+            ),
+            remediation=(
+                f'Add `{rel.back_populates} = relationship("{model.name}", '
+                f'back_populates="{rel.attr}")` to {target.name}.'
+            ),
+        )
+
+
+def _unanswered(
+    models: Sequence[OrmModel],
+) -> Iterator[tuple[OrmModel, OrmRelationship, OrmModel]]:
+    """Yield each relationship whose ``back_populates`` its target does not answer.
+
+    With it come its model and the target model. A target the code does not
+    declare is not judged.
+    """
+    by_name = {m.name: m for m in models}
+    for model in models:
         for rel in model.relationships:
             if not rel.back_populates:
                 continue
-            target = models.get(rel.target.split(".")[-1])
+            target = by_name.get(rel.target.split(".")[-1])
             if target is None:
                 continue
             other = next(
                 (r for r in target.relationships if r.attr == rel.back_populates), None
             )
-            if other is not None and other.back_populates in (rel.attr, None):
-                continue
-            yield spec.issue(
-                **in_model(model, rel.attr, rel.line, f"{model.name}.{rel.attr}"),
-                evidence=(
-                    f"{model.name}.{rel.attr} back_populates='{rel.back_populates}' but "
-                    f"{target.name} has no matching relationship"
-                ),
-                remediation=(
-                    f'Add `{rel.back_populates} = relationship("{model.name}", '
-                    f'back_populates="{rel.attr}")` to {target.name}.'
-                ),
-            )
+            if other is None or other.back_populates not in (rel.attr, None):
+                yield model, rel, target
 
 
 @TOPIC.implements("orm-column-type-unset", requires=CODE)
