@@ -39,20 +39,24 @@ class ReportItem:
     title: str
     severity: Severity
     status: ItemStatus = "open"
+    # What the report says of it, in its own words (the effort also read as
+    # minutes and a bucket).
+    status_note: str = ""
     effort: str = ""
     effort_minutes: int | None = None
     effort_bucket: Effort | None = None
+    description: str = ""
+    remediation: str = ""
+    # Where: the code it points at, and the report's own lines that tell it.
     file: str = ""
     line: int | None = None
     object: str = ""
-    description: str = ""
-    remediation: str = ""
+    source_line: int | None = None
+    source_lines: tuple[int, ...] = ()
+    # The Plumbline check it matches, when it matches one.
     check: str = ""
     dimension: Dimension | None = None
     fingerprint: str = ""
-    status_note: str = ""
-    source_line: int | None = None
-    source_lines: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the item as a JSON-ready dictionary."""
