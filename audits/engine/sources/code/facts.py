@@ -295,24 +295,29 @@ class CodeFacts:
     """Everything the code source learnt about one folder of Python code."""
 
     root: str
+    # The files read: the Python ones, and the .sql and config files (for
+    # their line endings); and what the whole code mentions.
     files: tuple[FileInfo, ...] = ()
-    functions: tuple[FunctionInfo, ...] = ()
-    sql: tuple[SqlUse, ...] = ()
-    connects: tuple[ConnectSite, ...] = ()
-    models: tuple[OrmModel, ...] = ()
-    filters: tuple[OrmFilter, ...] = ()
-    orm_writes: tuple[OrmWrite, ...] = ()
-    uses: tuple[CodeUse, ...] = ()
-    # name -> qualified names (or "<module>") of non-test code that mention it
-    references: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    other_files: tuple[FileInfo, ...] = ()
     keywords: frozenset[str] = frozenset()  # backup/maintenance/logging markers
     imports: frozenset[str] = frozenset()
-    notes: tuple[str, ...] = ()
-    other_files: tuple[FileInfo, ...] = ()  # .sql and config files, for line endings
+    # What the code does with a database: statements, connections, API uses.
+    sql: tuple[SqlUse, ...] = ()
+    connects: tuple[ConnectSite, ...] = ()
+    uses: tuple[CodeUse, ...] = ()
+    # The functions, and what resolving a call to one of them needs.
+    functions: tuple[FunctionInfo, ...] = ()
+    # name -> qualified names (or "<module>") of non-test code that mention it
+    references: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # class qualname -> qualnames (or dotted names) of its bases
     class_bases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # "class qualname.attribute" -> the class qualname of what is assigned to it
     attr_types: tuple[tuple[str, str], ...] = ()
+    # The ORM models, and the filters and writes that use them.
+    models: tuple[OrmModel, ...] = ()
+    filters: tuple[OrmFilter, ...] = ()
+    orm_writes: tuple[OrmWrite, ...] = ()
+    notes: tuple[str, ...] = ()  # what could not be read, and why
 
     @cached_property
     def by_qualname(self) -> dict[str, FunctionInfo]:
