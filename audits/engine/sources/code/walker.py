@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from .context import _Collector, _constant_facts, _Module
 from .facts import CallSite, FunctionInfo, LoopInfo
@@ -41,28 +40,6 @@ from .syntax import (
     _targets,
     _unwrap_await,
     _walk,
-)
-
-# FunctionInfo field -> the walker's list it is read from, as a tuple
-_GATHERED_LISTS = (
-    ("calls", "calls"),
-    ("txn", "txn"),
-    ("loops", "loop_infos"),
-    ("local_conns", "local_conns"),
-    ("alters_in_try", "alters_in_try"),
-    ("assigns", "assigns"),
-    ("if_tests", "if_tests"),
-    ("aggregate_calls", "aggregates"),
-    ("helper_conns", "helper_conns"),
-)
-# FunctionInfo fields the walker holds under the same name
-_GATHERED_VALUES = (
-    "returns_connection",
-    "yields_connection",
-    "commits_after_yield",
-    "sql_param",
-    "params_param",
-    "returns_call",
 )
 
 # node type -> the walker method that visits it, filled as types are met
@@ -185,6 +162,13 @@ class FunctionWalker(SqlRecording, OrmCalls):
         """
         if not used:
             return ()
+        if len(used) == 1 and used[0] not in self.derived:
+            # One name that is not computed from others: itself or nothing
+            # (the commonest argument, answered without building sets).
+            alone = self._origin_list(used)
+            if not alone or alone[0] in self.safe_params or alone[0] in _RECEIVERS:
+                return ()
+            return alone
         found = self._origins_of(used) - self.safe_params
         return tuple(sorted(found - _RECEIVERS)) if found else ()
 
@@ -611,42 +595,58 @@ class FunctionWalker(SqlRecording, OrmCalls):
         self, node: ast.Call, name: str, dotted: str, func: ast.expr
     ) -> CallSite:
         """Return the call graph's record of one call, its arguments' origins."""
+        snippet = _snippet(self.mod.lines, node.lineno)
+        if not node.args and not node.keywords:  # ``x.commit()``: nothing passed
+            return CallSite(
+                name=name,
+                dotted=dotted,
+                line=node.lineno,
+                loop_depth=len(self.loops),
+                loop_line=self.loops[-1] if self.loops else None,
+                result_names=self.pending_targets,
+                snippet=snippet,
+                target=self._call_target(func),
+                once=self._runs_once(),
+            )
         arg_names: tuple[str, ...] = ()
         conn_args: list[str] = []
         # Where each argument comes from: the caller's parameters or
         # request names (see CallSite.arg_origins).
         origins: list[tuple[str, ...]] = []
-        for arg in list(node.args) + [kw.value for kw in node.keywords]:
+        conns = self.conns
+        for arg in [*node.args, *(kw.value for kw in node.keywords)]:
             used = _names(arg)
             arg_names += used
             origin = self._arg_origin(used)
             # A value passed through quoting or an allow-list carries no SQL.
             origins.append(origin if origin and not self._safe(arg) else ())
-            if isinstance(arg, NAME_OR_FIELD):
+            if arg.__class__ is ast.Name or arg.__class__ is ast.Attribute:
                 d = _dotted(arg)
-                if d in self.conns:
-                    conn_args.append(self.conns[d])
+                if d in conns:
+                    conn_args.append(conns[d])
                     self.col.conn_args.append(
-                        (self.qualname, dotted, node.lineno, self.conns[d], -1)
+                        (self.qualname, dotted, node.lineno, conns[d], -1)
                     )
+        keywords = tuple([k.arg or "**" for k in node.keywords])
+        if any(a.__class__ is ast.Starred for a in node.args):
+            keywords += ("*",)
         return CallSite(
             name=name,
             dotted=dotted,
             line=node.lineno,
             loop_depth=len(self.loops),
-            loop_line=self._loop_line(),
+            loop_line=self.loops[-1] if self.loops else None,
             result_names=self.pending_targets,
             arg_names=arg_names,
             conn_args=tuple(conn_args),
-            snippet=_snippet(self.mod.lines, node.lineno),
+            snippet=snippet,
             target=self._call_target(func),
             once=self._runs_once(),
-            const_args=tuple(self._constant_arg(a) for a in node.args),
+            const_args=tuple([self._constant_arg(a) for a in node.args]),
             const_kwargs=tuple(
-                k.arg for k in node.keywords if k.arg and _is_literal(k.value)
+                [k.arg for k in node.keywords if k.arg and _is_literal(k.value)]
             ),
-            keywords=tuple(k.arg or "**" for k in node.keywords)
-            + (("*",) if any(isinstance(a, ast.Starred) for a in node.args) else ()),
+            keywords=keywords,
             arg_origins=tuple(origins),
         )
 
@@ -663,15 +663,6 @@ class FunctionWalker(SqlRecording, OrmCalls):
         self._derive(
             [func.value.id], (func.value.id, *(n for a in args for n in _names(a)))
         )
-
-    def _gathered(self) -> dict[str, Any]:
-        """Return the FunctionInfo fields the walk gathered, read off ``_GATHERED``."""
-        out: dict[str, Any] = {
-            field: tuple(getattr(self, attr)) for field, attr in _GATHERED_LISTS
-        }
-        for field in _GATHERED_VALUES:
-            out[field] = getattr(self, field)
-        return out
 
     def finish(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: tuple[str, ...]
@@ -699,7 +690,21 @@ class FunctionWalker(SqlRecording, OrmCalls):
             params=tuple(self.params),
             decorators=decorators,
             in_test=self.mod.is_test,
-            **self._gathered(),
+            calls=tuple(self.calls),
+            txn=tuple(self.txn),
+            loops=tuple(self.loop_infos),
+            local_conns=tuple(self.local_conns),
+            alters_in_try=tuple(self.alters_in_try),
+            assigns=tuple(self.assigns),
+            if_tests=tuple(self.if_tests),
+            aggregate_calls=tuple(self.aggregates),
+            helper_conns=tuple(self.helper_conns),
+            returns_connection=self.returns_connection,
+            yields_connection=self.yields_connection,
+            commits_after_yield=self.commits_after_yield,
+            sql_param=self.sql_param,
+            params_param=self.params_param,
+            returns_call=self.returns_call,
             kwargs_param=node.args.kwarg.arg if node.args.kwarg else "",
             returned_names=tuple(sorted(self.returned)),
             appended_names=tuple(sorted(self.appended)),
