@@ -823,3 +823,76 @@ def test_names_quoted_one_by_one_and_joined_carry_no_sql(tmp_path: Path) -> None
         issues, "sql-dynamic-identifier"
     )
     assert found == {"select_raw"}
+
+
+def test_callers_are_followed_into_helpers_however_their_def_is_written(
+    tmp_path: Path,
+) -> None:
+    # The scan reads the names every ``def`` gives before walking, and keeps
+    # what a caller passes only for calls named like one of them: a helper
+    # written with a line continuation, as ``async def``, or with a name
+    # Python normalises must still be found as the callee.
+    issues = scan_code(
+        tmp_path,
+        {
+            "db.py": SERVER_DB,
+            "app.py": """
+            from flask import Blueprint
+
+            from db import connect
+
+            bp = Blueprint("v", __name__)
+
+
+            def \\
+                _split_run(text):
+                return connect().execute(f"SELECT * FROM t WHERE a = '{text}'").fetchall()
+
+
+            async def _async_run(text):
+                return connect().execute(f"SELECT * FROM t WHERE b = '{text}'").fetchall()
+
+
+            def ﬁnd_rows(text):
+                return connect().execute(f"SELECT * FROM t WHERE c = '{text}'").fetchall()
+
+
+            def _own_run(text):
+                return connect().execute(f"SELECT * FROM t WHERE d = '{text}'").fetchall()
+
+
+            @bp.route("/a/<name>")
+            async def find(name):
+                _split_run(name)
+                await _async_run(name)
+                find_rows(name)
+                _own_run("fixed")
+            """,
+        },
+    )
+    found = {i.function.rsplit(".", 1)[-1]: i for i in of(issues, "sql-injection")}
+    for helper in ("_split_run", "_async_run", "find_rows"):
+        assert found[helper].severity is Severity.HIGH, helper
+        assert any("passed on by `find`" in s.message for s in found[helper].trace)
+    # Every caller passes a constant: not injection.
+    assert "_own_run" not in found
+
+
+def test_defined_names_are_read_from_the_text_before_the_walk(tmp_path: Path) -> None:
+    from audits.engine.sources.code.loader import _defined_names, _read_python
+
+    write(
+        tmp_path,
+        {
+            "a.py": "def plain(): pass\nasync  def\\\n  later(): pass\nclass C:\n    def m(self): pass\n",
+            "b.py": "def ﬁle(): pass\n",
+        },
+    )
+    (tmp_path / "c.py").write_bytes(b"\x00\x01 binary")
+    found = [(p, p.name) for p in sorted(tmp_path.iterdir())]
+    read = _read_python(found)
+    assert _defined_names(read.values()) >= {"plain", "later", "m", "file"}
+    # What cannot be decoded keeps its reason for the scan's notes.
+    binary = read[tmp_path / "c.py"]
+    assert not isinstance(binary, OSError) and binary[1] is None
+    assert binary[2] == "c.py: skipped, binary content"

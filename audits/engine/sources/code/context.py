@@ -131,6 +131,10 @@ class _Collector:
         self.class_bases: dict[str, tuple[str, ...]] = {}
         self.attr_types: dict[str, str] = {}
         self.conn_args: list[tuple[str, str, int, str, int]] = []
+        # The name of every function the project defines (see
+        # loader._defined_names), or None when not known: a call named
+        # otherwise reaches no project function.
+        self.defined_names: frozenset[str] | None = None
         # string constant -> (keyword kinds, words): the same strings recur
         self.constant_facts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import gc
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -61,7 +62,10 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
     others: list[FileInfo] = []
     notes: list[str] = []
     migrations_dir = False
-    for path, rel in _iter_files(root, exclude):
+    found = list(_iter_files(root, exclude))
+    sources = _read_python(found)
+    col.defined_names = _defined_names(sources.values())
+    for path, rel in found:
         suffix = path.suffix.lower()
         if suffix == ".py" and (
             "/migrations/" in f"/{rel}" or "/versions/" in f"/{rel}"
@@ -76,7 +80,7 @@ def _load_code(root: Path, exclude: tuple[str, ...]) -> CodeFacts:
             continue
         marks = _marks(col, files)
         try:
-            parsed = _parse_python(path, rel, notes)
+            parsed = _parse_python(sources.pop(path), rel, notes)
             if parsed is None:
                 continue
             data, text, tree = parsed
@@ -158,16 +162,56 @@ def _read_other_file(path: Path, rel: str, col: _Collector) -> FileInfo | None:
     return FileInfo(rel, crlf, lf, data.count(b"\n"))
 
 
+# A Python file as read: its bytes, then its text or why it has none.
+_Read = tuple[bytes, str | None, str]
+
+
+def _read_python(found: Iterable[tuple[Path, str]]) -> dict[Path, _Read | OSError]:
+    """Return each Python file's bytes and text, or the error reading it gave."""
+    out: dict[Path, _Read | OSError] = {}
+    for path, rel in found:
+        if path.suffix.lower() == ".py":
+            try:
+                data = confine.read_bytes(path)
+            except OSError as exc:
+                out[path] = exc
+                continue
+            text, problem = _decode(data, rel)
+            out[path] = (data, text, problem)
+    return out
+
+
+# ``def name`` or ``async def name``, a line continuation allowed between.
+# No word boundary before ``def``: a pattern that starts with a literal is
+# searched for much faster, and ``undef x`` adding ``x`` only costs time.
+_DEF_NAME = re.compile(r"def[\s\\]+(\w+)")
+
+
+def _defined_names(sources: Iterable[_Read | OSError]) -> frozenset[str]:
+    """Return every name a ``def`` in the Python files gives, read as plain text.
+
+    Read before the walk so that a call named like no project function skips
+    the facts only a call into the project needs. Text in strings and
+    comments counts too: more names only cost time. Identifiers are
+    normalised as Python's parser does (NFKC).
+    """
+    names: set[str] = set()
+    for read in sources:
+        if isinstance(read, OSError) or read[1] is None:
+            continue
+        for name in _DEF_NAME.findall(read[1]):
+            names.add(name if name.isascii() else unicodedata.normalize("NFKC", name))
+    return frozenset(names)
+
+
 def _parse_python(
-    path: Path, rel: str, notes: list[str]
+    read: _Read | OSError, rel: str, notes: list[str]
 ) -> tuple[bytes, str, ast.Module] | None:
     """Return a Python file's bytes, text and tree, or None with a note why not."""
-    try:
-        data = confine.read_bytes(path)
-    except OSError as exc:
-        notes.append(f"{rel}: skipped, cannot read: {exc.strerror or exc}")
+    if isinstance(read, OSError):
+        notes.append(f"{rel}: skipped, cannot read: {read.strerror or read}")
         return None
-    decoded, problem = _decode(data, rel)
+    data, decoded, problem = read
     if decoded is None:
         notes.append(problem)
         return None

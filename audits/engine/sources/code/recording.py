@@ -336,7 +336,7 @@ class SqlRecording(Resolution):
         if positional and len(args) > 1 and positional[0] is args[1]:
             position_names = tuple(per_arg)
         else:
-            position_names = tuple(_names(a) for a in positional)
+            position_names = tuple([_names(a) for a in positional])
         names: tuple[str, ...] = ()
         for used in per_arg:
             names += used
@@ -345,7 +345,8 @@ class SqlRecording(Resolution):
         # Every name the arguments use, traced once to the parameters it comes from.
         origins = self._origins_of(names) if names else frozenset()
         if origins:
-            position_origins = tuple(self._origin_list(used) for used in position_names)
+            origin_list = self._origin_list
+            position_origins = tuple([origin_list(used) for used in position_names])
         else:
             position_origins = ((),) * len(position_names)
         return _SqlArguments(
@@ -353,7 +354,7 @@ class SqlRecording(Resolution):
             position_names,
             tuple(sorted(origins)),
             position_origins,
-            tuple(isinstance(a, FIELD_OR_ITEM) for a in positional),
+            tuple([isinstance(a, FIELD_OR_ITEM) for a in positional]),
         )
 
     def _positional_params(

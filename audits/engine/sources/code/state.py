@@ -13,6 +13,19 @@ from .syntax import FUNCTION_TYPES
 class WalkerState(ast.NodeVisitor):
     """The state of one function walk: connections, loops, assignments, calls."""
 
+    # Flags and single values start at their class default: the walker builds
+    # one state per function, tens of thousands per scan.
+    txn_blocks = 0
+    returns_connection = False
+    yields_connection = False
+    yielded = False
+    commits_after_yield = False
+    in_silent_try = 0
+    sql_param: int | None = None
+    params_param: int | None = None
+    pending_targets: tuple[str, ...] = ()
+    returns_call = ""
+
     def __init__(
         self,
         mod: _Module,
@@ -36,7 +49,6 @@ class WalkerState(ast.NodeVisitor):
         self.loops: list[int] = []
         self.loop_infos: list[LoopInfo] = []
         self.with_conns: list[str] = []
-        self.txn_blocks = 0
         self.try_rollback: list[bool] = []
         self.conns: dict[str, str] = {}
         self.local_conns: list[str] = []
@@ -48,19 +60,10 @@ class WalkerState(ast.NodeVisitor):
         self.assigns: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
         self.if_tests: list[tuple[int, tuple[str, ...]]] = []
         self.aggregates: list[tuple[int, tuple[str, ...]]] = []
-        self.returns_connection = False
-        self.yields_connection = False
-        self.yielded = False
-        self.commits_after_yield = False
         self.alters_in_try: list[int] = []
-        self.in_silent_try = 0
-        self.sql_param: int | None = None
-        self.params_param: int | None = None
-        self.pending_targets: tuple[str, ...] = ()
         self.helper_conns: list[tuple[str, str]] = []
         self.single_calls: set[int] = set()
         self.handled_calls: set[int] = set()
-        self.returns_call = ""
         self.fetchone_names: set[str] = set()
         self.first_use = len(col.sql)
         self.first_pending = len(col.pending)

@@ -205,6 +205,7 @@ def _accumulates(node: ast.AST, known: dict[int, bool]) -> bool:
 
 def _adds_to_itself(targets: list[ast.expr], value: ast.BinOp) -> bool:
     """Return True when ``value`` adds to (or subtracts from) one of ``targets``."""
+    text = ""
     for t in targets:
         if isinstance(t, ast.Name):
             if t.id in _names(value):
@@ -212,7 +213,7 @@ def _adds_to_itself(targets: list[ast.expr], value: ast.BinOp) -> bool:
         elif isinstance(t, FIELD_OR_ITEM):
             # ``d[k] = d[k] + v`` or ``d[k] = d.get(k, 0) + v``, not a new
             # field computed from others of the same row
-            text = ast.unparse(value)
+            text = text or ast.unparse(value)
             if ast.unparse(t) in text or f"{ast.unparse(t.value)}.get(" in text:
                 return True
     return False

@@ -594,18 +594,27 @@ class FunctionWalker(SqlRecording, OrmCalls):
     def _call_site(
         self, node: ast.Call, name: str, dotted: str, func: ast.expr
     ) -> CallSite:
-        """Return the call graph's record of one call, its arguments' origins."""
+        """Return the call graph's record of one call, its arguments' origins.
+
+        What a caller passes (each argument's origins, constants, keywords)
+        and the call's target are read only when a project function has the
+        call's name: calls.resolve_call finds no other.
+        """
+        defined = self.col.defined_names
+        reaches = defined is None or name in defined
         snippet = _snippet(self.mod.lines, node.lineno)
+        loop_line = self.loops[-1] if self.loops else None
+        target = self._call_target(func) if reaches else ""
         if not node.args and not node.keywords:  # ``x.commit()``: nothing passed
             return CallSite(
                 name=name,
                 dotted=dotted,
                 line=node.lineno,
                 loop_depth=len(self.loops),
-                loop_line=self.loops[-1] if self.loops else None,
+                loop_line=loop_line,
                 result_names=self.pending_targets,
                 snippet=snippet,
-                target=self._call_target(func),
+                target=target,
                 once=self._runs_once(),
             )
         arg_names: tuple[str, ...] = ()
@@ -617,9 +626,10 @@ class FunctionWalker(SqlRecording, OrmCalls):
         for arg in [*node.args, *(kw.value for kw in node.keywords)]:
             used = _names(arg)
             arg_names += used
-            origin = self._arg_origin(used)
-            # A value passed through quoting or an allow-list carries no SQL.
-            origins.append(origin if origin and not self._safe(arg) else ())
+            if reaches:
+                origin = self._arg_origin(used)
+                # A value passed through quoting or an allow-list carries no SQL.
+                origins.append(origin if origin and not self._safe(arg) else ())
             if arg.__class__ is ast.Name or arg.__class__ is ast.Attribute:
                 d = _dotted(arg)
                 if d in conns:
@@ -627,25 +637,31 @@ class FunctionWalker(SqlRecording, OrmCalls):
                     self.col.conn_args.append(
                         (self.qualname, dotted, node.lineno, conns[d], -1)
                     )
-        keywords = tuple([k.arg or "**" for k in node.keywords])
-        if any(a.__class__ is ast.Starred for a in node.args):
-            keywords += ("*",)
+        const_args: tuple[bool, ...] = ()
+        const_kwargs: tuple[str, ...] = ()
+        keywords: tuple[str, ...] = ()
+        if reaches:
+            const_args = tuple([self._constant_arg(a) for a in node.args])
+            const_kwargs = tuple(
+                [k.arg for k in node.keywords if k.arg and _is_literal(k.value)]
+            )
+            keywords = tuple([k.arg or "**" for k in node.keywords])
+            if any(a.__class__ is ast.Starred for a in node.args):
+                keywords += ("*",)
         return CallSite(
             name=name,
             dotted=dotted,
             line=node.lineno,
             loop_depth=len(self.loops),
-            loop_line=self.loops[-1] if self.loops else None,
+            loop_line=loop_line,
             result_names=self.pending_targets,
             arg_names=arg_names,
             conn_args=tuple(conn_args),
             snippet=snippet,
-            target=self._call_target(func),
+            target=target,
             once=self._runs_once(),
-            const_args=tuple([self._constant_arg(a) for a in node.args]),
-            const_kwargs=tuple(
-                [k.arg for k in node.keywords if k.arg and _is_literal(k.value)]
-            ),
+            const_args=const_args,
+            const_kwargs=const_kwargs,
             keywords=keywords,
             arg_origins=tuple(origins),
         )
