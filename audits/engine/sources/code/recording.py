@@ -337,24 +337,26 @@ class SqlRecording(Resolution):
             position_names = tuple(per_arg)
         else:
             position_names = tuple([_names(a) for a in positional])
-        names: tuple[str, ...] = ()
-        for used in per_arg:
-            names += used
+        names: tuple[str, ...] = per_arg[0] if len(per_arg) == 1 else ()
+        if len(per_arg) > 1:
+            for used in per_arg:
+                names += used
         for k in node.keywords:
             names += _names(k.value)
+        attrs = tuple([isinstance(a, FIELD_OR_ITEM) for a in positional])
+        if not names:
+            return _SqlArguments(
+                (), position_names, (), ((),) * len(position_names), attrs
+            )
         # Every name the arguments use, traced once to the parameters it comes from.
-        origins = self._origins_of(names) if names else frozenset()
+        origins = self._origins_of(names)
         if origins:
             origin_list = self._origin_list
             position_origins = tuple([origin_list(used) for used in position_names])
         else:
             position_origins = ((),) * len(position_names)
         return _SqlArguments(
-            names,
-            position_names,
-            tuple(sorted(origins)),
-            position_origins,
-            tuple([isinstance(a, FIELD_OR_ITEM) for a in positional]),
+            names, position_names, tuple(sorted(origins)), position_origins, attrs
         )
 
     def _positional_params(
