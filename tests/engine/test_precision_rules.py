@@ -832,44 +832,23 @@ def test_callers_are_followed_into_helpers_however_their_def_is_written(
     # what a caller passes only for calls named like one of them: a helper
     # written with a line continuation, as ``async def``, or with a name
     # Python normalises must still be found as the callee.
-    issues = scan_code(
-        tmp_path,
-        {
-            "db.py": SERVER_DB,
-            "app.py": """
-            from flask import Blueprint
-
-            from db import connect
-
-            bp = Blueprint("v", __name__)
-
-
-            def \\
-                _split_run(text):
-                return connect().execute(f"SELECT * FROM t WHERE a = '{text}'").fetchall()
-
-
-            async def _async_run(text):
-                return connect().execute(f"SELECT * FROM t WHERE b = '{text}'").fetchall()
-
-
-            def ﬁnd_rows(text):
-                return connect().execute(f"SELECT * FROM t WHERE c = '{text}'").fetchall()
-
-
-            def _own_run(text):
-                return connect().execute(f"SELECT * FROM t WHERE d = '{text}'").fetchall()
-
-
-            @bp.route("/a/<name>")
-            async def find(name):
-                _split_run(name)
-                await _async_run(name)
-                find_rows(name)
-                _own_run("fixed")
-            """,
-        },
+    heads = {
+        "_split_run": "def \\\n    _split_run(text):",
+        "_async_run": "async def _async_run(text):",
+        "find_rows": "def \ufb01nd_rows(text):",
+        "_own_run": "def _own_run(text):",
+    }
+    body = '    return connect().execute(f"SELECT * FROM t WHERE a = {text!r}").fetchall()'
+    helpers = "\n\n".join(f"{head}\n{body}\n" for head in heads.values())
+    route = (
+        '@bp.route("/a/<name>")\nasync def find(name):\n'
+        "    _split_run(name)\n    await _async_run(name)\n"
+        '    find_rows(name)\n    _own_run("fixed")\n'
     )
+    header = 'from flask import Blueprint\nfrom db import connect\nbp = Blueprint("v", __name__)\n'
+    (tmp_path / "db.py").write_text(SERVER_DB)
+    (tmp_path / "app.py").write_text(f"{header}\n{helpers}\n{route}")
+    issues = scan_code(tmp_path, {})
     found = {i.function.rsplit(".", 1)[-1]: i for i in of(issues, "sql-injection")}
     for helper in ("_split_run", "_async_run", "find_rows"):
         assert found[helper].severity is Severity.HIGH, helper

@@ -285,41 +285,25 @@ class SqlRecording(Resolution):
         template = resolved.template
         pieces = split_script(template) if method == "executescript" else [template]
         params = self._params_literals(params_node)
-        args = self._sql_arguments(node, params_node, template)
-        line = node.lineno
-        loop_line = self.loops[-1] if self.loops else None
-        single_row = id(node) in self.single_calls or _single_row_name(node)
-        snippet = _snippet(self.mod.lines, line)
-        once = self._runs_once()
         # The pieces of a script share everything but their SQL.
+        shared: dict[str, Any] = {
+            **self._where(node.lineno),
+            "method": method,
+            "receiver": receiver,
+            "conn": conn,
+            "built": resolved.built,
+            "interpolations": interps,
+            "param_literals": params,
+            "loop_line": self._loop_line(),
+            "result_names": self.pending_targets,
+            "single_row": id(node) in self.single_calls or _single_row_name(node),
+            "via": via,
+            "once": self._runs_once(),
+            **self._sql_arguments(node, params_node, template)._asdict(),
+        }
         for piece in pieces or [template]:
             info = analyse_sql(piece)
-            use = SqlUse(
-                file=self.mod.rel,
-                line=line,
-                function=self.qualname,
-                method=method,
-                receiver=receiver,
-                conn=conn,
-                sql=info,
-                template=piece,
-                built=resolved.built,
-                interpolations=interps,
-                param_literals=params,
-                loop_depth=len(self.loops),
-                loop_line=loop_line,
-                result_names=self.pending_targets,
-                arg_names=args.arg_names,
-                single_row=single_row,
-                via=via,
-                in_test=self.mod.is_test,
-                snippet=snippet,
-                once=once,
-                param_names=args.param_names,
-                param_origins=args.param_origins,
-                position_origins=args.position_origins,
-                position_attrs=args.position_attrs,
-            )
+            use = SqlUse(sql=info, template=piece, **shared)
             if pending:
                 self.col.pending.append(
                     (use, _dotted(node.func), arg_index, None, list(node.args))

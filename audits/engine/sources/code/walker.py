@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from .context import _Collector, _constant_facts, _Module
 from .facts import CallSite, FunctionInfo, LoopInfo
@@ -40,6 +41,28 @@ from .syntax import (
     _targets,
     _unwrap_await,
     _walk,
+)
+
+# FunctionInfo field -> the walker's list it is read from, as a tuple
+_GATHERED_LISTS = (
+    ("calls", "calls"),
+    ("txn", "txn"),
+    ("loops", "loop_infos"),
+    ("local_conns", "local_conns"),
+    ("alters_in_try", "alters_in_try"),
+    ("assigns", "assigns"),
+    ("if_tests", "if_tests"),
+    ("aggregate_calls", "aggregates"),
+    ("helper_conns", "helper_conns"),
+)
+# FunctionInfo fields the walker holds under the same name
+_GATHERED_VALUES = (
+    "returns_connection",
+    "yields_connection",
+    "commits_after_yield",
+    "sql_param",
+    "params_param",
+    "returns_call",
 )
 
 # node type -> the walker method that visits it, filled as types are met
@@ -612,18 +635,6 @@ class FunctionWalker(SqlRecording, OrmCalls):
         snippet = _snippet(self.mod.lines, node.lineno)
         loop_line = self.loops[-1] if self.loops else None
         target = self._call_target(func) if reaches else ""
-        if not node.args and not node.keywords:  # ``x.commit()``: nothing passed
-            return CallSite(
-                name=name,
-                dotted=dotted,
-                line=node.lineno,
-                loop_depth=len(self.loops),
-                loop_line=loop_line,
-                result_names=self.pending_targets,
-                snippet=snippet,
-                target=target,
-                once=self._runs_once(),
-            )
         arg_names: tuple[str, ...] = ()
         conn_args: list[str] = []
         # Where each argument comes from: the caller's parameters or
@@ -687,6 +698,15 @@ class FunctionWalker(SqlRecording, OrmCalls):
             [func.value.id], (func.value.id, *(n for a in args for n in _names(a)))
         )
 
+    def _gathered(self) -> dict[str, Any]:
+        """Return the FunctionInfo fields the walk gathered, read off ``_GATHERED``."""
+        out: dict[str, Any] = {
+            field: tuple(getattr(self, attr)) for field, attr in _GATHERED_LISTS
+        }
+        for field in _GATHERED_VALUES:
+            out[field] = getattr(self, field)
+        return out
+
     def finish(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef, decorators: tuple[str, ...]
     ) -> FunctionInfo:
@@ -713,21 +733,7 @@ class FunctionWalker(SqlRecording, OrmCalls):
             params=tuple(self.params),
             decorators=decorators,
             in_test=self.mod.is_test,
-            calls=tuple(self.calls),
-            txn=tuple(self.txn),
-            loops=tuple(self.loop_infos),
-            local_conns=tuple(self.local_conns),
-            alters_in_try=tuple(self.alters_in_try),
-            assigns=tuple(self.assigns),
-            if_tests=tuple(self.if_tests),
-            aggregate_calls=tuple(self.aggregates),
-            helper_conns=tuple(self.helper_conns),
-            returns_connection=self.returns_connection,
-            yields_connection=self.yields_connection,
-            commits_after_yield=self.commits_after_yield,
-            sql_param=self.sql_param,
-            params_param=self.params_param,
-            returns_call=self.returns_call,
+            **self._gathered(),
             kwargs_param=node.args.kwarg.arg if node.args.kwarg else "",
             returned_names=tuple(sorted(self.returned)),
             appended_names=tuple(sorted(self.appended)),
