@@ -838,7 +838,9 @@ def test_callers_are_followed_into_helpers_however_their_def_is_written(
         "find_rows": "def \ufb01nd_rows(text):",
         "_own_run": "def _own_run(text):",
     }
-    body = '    return connect().execute(f"SELECT * FROM t WHERE a = {text!r}").fetchall()'
+    body = (
+        '    return connect().execute(f"SELECT * FROM t WHERE a = {text!r}").fetchall()'
+    )
     helpers = "\n\n".join(f"{head}\n{body}\n" for head in heads.values())
     route = (
         '@bp.route("/a/<name>")\nasync def find(name):\n'
