@@ -893,6 +893,57 @@ def test_orm_relationship_one_sided_flags_the_unanswered_back_populates(
     assert [i.object for i in issues] == ["User.alerts"]
 
 
+SHARED_NAME_MODELS = """
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class Mailing(Base):
+    __tablename__ = "mailings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    events: Mapped[list["Event"]] = relationship(back_populates="mailing")
+
+class Event(Base):
+    __tablename__ = "mailing_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailing_id: Mapped[int] = mapped_column(ForeignKey("mailings.id"))
+    {answer}
+"""
+
+OTHER_EVENT = """
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+class Base(DeclarativeBase):
+    pass
+
+class Event(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+def test_orm_relationship_one_sided_is_answered_by_a_model_of_the_same_name(
+    tmp_path: Path,
+) -> None:
+    answered = SHARED_NAME_MODELS.format(
+        answer='mailing: Mapped["Mailing"] = relationship(back_populates="events")'
+    )
+    files = {"mail/models.py": answered, "tracking/models.py": OTHER_EVENT}
+    issues = of(scan_code(tmp_path, files), "orm-relationship-one-sided")
+    assert issues == []
+
+
+def test_orm_relationship_one_sided_still_flags_when_no_namesake_answers(
+    tmp_path: Path,
+) -> None:
+    unanswered = SHARED_NAME_MODELS.format(answer="note: Mapped[str]")
+    files = {"mail/models.py": unanswered, "tracking/models.py": OTHER_EVENT}
+    issues = of(scan_code(tmp_path, files), "orm-relationship-one-sided")
+    assert [i.object for i in issues] == ["Mailing.events"]
+
+
 def test_orm_column_type_unset_flags_type_none_only(tmp_path: Path) -> None:
     issues = of(scan_code(tmp_path, {"models.py": ORM}), "orm-column-type-unset")
     assert [i.object for i in issues] == ["alerts.context"]

@@ -94,21 +94,30 @@ def _unanswered(
     """Yield each relationship whose ``back_populates`` its target does not answer.
 
     With it come its model and the target model. A target the code does not
-    declare is not judged.
+    declare is not judged. Two models may share a short name (a mapped
+    class and an unrelated one in another module): the relationship is
+    answered when any of them answers it.
     """
-    by_name = {m.name: m for m in models}
+    by_name: dict[str, list[OrmModel]] = {}
+    for m in models:
+        by_name.setdefault(m.name, []).append(m)
     for model in models:
         for rel in model.relationships:
             if not rel.back_populates:
                 continue
-            target = by_name.get(rel.target.split(".")[-1])
-            if target is None:
+            targets = by_name.get(rel.target.split(".")[-1])
+            if not targets:
                 continue
-            other = next(
-                (r for r in target.relationships if r.attr == rel.back_populates), None
-            )
-            if other is None or other.back_populates not in (rel.attr, None):
-                yield model, rel, target
+            if not any(_answers(t, rel) for t in targets):
+                yield model, rel, targets[0]
+
+
+def _answers(target: OrmModel, rel: OrmRelationship) -> bool:
+    """Whether ``target`` declares the relationship ``rel`` back-populates."""
+    other = next(
+        (r for r in target.relationships if r.attr == rel.back_populates), None
+    )
+    return other is not None and other.back_populates in (rel.attr, None)
 
 
 @TOPIC.implements("orm-column-type-unset", requires=CODE)
