@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import psycopg
-import pytest
 
 from audits.engine.issues import Issue
 from audits.engine.scan import Target, scan
@@ -64,20 +59,3 @@ def judge(
 def found(issues: list[Issue], check: str) -> list[tuple[str, int | None]]:
     """Return (file, line) of each issue of ``check``."""
     return [(i.file, i.line) for i in issues if i.check == check]
-
-
-@pytest.fixture
-def scratch() -> Iterator[str]:
-    """Yield the URL of a scratch database of its own, dropped afterwards."""
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    name = f"plumbline_migrations_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from audits.engine.issues import Severity
 from audits.engine.schema import Schema
 from audits.engine.sources import mysql as probe_mysql
 from audits.engine.sources import mysql_health
+from tests.engine.conftest import mariadb_database
 from tests.engine.health_helpers import findings, wait_for
 
 pytestmark = pytest.mark.mysql
@@ -41,19 +41,8 @@ def connect(database: str | None = None) -> Any:
 @pytest.fixture
 def my() -> Iterator[tuple[str, str, Any]]:
     """Yield a fresh database's name, URL and an autocommit cursor in it."""
-    try:
-        admin = connect()
-    except pymysql.err.OperationalError:
-        pytest.skip("MariaDB does not answer on 127.0.0.1:3306")
-    name = f"plumbline_health_{uuid.uuid4().hex[:8]}"
-    cur = admin.cursor()
-    cur.execute(f"CREATE DATABASE `{name}`")
-    cur.execute(f"USE `{name}`")
-    try:
+    with mariadb_database("plumbline_health_") as (name, cur):
         yield name, f"mysql://root@127.0.0.1:3306/{name}", cur
-    finally:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
 
 
 def in_thread(database: str, statement: str) -> tuple[threading.Thread, int]:

@@ -16,14 +16,10 @@ from audits.engine.scan import Target, scan
 from audits.engine.sources.migration_dryrun import dry_run
 from audits.engine.sources.migrations import load_history
 
-from . import migration_helpers
 from .migration_helpers import found, write
 from .test_migration_python import DJANGO_INITIAL
 
 pytestmark = pytest.mark.postgres
-
-# A scratch database of its own for each test (plumbline_migrations_*).
-scratch = migration_helpers.scratch
 
 
 V1 = """\

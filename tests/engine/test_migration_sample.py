@@ -7,11 +7,8 @@ from pathlib import Path
 
 from audits.engine.scan import Target, scan
 
-from . import migration_helpers
 from .migration_helpers import scan_migrations
 
-# A scratch database of its own for each test (plumbline_migrations_*).
-scratch = migration_helpers.scratch
 SAMPLE = Path(__file__).resolve().parents[2] / "demo/migrations_sample/db/migrations"
 RISKY = {
     ("migration-column-required-no-default", 2),

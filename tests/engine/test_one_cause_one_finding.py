@@ -25,7 +25,6 @@ from audits.engine.schema import Schema
 from audits.engine.sources import mysql as probe_mysql
 from audits.engine.sources import postgres as probe_pg
 from audits.engine.sources._health import query_stats
-from tests.engine import migration_helpers
 from tests.engine.health_helpers import findings
 from tests.engine.private_postgres import PrivateServer
 
@@ -35,10 +34,6 @@ BOTH = ("slow-query-visibility-missing", "query-stats-missing")
 
 def both(schema: Schema) -> dict[str, list[Issue]]:
     return {check: findings(schema, check) for check in BOTH}
-
-
-# A throwaway database on the shared server, where nothing is preloaded.
-scratch = migration_helpers.scratch
 
 
 @pytest.mark.postgres
