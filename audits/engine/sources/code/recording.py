@@ -49,18 +49,9 @@ def _expr_text(expr: ast.expr) -> str:
 def _single_row_name(node: ast.Call) -> bool:
     """Return True when the called helper's name says it returns one row."""
     name = _dotted(node.func).split(".")[-1]
-    known = _ONE_ROW_NAMES.get(name)
-    if known is None:
-        known = name in ("fetchrow", "fetchval") or bool(
-            _ONE_ROW_WORD.search(name.replace("_", " "))
-        )
-        if len(_ONE_ROW_NAMES) < 10_000:
-            _ONE_ROW_NAMES[name] = known
-    return known
-
-
-# called name -> whether it says it returns one row: the same few names recur
-_ONE_ROW_NAMES: dict[str, bool] = {}
+    return name in ("fetchrow", "fetchval") or bool(
+        _ONE_ROW_WORD.search(name.replace("_", " "))
+    )
 
 
 class _SqlArguments(NamedTuple):
